@@ -1,0 +1,115 @@
+/**
+ * Typed domain errors. Each carries a stable UPPER_SNAKE `code` (the contract's) and the HTTP
+ * status it maps to; app/http/problem.ts turns any of them into application/problem+json.
+ */
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly title: string,
+    detail: string,
+    readonly errors?: FieldError[],
+  ) {
+    super(detail);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationFailed extends AppError {
+  constructor(errors: FieldError[], detail = 'The request is not valid.') {
+    super(422, 'VALIDATION_FAILED', 'Validation failed', detail, errors);
+  }
+}
+
+export class MalformedJson extends AppError {
+  constructor() {
+    super(400, 'MALFORMED_JSON', 'Malformed JSON', 'The request body is not valid JSON.');
+  }
+}
+
+export class UnsupportedMediaType extends AppError {
+  constructor(detail = 'Send the body as application/json.') {
+    super(415, 'UNSUPPORTED_MEDIA_TYPE', 'Unsupported media type', detail);
+  }
+}
+
+export class PayloadTooLarge extends AppError {
+  constructor(limit: string) {
+    super(413, 'PAYLOAD_TOO_LARGE', 'Payload too large', `Request bodies are limited to ${limit}.`);
+  }
+}
+
+export class NotFound extends AppError {
+  constructor(code: string, detail: string) {
+    super(404, code, 'Not found', detail);
+  }
+}
+
+export class WalletNotFound extends NotFound {
+  constructor(id: string) {
+    super('WALLET_NOT_FOUND', `Wallet ${id} does not exist.`);
+  }
+}
+
+export class RouteNotFound extends NotFound {
+  constructor(method: string, path: string) {
+    super('NOT_FOUND', `No route for ${method} ${path}.`);
+  }
+}
+
+export class IdempotencyKeyRequired extends AppError {
+  constructor() {
+    super(400, 'IDEMPOTENCY_KEY_REQUIRED', 'Idempotency key required', 'Send an Idempotency-Key header (1..255 characters).');
+  }
+}
+
+export class IdempotencyKeyReused extends AppError {
+  constructor() {
+    super(
+      422,
+      'IDEMPOTENCY_KEY_REUSED',
+      'Idempotency key reused',
+      'This Idempotency-Key was already used with a different request.',
+    );
+  }
+}
+
+export class IdempotencyInProgress extends AppError {
+  constructor() {
+    super(
+      409,
+      'IDEMPOTENCY_IN_PROGRESS',
+      'Request in progress',
+      'A request with this Idempotency-Key is still being processed; retry shortly.',
+    );
+  }
+}
+
+export class Unauthorized extends AppError {
+  constructor() {
+    super(401, 'UNAUTHORIZED', 'Unauthorized', 'Send Authorization: Bearer <ADMIN_TOKEN>.');
+  }
+}
+
+export class StaleAggregateVersion extends AppError {
+  constructor(detail: string) {
+    super(409, 'CONCURRENT_MODIFICATION', 'Concurrent modification', detail);
+  }
+}
+
+export class ServiceUnavailable extends AppError {
+  constructor(detail: string) {
+    super(503, 'SERVICE_UNAVAILABLE', 'Service unavailable', detail);
+  }
+}
+
+/** Catch sites receive `unknown`; this makes it an Error without losing what it was. */
+export function ensureError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  return new Error(typeof value === 'string' ? value : JSON.stringify(value));
+}

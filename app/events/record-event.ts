@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Trx } from '../db/database.ts';
+import { type AggregateType, type EventData, type EventType, eventCatalogue } from './catalogue.ts';
+
+/** A graphile-worker job to enqueue in the same transaction as the event. */
+export interface NextJob {
+  task: string;
+  payload: Record<string, unknown>;
+  /** Deduplicates: a second add_job with the same key replaces the pending job. */
+  jobKey?: string;
+  runAt?: Date;
+  maxAttempts?: number;
+}
+
+export interface RecordEventInput<T extends EventType> {
+  type: T;
+  aggregateId: string;
+  /** The aggregate's version before this event (0 for the first); refused with WP001 if stale. */
+  expectedVersion: number;
+  data: EventData<T>;
+  traceId: string;
+  next?: NextJob;
+  eventId?: string;
+}
+
+export interface RecordedEvent {
+  eventId: string;
+  version: number;
+  occurredAt: Date;
+}
+
+/**
+ * The one write path, TypeScript side. Validates the event's data against the catalogue, then
+ * calls event__append (db/functions/event__append.sql), which appends the event, writes its outbox
+ * row and enqueues `next`, all on `trx`: nothing is visible until the caller commits, and a
+ * rollback leaves no event, no outbox row and no job.
+ */
+export async function recordEvent<T extends EventType>(trx: Trx, input: RecordEventInput<T>): Promise<RecordedEvent> {
+  const entry = eventCatalogue[input.type];
+  const aggregateType: AggregateType = entry.aggregateType;
+  const data = entry.data.parse(input.data);
+  const eventId = input.eventId ?? randomUUID();
+  const next = input.next;
+  const { rows } = await sql<{ version: number; occurred_at: Date }>`
+    select version, occurred_at from event__append(
+      ${eventId}::uuid, ${aggregateType}, ${input.aggregateId}::uuid, ${input.expectedVersion}::int,
+      ${input.type}, ${JSON.stringify(data)}::jsonb, ${input.traceId},
+      ${next?.task ?? null}, ${next ? JSON.stringify(next.payload) : null}::json, ${next?.jobKey ?? null},
+      ${next?.runAt ?? null}::timestamptz, ${next?.maxAttempts ?? null}::int)`.execute(trx);
+  const row = rows[0];
+  if (!row) throw new Error('event__append returned no row');
+  return { eventId, version: row.version, occurredAt: row.occurred_at };
+}

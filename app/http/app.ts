@@ -1,0 +1,105 @@
+import express, { type Express, type RequestHandler } from 'express';
+import { pinoHttp } from 'pino-http';
+import swaggerUi from 'swagger-ui-express';
+import { RouteNotFound, UnsupportedMediaType, ValidationFailed } from '../errors.ts';
+import { httpRequestDuration, registry } from '../observability/metrics.ts';
+import { walletsRouter } from '../wallets/wallets.routes.ts';
+import { adminRouter } from './admin.ts';
+import type { AppDeps } from './deps.ts';
+import { healthRouter } from './health.ts';
+import { openApiDocument } from './openapi.ts';
+import { problemHandler } from './problem.ts';
+import { requestIdFrom, traceIdFrom } from './request-context.ts';
+import { findNulString } from './validation.ts';
+
+/**
+ * The HTTP application: cross-cutting concerns once, then one router per resource.
+ * Order matters: context and metrics first, then body checks, then routes, then the problem handler.
+ */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.set('query parser', 'simple'); // no nested objects from ?a[b]=c
+
+  app.use(requestContext());
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req, res) => {
+        const id = requestIdFrom(req as express.Request);
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      customProps: (req) => ({ traceId: (req as express.Request).traceId }),
+      autoLogging: { ignore: (req) => req.url === '/metrics' || (req.url ?? '').startsWith('/health') },
+      serializers: { req: (req) => ({ id: req.id, method: req.method, url: req.url }) },
+    }),
+  );
+  app.use(measureDuration());
+
+  app.use(requireJsonBodies());
+  app.use(express.json({ limit: '100kb', strict: false, type: ['application/json', 'application/*+json'] }));
+  app.use(refuseNulStrings());
+
+  app.get('/metrics', async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument());
+  });
+  app.use('/docs', swaggerUi.serve, swaggerUi.setup(undefined, { swaggerOptions: { url: '/openapi.json' } }));
+
+  app.use(healthRouter(deps));
+  app.use(walletsRouter(deps));
+  app.use('/admin', adminRouter(deps));
+
+  app.use((req) => {
+    throw new RouteNotFound(req.method, req.path);
+  });
+  app.use(problemHandler(deps.logger));
+  return app;
+}
+
+function requestContext(): RequestHandler {
+  return (req, res, next) => {
+    req.traceId = traceIdFrom(req);
+    res.setHeader('X-Trace-Id', req.traceId);
+    next();
+  };
+}
+
+function measureDuration(): RequestHandler {
+  return (req, res, next) => {
+    const end = httpRequestDuration.startTimer({ method: req.method });
+    res.on('finish', () => {
+      // The route pattern, not the URL: ids in label values would explode the series count.
+      const route = req.route?.path ? `${req.baseUrl}${req.route.path}` : 'unmatched';
+      end({ route, status_code: String(res.statusCode) });
+    });
+    next();
+  };
+}
+
+/** A request that carries a body must say it is JSON (contract: else 415). */
+function requireJsonBodies(): RequestHandler {
+  return (req, _res, next) => {
+    const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
+    if (hasBody && !req.is(['application/json', 'application/*+json'])) {
+      throw new UnsupportedMediaType(
+        `Content-Type ${req.get('content-type') ?? '(none)'} is not supported; send application/json.`,
+      );
+    }
+    next();
+  };
+}
+
+function refuseNulStrings(): RequestHandler {
+  return (req, _res, next) => {
+    const inBody = findNulString(req.body);
+    const inQuery = findNulString(req.query);
+    const where = inBody ? `body.${inBody}` : inQuery ? `query.${inQuery}` : undefined;
+    if (where) throw new ValidationFailed([{ path: where, message: 'must not contain a NUL character' }]);
+    next();
+  };
+}

@@ -1,0 +1,73 @@
+import { Router } from 'express';
+import { sql } from 'kysely';
+import type { AppDeps } from './deps.ts';
+
+type CheckStatus = 'pass' | 'fail';
+interface Check {
+  status: CheckStatus;
+  detail: string;
+}
+
+/**
+ * healthy: every check passes. degraded: the database answers but a worker or the relay has not
+ * reported within HEALTH_STALE_SECONDS (payments would stall). unhealthy (503): no database.
+ */
+export function healthRouter({ db, config }: AppDeps): Router {
+  const router = Router();
+
+  async function databaseCheck(): Promise<Check> {
+    try {
+      await withTimeout(sql`select 1`.execute(db), 2000);
+      return { status: 'pass', detail: 'reachable' };
+    } catch (err) {
+      return { status: 'fail', detail: (err as Error).message };
+    }
+  }
+
+  async function heartbeatCheck(role: 'worker' | 'relay'): Promise<Check> {
+    const row = await db
+      .selectFrom('process_heartbeats')
+      .select((eb) => eb.fn.countAll<number>().as('alive'))
+      .where('role', '=', role)
+      .where('last_seen_at', '>', sql<Date>`now() - make_interval(secs => ${config.HEALTH_STALE_SECONDS})`)
+      .executeTakeFirst();
+    const alive = Number(row?.alive ?? 0);
+    return alive > 0
+      ? { status: 'pass', detail: `${alive} ${role} process(es) reporting` }
+      : { status: 'fail', detail: `no ${role} reported in the last ${config.HEALTH_STALE_SECONDS}s` };
+  }
+
+  router.get('/health', async (_req, res) => {
+    const database = await databaseCheck();
+    const unknown: Check = { status: 'fail', detail: 'database unreachable' };
+    const [worker, relay] =
+      database.status === 'pass'
+        ? await Promise.all([heartbeatCheck('worker'), heartbeatCheck('relay')])
+        : [unknown, unknown];
+    const status =
+      database.status === 'fail'
+        ? 'unhealthy'
+        : worker.status === 'pass' && relay.status === 'pass'
+          ? 'healthy'
+          : 'degraded';
+    res.status(status === 'unhealthy' ? 503 : 200).json({ status, checks: { database, worker, relay } });
+  });
+
+  router.get('/health/live', (_req, res) => {
+    res.json({ status: 'alive' });
+  });
+
+  router.get('/health/ready', async (_req, res) => {
+    const database = await databaseCheck();
+    res.status(database.status === 'pass' ? 200 : 503).json({ status: database.status === 'pass' ? 'ready' : 'not_ready', checks: { database } });
+  });
+
+  return router;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms).unref()),
+  ]);
+}

@@ -1,0 +1,80 @@
+import type { ErrorRequestHandler, Response } from 'express';
+import {
+  AppError,
+  ensureError,
+  MalformedJson,
+  PayloadTooLarge,
+  ServiceUnavailable,
+  StaleAggregateVersion,
+  UnsupportedMediaType,
+} from '../errors.ts';
+import type { Logger } from '../observability/logger.ts';
+
+/**
+ * The one place errors become responses: RFC 9457 problem+json with the contract's `code`.
+ * Unknown errors are logged and answered 500 without internals.
+ */
+export function sendProblem(res: Response, error: AppError): void {
+  res
+    .status(error.status)
+    .type('application/problem+json')
+    .json({
+      type: `https://wallet-payments.dev/problems/${error.code.toLowerCase().replaceAll('_', '-')}`,
+      title: error.title,
+      status: error.status,
+      code: error.code,
+      detail: error.message,
+      ...(error.errors ? { errors: error.errors } : {}),
+    });
+}
+
+export function problemHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const known = toAppError(err);
+    if (known) {
+      if (known.status >= 500) logger.warn({ err, traceId: req.traceId }, 'request failed: %s', known.code);
+      return sendProblem(res, known);
+    }
+    logger.error({ err: ensureError(err), traceId: req.traceId }, 'unhandled error');
+    sendProblem(res, new AppError(500, 'INTERNAL_ERROR', 'Internal error', 'An unexpected error occurred.'));
+  };
+}
+
+function toAppError(err: unknown): AppError | undefined {
+  if (err instanceof AppError) return err;
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { type?: string; status?: number; code?: string; constraint?: string; message?: string };
+  // body-parser (used by express.json) marks its errors with `type`.
+  if (e.type === 'entity.parse.failed') return new MalformedJson();
+  if (e.type === 'entity.too.large') return new PayloadTooLarge('100 kB');
+  if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return new UnsupportedMediaType();
+  if (e.type === 'request.aborted') return new AppError(400, 'REQUEST_ABORTED', 'Request aborted', 'The client aborted the request.');
+  return fromPostgresError(e);
+}
+
+/**
+ * SQLSTATE -> HTTP. Custom WPxxx codes are listed in docs/errors.md. Constraint violations that
+ * reach this point are bugs unless listed here, and stay 500.
+ */
+function fromPostgresError(e: { code?: string; constraint?: string; message?: string }): AppError | undefined {
+  switch (e.code) {
+    case 'WP001':
+      return new StaleAggregateVersion(e.message ?? 'The aggregate changed concurrently; retry.');
+    case '23505':
+      if (e.constraint === 'event_version_unique') return new StaleAggregateVersion('The aggregate changed concurrently; retry.');
+      return undefined;
+    case '40001':
+    case '40P01':
+      return new ServiceUnavailable('A concurrent transaction conflicted; retry.');
+    case '57P01':
+    case '57P03':
+    case '08000':
+    case '08003':
+    case '08006':
+      return new ServiceUnavailable('The database is unavailable; retry.');
+    default:
+      if (e.message === 'timeout exceeded when trying to connect' || e.message === 'Connection terminated unexpectedly')
+        return new ServiceUnavailable('The database is unavailable; retry.');
+      return undefined;
+  }
+}

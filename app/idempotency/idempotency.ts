@@ -1,0 +1,128 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Request } from 'express';
+import { sql } from 'kysely';
+import type { Db, Trx } from '../db/database.ts';
+import {
+  IdempotencyInProgress,
+  IdempotencyKeyRequired,
+  IdempotencyKeyReused,
+  ValidationFailed,
+} from '../errors.ts';
+import { idempotentReplaysTotal } from '../observability/metrics.ts';
+
+/**
+ * Exactly-once commands over HTTP (API contract, "Idempotency").
+ *
+ * Phase 1, its own short statement: claim (scope, key) as IN_PROGRESS with a lease. A concurrent
+ * request with the same key finds the claim and gets 409 IDEMPOTENCY_IN_PROGRESS; a different body
+ * gets 422 IDEMPOTENCY_KEY_REUSED; a finished one is replayed.
+ * Phase 2, the command's own transaction: the effects and the stored response commit together, and
+ * only while this request still holds the claim. So a stored response means the effect happened,
+ * a crash in between leaves neither, and a lease that expired (a crashed request) can be re-claimed.
+ * A command that fails releases its claim: nothing happened, so the key may be used again.
+ */
+export interface IdempotentResponse {
+  status: number;
+  body: unknown;
+  replayed: boolean;
+}
+
+export interface IdempotencyOptions {
+  leaseSeconds: number;
+  retentionHours: number;
+}
+
+export function idempotencyKeyOf(req: Request, required: boolean): string | undefined {
+  const key = req.get('idempotency-key') ?? req.get('x-idempotent-key');
+  if (key === undefined || key === '') {
+    if (required) throw new IdempotencyKeyRequired();
+    return undefined;
+  }
+  if (key.length > 255) {
+    throw new ValidationFailed([{ path: 'headers.idempotency-key', message: 'must be 1..255 characters' }]);
+  }
+  return key;
+}
+
+/** The request's fingerprint: method, concrete path and the canonical JSON of the body. */
+export function requestHash(req: Request): string {
+  return createHash('sha256')
+    .update(`${req.method}\n${req.path}\n${canonicalJson(req.body ?? null)}`)
+    .digest('hex');
+}
+
+export async function runIdempotent(
+  db: Db,
+  options: IdempotencyOptions,
+  claim: { scope: string; key: string; hash: string },
+  command: (trx: Trx) => Promise<{ status: number; body: unknown }>,
+): Promise<IdempotentResponse> {
+  const token = randomUUID();
+  const claimed = await sql<{ claim_token: string }>`
+    insert into idempotency_keys (scope, key, request_hash, status, claim_token, locked_until, expires_at)
+    values (${claim.scope}, ${claim.key}, ${claim.hash}, 'IN_PROGRESS', ${token},
+            now() + make_interval(secs => ${options.leaseSeconds}),
+            now() + make_interval(hours => ${options.retentionHours}))
+    on conflict (scope, key) do update
+      set claim_token = excluded.claim_token, locked_until = excluded.locked_until
+      where idempotency_keys.status = 'IN_PROGRESS'
+        and idempotency_keys.locked_until < now()
+        and idempotency_keys.request_hash = excluded.request_hash
+    returning claim_token`.execute(db);
+
+  if (claimed.rows.length === 0) return answerExisting(db, claim);
+
+  try {
+    return await db.transaction().execute(async (trx) => {
+      const result = await command(trx);
+      const completed = await trx
+        .updateTable('idempotency_keys')
+        .set({
+          status: 'COMPLETED',
+          response_status: result.status,
+          response_body: JSON.stringify(result.body),
+          completed_at: sql<Date>`now()`,
+        })
+        .where('scope', '=', claim.scope)
+        .where('key', '=', claim.key)
+        .where('claim_token', '=', token)
+        .executeTakeFirst();
+      // Our lease expired and another request took the key over: undo our effects.
+      if (completed.numUpdatedRows !== 1n) throw new IdempotencyInProgress();
+      return { ...result, replayed: false };
+    });
+  } catch (err) {
+    await db
+      .deleteFrom('idempotency_keys')
+      .where('scope', '=', claim.scope)
+      .where('key', '=', claim.key)
+      .where('claim_token', '=', token)
+      .where('status', '=', 'IN_PROGRESS')
+      .execute()
+      .catch(() => {}); // the lease expires by itself if the database is gone
+    throw err;
+  }
+}
+
+async function answerExisting(db: Db, claim: { scope: string; key: string; hash: string }): Promise<IdempotentResponse> {
+  const row = await db
+    .selectFrom('idempotency_keys')
+    .select(['request_hash', 'status', 'response_status', 'response_body'])
+    .where('scope', '=', claim.scope)
+    .where('key', '=', claim.key)
+    .executeTakeFirst();
+  // Released between our insert and this read: the client may simply retry.
+  if (!row) throw new IdempotencyInProgress();
+  if (row.request_hash !== claim.hash) throw new IdempotencyKeyReused();
+  if (row.status !== 'COMPLETED' || row.response_status === null) throw new IdempotencyInProgress();
+  idempotentReplaysTotal.inc({ scope: claim.scope });
+  return { status: row.response_status, body: row.response_body, replayed: true };
+}
+
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}

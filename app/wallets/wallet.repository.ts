@@ -1,0 +1,47 @@
+import type { Selectable } from 'kysely';
+import type { Db, Trx } from '../db/database.ts';
+import type { LedgerEntryTable, WalletTable } from '../db/types.ts';
+
+export type WalletRow = Selectable<WalletTable>;
+export type LedgerEntryRow = Selectable<LedgerEntryTable>;
+
+/** Locks the wallet row until the transaction ends: the per-wallet serialisation point. */
+export function lockWalletById(trx: Trx, id: string): Promise<WalletRow | undefined> {
+  return trx.selectFrom('wallets').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+}
+
+export function findWalletById(db: Db, id: string): Promise<WalletRow | undefined> {
+  return db.selectFrom('wallets').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export function insertWallet(
+  trx: Trx,
+  wallet: Pick<WalletRow, 'id' | 'owner_id' | 'currency' | 'version'>,
+): Promise<WalletRow> {
+  return trx.insertInto('wallets').values(wallet).returningAll().executeTakeFirstOrThrow();
+}
+
+/** Caller holds the row lock (lockWalletById). */
+export function updateWalletBalance(trx: Trx, id: string, balance: number, version: number): Promise<WalletRow> {
+  return trx
+    .updateTable('wallets')
+    .set({ balance, version, updated_at: new Date() })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export function insertLedgerEntry(trx: Trx, entry: Omit<LedgerEntryRow, 'seq' | 'created_at'>): Promise<LedgerEntryRow> {
+  return trx.insertInto('ledger_entries').values(entry).returningAll().executeTakeFirstOrThrow();
+}
+
+export function findLedgerEntryBySource(db: Db | Trx, sourceRef: string): Promise<LedgerEntryRow | undefined> {
+  return db.selectFrom('ledger_entries').selectAll().where('source_ref', '=', sourceRef).executeTakeFirst();
+}
+
+/** Newest first; `beforeSeq` is the cursor (exclusive). Fetches one extra row to know if more exist. */
+export function listLedgerEntries(db: Db, walletId: string, limit: number, beforeSeq?: number): Promise<LedgerEntryRow[]> {
+  let query = db.selectFrom('ledger_entries').selectAll().where('wallet_id', '=', walletId);
+  if (beforeSeq !== undefined) query = query.where('seq', '<', beforeSeq);
+  return query.orderBy('seq', 'desc').limit(limit + 1).execute();
+}

@@ -1,0 +1,148 @@
+import { type Request, type Response, Router } from 'express';
+import { WalletNotFound } from '../errors.ts';
+import { decodeCursor, pageQuerySchema, toPage } from '../http/cursor.ts';
+import type { AppDeps } from '../http/deps.ts';
+import { idempotencyKeyHeaders, openApiRegistry, problemResponses } from '../http/openapi.ts';
+import { parseBody, parseId, parseQuery } from '../http/validation.ts';
+import { amountSchema, currencySchema, z } from '../http/zod.ts';
+import { idempotencyKeyOf, requestHash, runIdempotent } from '../idempotency/idempotency.ts';
+import { walletDepositedAmountTotal, walletDepositsTotal } from '../observability/metrics.ts';
+import { createWallet, depositToWallet } from './wallet.commands.ts';
+import { findWalletById, listLedgerEntries } from './wallet.repository.ts';
+import { ledgerEntrySchema, ledgerEntryView, walletSchema, walletView } from './wallet.views.ts';
+
+const createWalletBody = z
+  .strictObject({
+    owner_id: z.string().min(1).max(128).openapi({ example: 'user-42' }),
+    currency: currencySchema,
+  })
+  .openapi('CreateWallet');
+
+const depositBody = z
+  .strictObject({
+    amount: amountSchema,
+    reference: z.string().min(1).max(255).optional().openapi({ example: 'top-up 2026-11' }),
+  })
+  .openapi('CreateDeposit');
+
+const walletIdParam = z.object({ id: z.uuid() });
+
+export function walletsRouter({ db, config }: AppDeps): Router {
+  const router = Router();
+  const idempotency = { leaseSeconds: config.IDEMPOTENCY_LEASE_SECONDS, retentionHours: config.IDEMPOTENCY_RETENTION_HOURS };
+
+  // The Idempotency-Key is optional here (the contract does not require it); when sent, it holds.
+  router.post('/wallets', async (req: Request, res: Response) => {
+    const body = parseBody(createWalletBody, req);
+    const command = async (trx: Parameters<Parameters<typeof runIdempotent>[3]>[0]) => {
+      const wallet = await createWallet(trx, { ownerId: body.owner_id, currency: body.currency, traceId: req.traceId });
+      return { status: 201, body: walletView(wallet) };
+    };
+    const key = idempotencyKeyOf(req, false);
+    const result = key
+      ? await runIdempotent(db, idempotency, { scope: 'POST /wallets', key, hash: requestHash(req) }, command)
+      : { ...(await db.transaction().execute(command)), replayed: false };
+    send(res, result);
+  });
+
+  router.get('/wallets/:id', async (req, res) => {
+    const id = parseId(req.params.id, (raw) => new WalletNotFound(raw));
+    const wallet = await findWalletById(db, id);
+    if (!wallet) throw new WalletNotFound(id);
+    res.json(walletView(wallet));
+  });
+
+  router.post('/wallets/:id/deposits', async (req, res) => {
+    const walletId = parseId(req.params.id, (raw) => new WalletNotFound(raw));
+    const body = parseBody(depositBody, req);
+    const key = idempotencyKeyOf(req, true) as string;
+    const result = await runIdempotent(
+      db,
+      idempotency,
+      { scope: 'POST /wallets/:id/deposits', key, hash: requestHash(req) },
+      async (trx) => {
+        const { wallet, entry } = await depositToWallet(trx, {
+          walletId,
+          amount: body.amount,
+          reference: body.reference ?? null,
+          sourceRef: `deposit:${walletId}:${key}`,
+          traceId: req.traceId,
+        });
+        return { status: 201, body: { wallet: walletView(wallet), entry: ledgerEntryView(entry) } };
+      },
+    );
+    if (!result.replayed) {
+      walletDepositsTotal.inc({ currency: (result.body as { wallet: { currency: string } }).wallet.currency });
+      walletDepositedAmountTotal.inc(
+        { currency: (result.body as { wallet: { currency: string } }).wallet.currency },
+        body.amount,
+      );
+    }
+    send(res, result);
+  });
+
+  router.get('/wallets/:id/ledger', async (req, res) => {
+    const walletId = parseId(req.params.id, (raw) => new WalletNotFound(raw));
+    const query = parseQuery(pageQuerySchema, req);
+    const before = decodeCursor(query.cursor);
+    if (!(await findWalletById(db, walletId))) throw new WalletNotFound(walletId);
+    const rows = await listLedgerEntries(db, walletId, query.limit, before);
+    res.json(toPage(rows, query.limit, (r) => r.seq, ledgerEntryView));
+  });
+
+  return router;
+}
+
+function send(res: Response, result: { status: number; body: unknown; replayed: boolean }): void {
+  if (result.replayed) res.set('Idempotent-Replayed', 'true');
+  res.status(result.status).json(result.body);
+}
+
+openApiRegistry.registerPath({
+  method: 'post',
+  path: '/wallets',
+  tags: ['wallets'],
+  summary: 'Create a wallet',
+  request: { body: { content: { 'application/json': { schema: createWalletBody } } } },
+  responses: { 201: { description: 'Created', content: { 'application/json': { schema: walletSchema } } }, ...problemResponses(400, 415, 422) },
+});
+openApiRegistry.registerPath({
+  method: 'get',
+  path: '/wallets/{id}',
+  tags: ['wallets'],
+  summary: 'Get a wallet',
+  request: { params: walletIdParam },
+  responses: { 200: { description: 'The wallet', content: { 'application/json': { schema: walletSchema } } }, ...problemResponses(404) },
+});
+openApiRegistry.registerPath({
+  method: 'post',
+  path: '/wallets/{id}/deposits',
+  tags: ['wallets'],
+  summary: 'Deposit (top up) into a wallet, exactly once per Idempotency-Key',
+  request: {
+    params: walletIdParam,
+    headers: idempotencyKeyHeaders,
+    body: { content: { 'application/json': { schema: depositBody } } },
+  },
+  responses: {
+    201: {
+      description: 'Deposited (replays add the header Idempotent-Replayed: true)',
+      content: { 'application/json': { schema: z.object({ wallet: walletSchema, entry: ledgerEntrySchema }) } },
+    },
+    ...problemResponses(400, 404, 409, 413, 415, 422),
+  },
+});
+openApiRegistry.registerPath({
+  method: 'get',
+  path: '/wallets/{id}/ledger',
+  tags: ['wallets'],
+  summary: 'Ledger entries, newest first, with cursor pagination',
+  request: { params: walletIdParam, query: pageQuerySchema },
+  responses: {
+    200: {
+      description: 'A page of entries',
+      content: { 'application/json': { schema: z.object({ items: z.array(ledgerEntrySchema), next_cursor: z.string().nullable() }) } },
+    },
+    ...problemResponses(404, 422),
+  },
+});

@@ -1,0 +1,8 @@
+import { databaseUrl, loadConfig } from '../app/config.ts';
+import { migrate } from '../app/db/migrate.ts';
+import { exitOnConfigError } from '../app/process.ts';
+
+/** `npm run migrate`: applies migrations, graphile-worker's schema and db/functions/ to DATABASE_URL. */
+const config = exitOnConfigError(loadConfig);
+await migrate(databaseUrl(config));
+process.stdout.write('database is up to date\n');

@@ -1,0 +1,106 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Config, loadConfig } from '../app/config.ts';
+import { type RunningPostgres, startEmbeddedPostgres } from '../app/db/embedded-postgres.ts';
+import { migrate } from '../app/db/migrate.ts';
+import { exitOnConfigError } from '../app/process.ts';
+
+/**
+ * `npm start`: the whole system on one machine for a newcomer. Starts embedded Postgres (unless
+ * DATABASE_URL is set), migrates, then runs each role as its own process and restarts a role that
+ * dies. Ctrl-C stops the roles first, then Postgres.
+ */
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const config = exitOnConfigError(loadConfig);
+const say = (line: string) => process.stdout.write(`[start] ${line}\n`);
+
+let postgres: RunningPostgres | undefined;
+let databaseUrl = config.DATABASE_URL;
+if (!databaseUrl) {
+  const dataDir = path.resolve(root, config.EMBEDDED_PG_DATA_DIR);
+  say(`starting embedded Postgres (data: ${dataDir}, port ${config.EMBEDDED_PG_PORT})`);
+  postgres = await startEmbeddedPostgres({
+    dataDir,
+    port: config.EMBEDDED_PG_PORT,
+    database: 'payments',
+    persistent: true,
+    durable: true,
+  });
+  databaseUrl = postgres.url;
+}
+say('applying migrations');
+await migrate(databaseUrl);
+
+interface Role {
+  name: string;
+  entry: string;
+  child?: ChildProcess;
+  restarts: number;
+}
+const roles: Role[] = [
+  { name: 'api', entry: 'app/main.ts', restarts: 0 },
+  { name: 'worker', entry: 'workers/main.ts', restarts: 0 },
+];
+let stopping = false;
+
+function launch(role: Role, env: NodeJS.ProcessEnv): void {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, role.entry)], {
+    cwd: root,
+    env,
+    stdio: 'inherit',
+  });
+  role.child = child;
+  child.on('exit', (code, signal) => {
+    if (stopping) return;
+    role.restarts += 1;
+    const delay = Math.min(30_000, 500 * 2 ** Math.min(role.restarts, 6));
+    say(`${role.name} exited (${signal ?? code}); restarting in ${delay} ms`);
+    setTimeout(() => {
+      if (!stopping) launch(role, env);
+    }, delay).unref();
+  });
+}
+
+const env = { ...process.env, DATABASE_URL: databaseUrl };
+for (const role of roles) launch(role, env);
+printUrls(config, databaseUrl);
+
+async function shutdown(signal: NodeJS.Signals) {
+  if (stopping) return;
+  stopping = true;
+  say(`${signal}: stopping roles`);
+  await Promise.all(
+    roles.map(
+      (role) =>
+        new Promise<void>((resolve) => {
+          const child = role.child;
+          if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+          setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
+        }),
+    ),
+  );
+  if (postgres) {
+    say('stopping Postgres');
+    await postgres.stop();
+  }
+  say('stopped');
+  process.exit(0);
+}
+// embedded-postgres registers its own signal hook that stops Postgres at once; the roles must stop
+// first (they finish in-flight work against the database), so this process owns the signals.
+process.removeAllListeners('SIGINT');
+process.removeAllListeners('SIGTERM');
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);
+
+function printUrls(c: Config, dbUrl: string) {
+  const api = `http://${c.HOST}:${c.PORT}`;
+  say(`API            ${api}`);
+  say(`API reference  ${api}/docs  (OpenAPI: ${api}/openapi.json)`);
+  say(`health         ${api}/health   metrics: ${api}/metrics`);
+  say(`database       ${dbUrl.replace(/:[^:@/]+@/, ':***@')}`);
+  say('Ctrl-C stops everything');
+}
