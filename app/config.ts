@@ -6,7 +6,6 @@ import { z } from 'zod';
  */
 const port = z.coerce.number().int().min(0).max(65535);
 const url = z.string().refine((v) => URL.canParse(v), 'must be a URL');
-const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -23,7 +22,6 @@ const configSchema = z.object({
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(10),
   WORKER_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).max(300).default(5),
   HEALTH_STALE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
-  METRICS_DEFAULT: bool.default(true),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -64,7 +64,12 @@ export class RouteNotFound extends NotFound {
 
 export class IdempotencyKeyRequired extends AppError {
   constructor() {
-    super(400, 'IDEMPOTENCY_KEY_REQUIRED', 'Idempotency key required', 'Send an Idempotency-Key header (1..255 characters).');
+    super(
+      400,
+      'IDEMPOTENCY_KEY_REQUIRED',
+      'Idempotency key required',
+      'Send an Idempotency-Key header (1..255 characters).',
+    );
   }
 }
 

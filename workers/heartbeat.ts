@@ -7,7 +7,12 @@ import type { Logger } from '../app/observability/logger.ts';
  * Reports this process as alive every `intervalSeconds` (process_heartbeats). /health reads these
  * rows; a process that stops beating is considered dead after HEALTH_STALE_SECONDS.
  */
-export function startHeartbeat(pool: pg.Pool, role: 'worker' | 'relay', intervalSeconds: number, logger: Logger) {
+export function startHeartbeat(
+  pool: pg.Pool,
+  role: 'worker' | 'relay',
+  intervalSeconds: number,
+  logger: Logger,
+) {
   const instanceId = `${role}:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const beat = () =>
     pool

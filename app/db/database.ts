@@ -22,7 +22,10 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export function createDatabase(connectionString: string, options: { max?: number; applicationName?: string } = {}): Database {
+export function createDatabase(
+  connectionString: string,
+  options: { max?: number; applicationName?: string } = {},
+): Database {
   const pool = new pg.Pool({
     connectionString,
     max: options.max ?? 10,

@@ -46,11 +46,16 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     onLog: options.onLog ?? (() => {}),
     onError: (e: unknown) => options.onLog?.(String(e)),
     postgresFlags: [
-      '-c', 'wal_level=logical',
-      '-c', 'max_wal_senders=10',
-      '-c', 'max_replication_slots=10',
-      '-c', 'max_connections=200',
-      '-c', 'listen_addresses=127.0.0.1',
+      '-c',
+      'wal_level=logical',
+      '-c',
+      'max_wal_senders=10',
+      '-c',
+      'max_replication_slots=10',
+      '-c',
+      'max_connections=200',
+      '-c',
+      'listen_addresses=127.0.0.1',
       ...durability,
     ],
   });
@@ -63,7 +68,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       ? err
       : new Error(`Postgres did not start on port ${options.port} (port in use, or see the server log)`);
   }
-  const urlFor = (database: string) => `postgres://postgres:${PASSWORD}@127.0.0.1:${options.port}/${database}`;
+  const urlFor = (database: string) =>
+    `postgres://postgres:${PASSWORD}@127.0.0.1:${options.port}/${database}`;
   await createDatabaseIfMissing(pg, options.database);
   return { url: urlFor(options.database), urlFor, stop: () => pg.stop() };
 }

@@ -36,7 +36,10 @@ export interface RecordedEvent {
  * row and enqueues `next`, all on `trx`: nothing is visible until the caller commits, and a
  * rollback leaves no event, no outbox row and no job.
  */
-export async function recordEvent<T extends EventType>(trx: Trx, input: RecordEventInput<T>): Promise<RecordedEvent> {
+export async function recordEvent<T extends EventType>(
+  trx: Trx,
+  input: RecordEventInput<T>,
+): Promise<RecordedEvent> {
   const entry = eventCatalogue[input.type];
   const aggregateType: AggregateType = entry.aggregateType;
   const data = entry.data.parse(input.data);

@@ -40,7 +40,12 @@ openApiRegistry.registerPath({
       description: 'Audit results; ok=false lists the discrepancies',
       content: {
         'application/json': {
-          schema: z.object({ wallet_balances: z.object({ ok: z.boolean(), discrepancies: z.array(z.record(z.string(), z.unknown())) }) }),
+          schema: z.object({
+            wallet_balances: z.object({
+              ok: z.boolean(),
+              discrepancies: z.array(z.record(z.string(), z.unknown())),
+            }),
+          }),
         },
       },
     },

@@ -12,7 +12,8 @@ export function encodeCursor(position: number): string {
 export function decodeCursor(cursor: string | undefined): number | undefined {
   if (cursor === undefined) return undefined;
   const match = /^p:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match?.[1]) throw new ValidationFailed([{ path: 'query.cursor', message: 'is not a cursor this API issued' }]);
+  if (!match?.[1])
+    throw new ValidationFailed([{ path: 'query.cursor', message: 'is not a cursor this API issued' }]);
   return Number(match[1]);
 }
 

@@ -59,7 +59,9 @@ export function healthRouter({ db, config }: AppDeps): Router {
 
   router.get('/health/ready', async (_req, res) => {
     const database = await databaseCheck();
-    res.status(database.status === 'pass' ? 200 : 503).json({ status: database.status === 'pass' ? 'ready' : 'not_ready', checks: { database } });
+    res
+      .status(database.status === 'pass' ? 200 : 503)
+      .json({ status: database.status === 'pass' ? 'ready' : 'not_ready', checks: { database } });
   });
 
   return router;
@@ -68,6 +70,8 @@ export function healthRouter({ db, config }: AppDeps): Router {
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([
     promise,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms).unref()),
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms).unref(),
+    ),
   ]);
 }

@@ -29,7 +29,10 @@ export function problemResponses(...statuses: number[]) {
   return Object.fromEntries(
     statuses.map((s) => [
       s,
-      { description: descriptions[s] ?? 'Error', content: { 'application/problem+json': { schema: problemSchema } } },
+      {
+        description: descriptions[s] ?? 'Error',
+        content: { 'application/problem+json': { schema: problemSchema } },
+      },
     ]),
   );
 }

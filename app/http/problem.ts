@@ -47,8 +47,10 @@ function toAppError(err: unknown): AppError | undefined {
   // body-parser (used by express.json) marks its errors with `type`.
   if (e.type === 'entity.parse.failed') return new MalformedJson();
   if (e.type === 'entity.too.large') return new PayloadTooLarge('100 kB');
-  if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return new UnsupportedMediaType();
-  if (e.type === 'request.aborted') return new AppError(400, 'REQUEST_ABORTED', 'Request aborted', 'The client aborted the request.');
+  if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported')
+    return new UnsupportedMediaType();
+  if (e.type === 'request.aborted')
+    return new AppError(400, 'REQUEST_ABORTED', 'Request aborted', 'The client aborted the request.');
   return fromPostgresError(e);
 }
 
@@ -56,12 +58,17 @@ function toAppError(err: unknown): AppError | undefined {
  * SQLSTATE -> HTTP. Custom WPxxx codes are listed in docs/errors.md. Constraint violations that
  * reach this point are bugs unless listed here, and stay 500.
  */
-function fromPostgresError(e: { code?: string; constraint?: string; message?: string }): AppError | undefined {
+function fromPostgresError(e: {
+  code?: string;
+  constraint?: string;
+  message?: string;
+}): AppError | undefined {
   switch (e.code) {
     case 'WP001':
       return new StaleAggregateVersion(e.message ?? 'The aggregate changed concurrently; retry.');
     case '23505':
-      if (e.constraint === 'event_version_unique') return new StaleAggregateVersion('The aggregate changed concurrently; retry.');
+      if (e.constraint === 'event_version_unique')
+        return new StaleAggregateVersion('The aggregate changed concurrently; retry.');
       return undefined;
     case '40001':
     case '40P01':
@@ -73,7 +80,10 @@ function fromPostgresError(e: { code?: string; constraint?: string; message?: st
     case '08006':
       return new ServiceUnavailable('The database is unavailable; retry.');
     default:
-      if (e.message === 'timeout exceeded when trying to connect' || e.message === 'Connection terminated unexpectedly')
+      if (
+        e.message === 'timeout exceeded when trying to connect' ||
+        e.message === 'Connection terminated unexpectedly'
+      )
         return new ServiceUnavailable('The database is unavailable; retry.');
       return undefined;
   }

@@ -11,7 +11,8 @@ export function parseWith<S extends ZodType>(schema: S, value: unknown, prefix: 
   if (result.success) return result.data;
   const errors: FieldError[] = result.error.issues.map((issue) => ({
     path: [prefix, ...issue.path.map(String)].filter(Boolean).join('.'),
-    message: issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message,
+    message:
+      issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message,
   }));
   throw new ValidationFailed(errors);
 }

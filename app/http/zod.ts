@@ -21,7 +21,9 @@ export const currencySchema = z
   .openapi({ example: 'USD' });
 
 export const uuidSchema = z.uuid();
-export const timestampSchema = z.string().openapi({ format: 'date-time', example: '2026-11-23T10:00:00.000Z' });
+export const timestampSchema = z
+  .string()
+  .openapi({ format: 'date-time', example: '2026-11-23T10:00:00.000Z' });
 
 export const problemSchema = z
   .object({

@@ -104,7 +104,10 @@ export async function runIdempotent(
   }
 }
 
-async function answerExisting(db: Db, claim: { scope: string; key: string; hash: string }): Promise<IdempotentResponse> {
+async function answerExisting(
+  db: Db,
+  claim: { scope: string; key: string; hash: string },
+): Promise<IdempotentResponse> {
   const row = await db
     .selectFrom('idempotency_keys')
     .select(['request_hash', 'status', 'response_status', 'response_body'])

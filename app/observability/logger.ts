@@ -11,6 +11,9 @@ export function createLogger(level: string, base: Record<string, unknown> = {}):
     level,
     base: { pid: process.pid, ...base },
     timestamp: pino.stdTimeFunctions.isoTime,
-    redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.password'], censor: '[redacted]' },
+    redact: {
+      paths: ['req.headers.authorization', 'headers.authorization', '*.password'],
+      censor: '[redacted]',
+    },
   });
 }

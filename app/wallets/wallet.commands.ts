@@ -28,7 +28,12 @@ export async function createWallet(
   input: { ownerId: string; currency: string; traceId: string },
 ): Promise<WalletRow> {
   const id = randomUUID();
-  const wallet = await insertWallet(trx, { id, owner_id: input.ownerId, currency: input.currency, version: 1 });
+  const wallet = await insertWallet(trx, {
+    id,
+    owner_id: input.ownerId,
+    currency: input.currency,
+    version: 1,
+  });
   await recordEvent(trx, {
     type: 'wallet.created',
     aggregateId: id,

@@ -22,7 +22,12 @@ export function insertWallet(
 }
 
 /** Caller holds the row lock (lockWalletById). */
-export function updateWalletBalance(trx: Trx, id: string, balance: number, version: number): Promise<WalletRow> {
+export function updateWalletBalance(
+  trx: Trx,
+  id: string,
+  balance: number,
+  version: number,
+): Promise<WalletRow> {
   return trx
     .updateTable('wallets')
     .set({ balance, version, updated_at: new Date() })
@@ -31,17 +36,31 @@ export function updateWalletBalance(trx: Trx, id: string, balance: number, versi
     .executeTakeFirstOrThrow();
 }
 
-export function insertLedgerEntry(trx: Trx, entry: Omit<LedgerEntryRow, 'seq' | 'created_at'>): Promise<LedgerEntryRow> {
+export function insertLedgerEntry(
+  trx: Trx,
+  entry: Omit<LedgerEntryRow, 'seq' | 'created_at'>,
+): Promise<LedgerEntryRow> {
   return trx.insertInto('ledger_entries').values(entry).returningAll().executeTakeFirstOrThrow();
 }
 
-export function findLedgerEntryBySource(db: Db | Trx, sourceRef: string): Promise<LedgerEntryRow | undefined> {
+export function findLedgerEntryBySource(
+  db: Db | Trx,
+  sourceRef: string,
+): Promise<LedgerEntryRow | undefined> {
   return db.selectFrom('ledger_entries').selectAll().where('source_ref', '=', sourceRef).executeTakeFirst();
 }
 
 /** Newest first; `beforeSeq` is the cursor (exclusive). Fetches one extra row to know if more exist. */
-export function listLedgerEntries(db: Db, walletId: string, limit: number, beforeSeq?: number): Promise<LedgerEntryRow[]> {
+export function listLedgerEntries(
+  db: Db,
+  walletId: string,
+  limit: number,
+  beforeSeq?: number,
+): Promise<LedgerEntryRow[]> {
   let query = db.selectFrom('ledger_entries').selectAll().where('wallet_id', '=', walletId);
   if (beforeSeq !== undefined) query = query.where('seq', '<', beforeSeq);
-  return query.orderBy('seq', 'desc').limit(limit + 1).execute();
+  return query
+    .orderBy('seq', 'desc')
+    .limit(limit + 1)
+    .execute();
 }

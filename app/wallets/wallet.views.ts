@@ -1,5 +1,4 @@
-import { z } from '../http/zod.ts';
-import { timestampSchema } from '../http/zod.ts';
+import { timestampSchema, z } from '../http/zod.ts';
 import type { LedgerEntryRow, WalletRow } from './wallet.repository.ts';
 
 /** The wire shapes of the contract: snake_case, ISO timestamps, money as integer numbers. */

@@ -29,13 +29,20 @@ const walletIdParam = z.object({ id: z.uuid() });
 
 export function walletsRouter({ db, config }: AppDeps): Router {
   const router = Router();
-  const idempotency = { leaseSeconds: config.IDEMPOTENCY_LEASE_SECONDS, retentionHours: config.IDEMPOTENCY_RETENTION_HOURS };
+  const idempotency = {
+    leaseSeconds: config.IDEMPOTENCY_LEASE_SECONDS,
+    retentionHours: config.IDEMPOTENCY_RETENTION_HOURS,
+  };
 
   // The Idempotency-Key is optional here (the contract does not require it); when sent, it holds.
   router.post('/wallets', async (req: Request, res: Response) => {
     const body = parseBody(createWalletBody, req);
     const command = async (trx: Parameters<Parameters<typeof runIdempotent>[3]>[0]) => {
-      const wallet = await createWallet(trx, { ownerId: body.owner_id, currency: body.currency, traceId: req.traceId });
+      const wallet = await createWallet(trx, {
+        ownerId: body.owner_id,
+        currency: body.currency,
+        traceId: req.traceId,
+      });
       return { status: 201, body: walletView(wallet) };
     };
     const key = idempotencyKeyOf(req, false);
@@ -72,7 +79,9 @@ export function walletsRouter({ db, config }: AppDeps): Router {
       },
     );
     if (!result.replayed) {
-      walletDepositsTotal.inc({ currency: (result.body as { wallet: { currency: string } }).wallet.currency });
+      walletDepositsTotal.inc({
+        currency: (result.body as { wallet: { currency: string } }).wallet.currency,
+      });
       walletDepositedAmountTotal.inc(
         { currency: (result.body as { wallet: { currency: string } }).wallet.currency },
         body.amount,
@@ -104,7 +113,10 @@ openApiRegistry.registerPath({
   tags: ['wallets'],
   summary: 'Create a wallet',
   request: { body: { content: { 'application/json': { schema: createWalletBody } } } },
-  responses: { 201: { description: 'Created', content: { 'application/json': { schema: walletSchema } } }, ...problemResponses(400, 415, 422) },
+  responses: {
+    201: { description: 'Created', content: { 'application/json': { schema: walletSchema } } },
+    ...problemResponses(400, 415, 422),
+  },
 });
 openApiRegistry.registerPath({
   method: 'get',
@@ -112,7 +124,10 @@ openApiRegistry.registerPath({
   tags: ['wallets'],
   summary: 'Get a wallet',
   request: { params: walletIdParam },
-  responses: { 200: { description: 'The wallet', content: { 'application/json': { schema: walletSchema } } }, ...problemResponses(404) },
+  responses: {
+    200: { description: 'The wallet', content: { 'application/json': { schema: walletSchema } } },
+    ...problemResponses(404),
+  },
 });
 openApiRegistry.registerPath({
   method: 'post',
@@ -127,7 +142,9 @@ openApiRegistry.registerPath({
   responses: {
     201: {
       description: 'Deposited (replays add the header Idempotent-Replayed: true)',
-      content: { 'application/json': { schema: z.object({ wallet: walletSchema, entry: ledgerEntrySchema }) } },
+      content: {
+        'application/json': { schema: z.object({ wallet: walletSchema, entry: ledgerEntrySchema }) },
+      },
     },
     ...problemResponses(400, 404, 409, 413, 415, 422),
   },
@@ -141,7 +158,11 @@ openApiRegistry.registerPath({
   responses: {
     200: {
       description: 'A page of entries',
-      content: { 'application/json': { schema: z.object({ items: z.array(ledgerEntrySchema), next_cursor: z.string().nullable() }) } },
+      content: {
+        'application/json': {
+          schema: z.object({ items: z.array(ledgerEntrySchema), next_cursor: z.string().nullable() }),
+        },
+      },
     },
     ...problemResponses(404, 422),
   },

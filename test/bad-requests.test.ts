@@ -1,0 +1,358 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from './helpers/app.ts';
+import { walletFootprint } from './helpers/factories.ts';
+import { idem, request } from './helpers/http.ts';
+
+/**
+ * Every bad request gets its exact 4xx problem and changes nothing: the wallet's balance, version
+ * and the counts of ledger entries, events, outbox rows and idempotency keys are identical after.
+ */
+let app: TestApp;
+let walletId: string;
+beforeAll(async () => {
+  app = await startTestApp();
+  const created = await request(app.baseUrl, 'POST', '/wallets', {
+    body: { owner_id: 'bob', currency: 'USD' },
+  });
+  walletId = created.body.id;
+  const funded = await request(app.baseUrl, 'POST', `/wallets/${walletId}/deposits`, {
+    body: { amount: 1000 },
+    headers: idem('seed'),
+  });
+  expect(funded.status).toBe(201);
+});
+afterAll(async () => {
+  await app.close();
+});
+
+interface Case {
+  name: string;
+  method: string;
+  path: () => string;
+  body?: unknown;
+  rawBody?: string;
+  headers?: Record<string, string>;
+  status: number;
+  code: string;
+  errorPath?: string;
+}
+
+const json = { 'content-type': 'application/json' };
+const deposit = () => `/wallets/${walletId}/deposits`;
+const key = idem('bad-request-key');
+
+const cases: Case[] = [
+  {
+    name: 'float amount',
+    method: 'POST',
+    path: deposit,
+    body: { amount: 10.5 },
+    headers: key,
+    status: 422,
+    code: 'VALIDATION_FAILED',
+    errorPath: 'body.amount',
+  },
+  {
+    name: 'string amount',
+    method: 'POST',
+    path: deposit,
+    body: { amount: '100' },
+    headers: key,
+    status: 422,
+    code: 'VALIDATION_FAILED',
+    errorPath: 'body.amount',
+  },
+  {
+    name: 'zero amount',
+    method: 'POST',
+    path: deposit,
+    body: { amount: 0 },
+    headers: key,
+    status: 422,
+    code: 'VALIDATION_FAILED',
+    errorPath: 'body.amount',
+  },
+  {
+    name: 'negative amount',
+    method: 'POST',
+    path: deposit,
+    body: { amount: -5 },
+    headers: key,
+    status: 422,
+    code: 'VALIDATION_FAILED',
+    errorPath: 'body.amount',
+  },
+  {
+    name: 'amount above 10^12',
+    method: 'POST',
+    path: deposit,
+    body: { amount: 1_000_000_000_001 },
+    headers: key,
+    status: 422,
+    code: 'VALIDATION_FAILED',
+    errorPath: 'body.amount',
+  },
+  {
+    name: 'amount in exponent notation beyond safe integers',
+    method: 'POST',
+    path: deposit,
+    rawBody: '{"amount":1e300}',
+    headers: { ...key, ...json },
+    status: 422,
+    code: 'VALIDATION_FAILED',
+    errorPath: 'body.amount',
+  },
+  {
+    name: 'missing amount',
+    method: 'POST',
+    path: deposit,
+    body: {},
+    headers: key,
+    status: 422,
+    code: 'VALIDATION_FAILED',
+    errorPath: 'body.amount',
+  },
+  {
+    name: 'null amount',
+    method: 'POST',
+    path: deposit,
+    body: { amount: null },
+    headers: key,
+    status: 422,
+    code: 'VALIDATION_FAILED',
+    errorPath: 'body.amount',
+  },
+  {
+    name: 'unknown field',
+    method: 'POST',
+    path: deposit,
+    body: { amount: 100, currency: 'USD' },
+    headers: key,
+    status: 422,
+    code: 'VALIDATION_FAILED',
+    errorPath: 'body',
+  },
+  {
+    name: 'NUL character in a string',
+    method: 'POST',
+    path: deposit,
+    body: { amount: 100, reference: 'a\u0000b' },
+    headers: key,
+    status: 422,
+    code: 'VALIDATION_FAILED',
+    errorPath: 'body.reference',
+  },
+  {
+    name: 'array body',
+    method: 'POST',
+    path: deposit,
+    body: [{ amount: 100 }],
+    headers: key,
+    status: 422,
+    code: 'VALIDATION_FAILED',
+  },
+  {
+    name: 'malformed JSON',
+    method: 'POST',
+    path: deposit,
+    rawBody: '{"amount": 100',
+    headers: { ...key, ...json },
+    status: 400,
+    code: 'MALFORMED_JSON',
+  },
+  {
+    name: 'missing content type',
+    method: 'POST',
+    path: deposit,
+    rawBody: '{"amount":100}',
+    headers: key,
+    status: 415,
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+  },
+  {
+    name: 'wrong content type',
+    method: 'POST',
+    path: deposit,
+    rawBody: 'amount=100',
+    headers: { ...key, 'content-type': 'application/x-www-form-urlencoded' },
+    status: 415,
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+  },
+  {
+    name: 'body over 100 kB',
+    method: 'POST',
+    path: deposit,
+    body: { amount: 100, reference: 'x'.repeat(110_000) },
+    headers: key,
+    status: 413,
+    code: 'PAYLOAD_TOO_LARGE',
+  },
+  {
+    name: 'missing Idempotency-Key',
+    method: 'POST',
+    path: deposit,
+    body: { amount: 100 },
+    status: 400,
+    code: 'IDEMPOTENCY_KEY_REQUIRED',
+  },
+  {
+    name: 'empty Idempotency-Key',
+    method: 'POST',
+    path: deposit,
+    body: { amount: 100 },
+    headers: { 'Idempotency-Key': '' },
+    status: 400,
+    code: 'IDEMPOTENCY_KEY_REQUIRED',
+  },
+  {
+    name: 'Idempotency-Key over 255 characters',
+    method: 'POST',
+    path: deposit,
+    body: { amount: 100 },
+    headers: idem('k'.repeat(256)),
+    status: 422,
+    code: 'VALIDATION_FAILED',
+  },
+  {
+    name: 'malformed wallet id in path',
+    method: 'POST',
+    path: () => '/wallets/not-a-uuid/deposits',
+    body: { amount: 100 },
+    headers: key,
+    status: 404,
+    code: 'WALLET_NOT_FOUND',
+  },
+  {
+    name: 'SQL in the wallet id',
+    method: 'GET',
+    path: () => "/wallets/1'%20or%20'1'='1",
+    status: 404,
+    code: 'WALLET_NOT_FOUND',
+  },
+  {
+    name: 'unknown wallet',
+    method: 'POST',
+    path: () => '/wallets/6f1c2b1e-9a9b-4c1e-8d1e-0a0b0c0d0e0f/deposits',
+    body: { amount: 100 },
+    headers: key,
+    status: 404,
+    code: 'WALLET_NOT_FOUND',
+  },
+  {
+    name: 'lower-case currency',
+    method: 'POST',
+    path: () => '/wallets',
+    body: { owner_id: 'x', currency: 'usd' },
+    status: 422,
+    code: 'VALIDATION_FAILED',
+    errorPath: 'body.currency',
+  },
+  {
+    name: 'four-letter currency',
+    method: 'POST',
+    path: () => '/wallets',
+    body: { owner_id: 'x', currency: 'USDT' },
+    status: 422,
+    code: 'VALIDATION_FAILED',
+    errorPath: 'body.currency',
+  },
+  {
+    name: 'owner_id over 128 characters',
+    method: 'POST',
+    path: () => '/wallets',
+    body: { owner_id: 'o'.repeat(129), currency: 'USD' },
+    status: 422,
+    code: 'VALIDATION_FAILED',
+    errorPath: 'body.owner_id',
+  },
+  {
+    name: 'empty owner_id',
+    method: 'POST',
+    path: () => '/wallets',
+    body: { owner_id: '', currency: 'USD' },
+    status: 422,
+    code: 'VALIDATION_FAILED',
+    errorPath: 'body.owner_id',
+  },
+  {
+    name: 'ledger limit of 0',
+    method: 'GET',
+    path: () => `/wallets/${walletId}/ledger?limit=0`,
+    status: 422,
+    code: 'VALIDATION_FAILED',
+    errorPath: 'query.limit',
+  },
+  {
+    name: 'ledger limit over 100',
+    method: 'GET',
+    path: () => `/wallets/${walletId}/ledger?limit=101`,
+    status: 422,
+    code: 'VALIDATION_FAILED',
+    errorPath: 'query.limit',
+  },
+  {
+    name: 'forged ledger cursor',
+    method: 'GET',
+    path: () => `/wallets/${walletId}/ledger?cursor=bm90LWEtY3Vyc29y`,
+    status: 422,
+    code: 'VALIDATION_FAILED',
+    errorPath: 'query.cursor',
+  },
+  {
+    name: 'unknown query parameter',
+    method: 'GET',
+    path: () => `/wallets/${walletId}/ledger?offset=5`,
+    status: 422,
+    code: 'VALIDATION_FAILED',
+  },
+  {
+    name: 'admin without a token',
+    method: 'GET',
+    path: () => '/admin/audit',
+    status: 401,
+    code: 'UNAUTHORIZED',
+  },
+  {
+    name: 'admin with a wrong token',
+    method: 'GET',
+    path: () => '/admin/audit',
+    headers: { authorization: 'Bearer wrong' },
+    status: 401,
+    code: 'UNAUTHORIZED',
+  },
+  {
+    name: 'unknown route',
+    method: 'DELETE',
+    path: () => `/wallets/${walletId}`,
+    status: 404,
+    code: 'NOT_FOUND',
+  },
+];
+
+describe('bad requests', () => {
+  it('has at least 20 cases', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(20);
+  });
+
+  it.each(cases)('$name -> $status $code, and nothing changes', async (c) => {
+    const before = await walletFootprint(app.database, walletId);
+    const res = await request(app.baseUrl, c.method, c.path(), {
+      body: c.body,
+      rawBody: c.rawBody,
+      headers: c.headers,
+    });
+    expect(res.status).toBe(c.status);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(res.body).toMatchObject({ status: c.status, code: c.code });
+    expect(typeof res.body.title).toBe('string');
+    expect(typeof res.body.detail).toBe('string');
+    if (c.errorPath) expect(res.body.errors.map((e: { path: string }) => e.path)).toContain(c.errorPath);
+    expect(await walletFootprint(app.database, walletId)).toEqual(before);
+  });
+
+  it('still accepts the well-formed request afterwards', async () => {
+    const res = await request(app.baseUrl, 'POST', deposit(), { body: { amount: 1 }, headers: key });
+    expect(res.status).toBe(201);
+    expect(res.body.wallet.balance).toBe(1001);
+  });
+});

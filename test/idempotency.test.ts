@@ -1,0 +1,174 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from './helpers/app.ts';
+import { idem, request } from './helpers/http.ts';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp();
+});
+afterAll(async () => {
+  await app.close();
+});
+
+const api = (method: string, path: string, options?: Parameters<typeof request>[3]) =>
+  request(app.baseUrl, method, path, options);
+
+async function newWallet() {
+  const res = await api('POST', '/wallets', { body: { owner_id: 'carol', currency: 'USD' } });
+  return res.body.id as string;
+}
+const ledgerCount = async (walletId: string) =>
+  (
+    await app.database.db
+      .selectFrom('ledger_entries')
+      .select('id')
+      .where('wallet_id', '=', walletId)
+      .execute()
+  ).length;
+
+describe('idempotent deposits', () => {
+  it('replays the same status and body with Idempotent-Replayed, and applies once', async () => {
+    const walletId = await newWallet();
+    const first = await api('POST', `/wallets/${walletId}/deposits`, {
+      body: { amount: 700 },
+      headers: idem('replay-1'),
+    });
+    const second = await api('POST', `/wallets/${walletId}/deposits`, {
+      body: { amount: 700 },
+      headers: idem('replay-1'),
+    });
+    expect(first.status).toBe(201);
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    expect(second.status).toBe(201);
+    expect(second.headers.get('idempotent-replayed')).toBe('true');
+    expect(second.body).toEqual(first.body);
+    const wallet = await api('GET', `/wallets/${walletId}`);
+    expect(wallet.body.balance).toBe(700);
+    expect(await ledgerCount(walletId)).toBe(1);
+  });
+
+  it('treats a body with the same fields in another order as the same request', async () => {
+    const walletId = await newWallet();
+    const a = await api('POST', `/wallets/${walletId}/deposits`, {
+      rawBody: '{"amount":5,"reference":"r"}',
+      headers: { ...idem('order'), 'content-type': 'application/json' },
+    });
+    const b = await api('POST', `/wallets/${walletId}/deposits`, {
+      rawBody: '{"reference":"r","amount":5}',
+      headers: { ...idem('order'), 'content-type': 'application/json' },
+    });
+    expect(a.status).toBe(201);
+    expect(b.headers.get('idempotent-replayed')).toBe('true');
+  });
+
+  it('accepts x-idempotent-key as an alias of Idempotency-Key', async () => {
+    const walletId = await newWallet();
+    const first = await api('POST', `/wallets/${walletId}/deposits`, {
+      body: { amount: 50 },
+      headers: { 'x-idempotent-key': 'alias-1' },
+    });
+    const second = await api('POST', `/wallets/${walletId}/deposits`, {
+      body: { amount: 50 },
+      headers: idem('alias-1'),
+    });
+    expect(first.status).toBe(201);
+    expect(second.headers.get('idempotent-replayed')).toBe('true');
+    expect(await ledgerCount(walletId)).toBe(1);
+  });
+
+  it('refuses the same key with a different body or another wallet: 422 IDEMPOTENCY_KEY_REUSED, nothing applied', async () => {
+    const walletId = await newWallet();
+    const otherWallet = await newWallet();
+    await api('POST', `/wallets/${walletId}/deposits`, { body: { amount: 100 }, headers: idem('reuse') });
+    const differentBody = await api('POST', `/wallets/${walletId}/deposits`, {
+      body: { amount: 999 },
+      headers: idem('reuse'),
+    });
+    expect(differentBody.status).toBe(422);
+    expect(differentBody.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    const differentWallet = await api('POST', `/wallets/${otherWallet}/deposits`, {
+      body: { amount: 100 },
+      headers: idem('reuse'),
+    });
+    expect(differentWallet.status).toBe(422);
+    expect(differentWallet.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect((await api('GET', `/wallets/${walletId}`)).body.balance).toBe(100);
+    expect((await api('GET', `/wallets/${otherWallet}`)).body.balance).toBe(0);
+  });
+
+  it('scopes keys per endpoint: the same key on POST /wallets is a separate request', async () => {
+    const walletId = await newWallet();
+    await api('POST', `/wallets/${walletId}/deposits`, { body: { amount: 10 }, headers: idem('scoped') });
+    const created = await api('POST', '/wallets', {
+      body: { owner_id: 'dave', currency: 'USD' },
+      headers: idem('scoped'),
+    });
+    expect(created.status).toBe(201);
+    const replay = await api('POST', '/wallets', {
+      body: { owner_id: 'dave', currency: 'USD' },
+      headers: idem('scoped'),
+    });
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.body.id).toBe(created.body.id);
+  });
+
+  it('does not store a failed request: the key can be used again once the cause is fixed', async () => {
+    const missing = '0b8f1d2e-3c4a-4b5c-8d6e-7f8091a2b3c4';
+    const notFound = await api('POST', `/wallets/${missing}/deposits`, {
+      body: { amount: 10 },
+      headers: idem('after-404'),
+    });
+    expect(notFound.status).toBe(404);
+    const stored = await app.database.db
+      .selectFrom('idempotency_keys')
+      .select('key')
+      .where('key', '=', 'after-404')
+      .execute();
+    expect(stored).toEqual([]);
+  });
+
+  it('gives 20 concurrent requests with one key exactly one effect; the others replay or get 409', async () => {
+    const walletId = await newWallet();
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        api('POST', `/wallets/${walletId}/deposits`, { body: { amount: 25 }, headers: idem('burst') }),
+      ),
+    );
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.every((s) => s === 201 || s === 409)).toBe(true);
+    const fresh = responses.filter((r) => r.status === 201 && r.headers.get('idempotent-replayed') === null);
+    expect(fresh).toHaveLength(1);
+    for (const r of responses.filter((x) => x.status === 409))
+      expect(r.body.code).toBe('IDEMPOTENCY_IN_PROGRESS');
+    for (const r of responses.filter((x) => x.status === 201)) expect(r.body).toEqual(fresh[0]?.body);
+    expect((await api('GET', `/wallets/${walletId}`)).body.balance).toBe(25);
+    expect(await ledgerCount(walletId)).toBe(1);
+  });
+
+  it('lets a retry take over a key whose first request died holding it (lease expired)', async () => {
+    const walletId = await newWallet();
+    const path = `/wallets/${walletId}/deposits`;
+    // Simulate a request that claimed the key and crashed before committing: a stale IN_PROGRESS row.
+    const first = await api('POST', path, { body: { amount: 40 }, headers: idem('probe-hash') });
+    const { request_hash } = await app.database.db
+      .selectFrom('idempotency_keys')
+      .select('request_hash')
+      .where('key', '=', 'probe-hash')
+      .executeTakeFirstOrThrow();
+    expect(first.status).toBe(201);
+    await sql`insert into idempotency_keys (scope, key, request_hash, status, claim_token, locked_until, expires_at)
+              values ('POST /wallets/:id/deposits', 'crashed', ${request_hash}, 'IN_PROGRESS', gen_random_uuid(),
+                      now() + interval '1 minute', now() + interval '1 day')`.execute(app.database.db);
+    // Same body as 'probe-hash' so the hash matches; while the lease holds, a retry is told to wait.
+    const during = await api('POST', path, { body: { amount: 40 }, headers: idem('crashed') });
+    expect(during.status).toBe(409);
+    expect(during.body.code).toBe('IDEMPOTENCY_IN_PROGRESS');
+    await sql`update idempotency_keys set locked_until = now() - interval '1 second' where key = 'crashed'`.execute(
+      app.database.db,
+    );
+    const after = await api('POST', path, { body: { amount: 40 }, headers: idem('crashed') });
+    expect(after.status).toBe(201);
+    expect(after.body.wallet.balance).toBe(80);
+  });
+});

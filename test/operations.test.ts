@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from './helpers/app.ts';
+import { request } from './helpers/http.ts';
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await startTestApp({ HEALTH_STALE_SECONDS: '30' });
+});
+afterAll(async () => {
+  await app.close();
+});
+
+describe('operations endpoints', () => {
+  it('reports degraded while no worker or relay reports, healthy once both do', async () => {
+    const degraded = await request(app.baseUrl, 'GET', '/health');
+    expect(degraded.status).toBe(200);
+    expect(degraded.body.status).toBe('degraded');
+    expect(degraded.body.checks.database.status).toBe('pass');
+    expect(degraded.body.checks.worker.status).toBe('fail');
+
+    for (const role of ['worker', 'relay']) {
+      await app.database.pool.query('select heartbeat__beat($1, $2, 1, $3)', [
+        `${role}-test`,
+        role,
+        'test-host',
+      ]);
+    }
+    const healthy = await request(app.baseUrl, 'GET', '/health');
+    expect(healthy.body).toMatchObject({
+      status: 'healthy',
+      checks: { database: { status: 'pass' }, worker: { status: 'pass' }, relay: { status: 'pass' } },
+    });
+
+    // A heartbeat older than HEALTH_STALE_SECONDS no longer counts.
+    await app.database.pool.query(
+      `update process_heartbeats set last_seen_at = now() - interval '31 seconds' where role = 'relay'`,
+    );
+    expect((await request(app.baseUrl, 'GET', '/health')).body.status).toBe('degraded');
+  });
+
+  it('answers liveness and readiness', async () => {
+    expect((await request(app.baseUrl, 'GET', '/health/live')).status).toBe(200);
+    const ready = await request(app.baseUrl, 'GET', '/health/ready');
+    expect(ready.status).toBe(200);
+    expect(ready.body.status).toBe('ready');
+  });
+
+  it('exports Prometheus metrics including the HTTP duration histogram by route pattern', async () => {
+    await request(app.baseUrl, 'GET', '/wallets/00000000-0000-4000-8000-000000000001');
+    const res = await fetch(`${app.baseUrl}/metrics`);
+    const text = await res.text();
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(text).toMatch(/# TYPE http_request_duration_seconds histogram/);
+    expect(text).toMatch(
+      /http_request_duration_seconds_count\{[^}]*route="\/wallets\/:id"[^}]*status_code="404"/,
+    );
+    expect(text).not.toMatch(/route="\/wallets\/00000000/);
+  });
+
+  it('serves an OpenAPI 3.1 document generated from the route schemas, and a rendered reference', async () => {
+    const doc = await request(app.baseUrl, 'GET', '/openapi.json');
+    expect(doc.status).toBe(200);
+    expect(doc.body.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining([
+        '/wallets',
+        '/wallets/{id}',
+        '/wallets/{id}/deposits',
+        '/wallets/{id}/ledger',
+        '/admin/audit',
+      ]),
+    );
+    const depositSchema = doc.body.components.schemas.CreateDeposit;
+    expect(depositSchema.properties.amount).toMatchObject({ type: 'integer', maximum: 1_000_000_000_000 });
+    expect(depositSchema.additionalProperties).toBe(false);
+
+    const page = await fetch(`${app.baseUrl}/docs/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('swagger-ui');
+  });
+
+  it('guards /admin with the bearer token', async () => {
+    expect((await request(app.baseUrl, 'GET', '/admin/audit')).status).toBe(401);
+    const ok = await request(app.baseUrl, 'GET', '/admin/audit', {
+      headers: { authorization: `Bearer ${app.config.ADMIN_TOKEN}` },
+    });
+    expect(ok.status).toBe(200);
+  });
+});
