@@ -20,6 +20,8 @@ const configSchema = z.object({
   IDEMPOTENCY_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   IDEMPOTENCY_RETENTION_HOURS: z.coerce.number().int().min(24).default(48),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(10),
+  // Prometheus endpoint of each worker process; 0 disables it.
+  WORKER_METRICS_PORT: port.default(9464),
   WORKER_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).max(300).default(5),
   HEALTH_STALE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
 });

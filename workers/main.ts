@@ -3,9 +3,11 @@ import { run } from 'graphile-worker';
 import { databaseUrl, loadConfig } from '../app/config.ts';
 import { createDatabase } from '../app/db/database.ts';
 import { createLogger } from '../app/observability/logger.ts';
+import { collectDefaultMetrics } from '../app/observability/metrics.ts';
 import { exitOnConfigError, onShutdown } from '../app/process.ts';
 import { graphileLogger } from './graphile-logger.ts';
 import { startHeartbeat } from './heartbeat.ts';
+import { startMetricsServer } from './metrics-server.ts';
 import { crontab, taskList } from './tasks/index.ts';
 
 /** The `worker` role: runs graphile-worker jobs until SIGINT/SIGTERM, then finishes in-flight jobs. */
@@ -18,6 +20,7 @@ const database = createDatabase(databaseUrl(config), {
   applicationName: 'worker',
 });
 
+collectDefaultMetrics('worker');
 const runner = await run({
   pgPool: database.pool,
   concurrency: config.WORKER_CONCURRENCY,
@@ -27,10 +30,12 @@ const runner = await run({
   logger: graphileLogger(logger),
 });
 const heartbeat = startHeartbeat(database.pool, 'worker', config.WORKER_HEARTBEAT_SECONDS, logger);
+const metricsServer = startMetricsServer(config.WORKER_METRICS_PORT, config.HOST, logger);
 logger.info({ instanceId: heartbeat.instanceId, tasks: Object.keys(taskList) }, 'worker running');
 
 onShutdown(logger, async () => {
   await runner.stop();
   await heartbeat.stop();
+  await metricsServer.close();
   await database.close();
 });

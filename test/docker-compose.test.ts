@@ -1,0 +1,53 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+/**
+ * No Docker engine runs here, so the compose file is checked structurally; where Debian's
+ * docker-compose is installed, `docker-compose config` validates it against the compose schema too.
+ */
+const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true });
+
+describe('docker-compose.yml', () => {
+  it('runs Postgres with logical replication', () => {
+    expect(compose.services.postgres.command.join(' ')).toMatch(/wal_level=logical/);
+    expect(compose.services.postgres.healthcheck).toBeDefined();
+  });
+
+  it('runs Apache Kafka as a single KRaft node', () => {
+    const kafka = compose.services.kafka;
+    expect(kafka.image).toMatch(/^apache\/kafka:/);
+    expect(kafka.environment.KAFKA_PROCESS_ROLES).toBe('broker,controller');
+    expect(kafka.environment.KAFKA_CONTROLLER_QUORUM_VOTERS).toBe('1@kafka:9093');
+  });
+
+  it('builds every app role from the one Dockerfile, after migrations', () => {
+    for (const role of ['api', 'worker']) {
+      const service = compose.services[role];
+      expect(service.build).toBe('.');
+      expect(service.depends_on.migrate.condition).toBe('service_completed_successfully');
+      const entry = service.command.at(-1);
+      expect(existsSync(entry), `${role} entry ${entry}`).toBe(true);
+    }
+  });
+
+  it('has Prometheus scrape the api and the workers', () => {
+    const prometheus = readFileSync('ops/prometheus.yml', 'utf8');
+    expect(prometheus).toContain("'api:8080'");
+    expect(prometheus).toContain("names: ['worker']");
+  });
+
+  it.runIf(hasDockerCompose())('passes docker-compose config', () => {
+    execFileSync('docker-compose', ['config', '-q'], { stdio: 'pipe' });
+  });
+});
+
+function hasDockerCompose(): boolean {
+  try {
+    execFileSync('docker-compose', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
