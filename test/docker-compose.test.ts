@@ -33,9 +33,10 @@ describe('docker-compose.yml', () => {
   });
 
   it('has Prometheus scrape the api and the workers', () => {
-    const prometheus = readFileSync('ops/prometheus.yml', 'utf8');
-    expect(prometheus).toContain("'api:8080'");
-    expect(prometheus).toContain("names: ['worker']");
+    const prometheus = parse(readFileSync('ops/prometheus.yml', 'utf8'));
+    const job = (name: string) => prometheus.scrape_configs.find((c: { job_name: string }) => c.job_name === name);
+    expect(job('api').static_configs[0].targets).toEqual(['api:8080']);
+    expect(job('worker').dns_sd_configs[0]).toMatchObject({ names: ['worker'], port: 9464 });
   });
 
   it.runIf(hasDockerCompose())('passes docker-compose config', () => {
