@@ -1,7 +1,6 @@
 import { hostname } from 'node:os';
-import { databaseUrl, loadConfig } from './config.ts';
-import { createDatabase } from './db/database.ts';
-import { createApp } from './http/app.ts';
+import { startApi } from './api.ts';
+import { loadConfig } from './config.ts';
 import { createLogger } from './observability/logger.ts';
 import { collectDefaultMetrics } from './observability/metrics.ts';
 import { exitOnConfigError, onShutdown } from './process.ts';
@@ -10,18 +9,11 @@ import { exitOnConfigError, onShutdown } from './process.ts';
 const config = exitOnConfigError(loadConfig);
 const logger = createLogger(config.LOG_LEVEL, { role: 'api', host: hostname() });
 collectDefaultMetrics('api');
-const database = createDatabase(databaseUrl(config), { max: config.DB_POOL_MAX, applicationName: 'api' });
-const app = createApp({ config, db: database.db, logger });
-
-const server = app.listen(config.PORT, config.HOST, () => {
-  logger.info({ url: `http://${config.HOST}:${config.PORT}` }, 'api listening');
-});
-server.on('error', (err) => {
-  logger.fatal({ err }, 'api could not listen');
+try {
+  const api = await startApi(config, logger);
+  logger.info({ url: api.url }, 'api listening');
+  onShutdown(logger, () => api.close());
+} catch (err) {
+  logger.fatal({ err }, 'api could not start');
   process.exit(1);
-});
-
-onShutdown(logger, async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  await database.close();
-});
+}

@@ -34,7 +34,8 @@ describe('docker-compose.yml', () => {
 
   it('has Prometheus scrape the api and the workers', () => {
     const prometheus = parse(readFileSync('ops/prometheus.yml', 'utf8'));
-    const job = (name: string) => prometheus.scrape_configs.find((c: { job_name: string }) => c.job_name === name);
+    const job = (name: string) =>
+      prometheus.scrape_configs.find((c: { job_name: string }) => c.job_name === name);
     expect(job('api').static_configs[0].targets).toEqual(['api:8080']);
     expect(job('worker').dns_sd_configs[0]).toMatchObject({ names: ['worker'], port: 9464 });
   });

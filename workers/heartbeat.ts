@@ -12,11 +12,18 @@ export function startHeartbeat(
   role: 'worker' | 'relay',
   intervalSeconds: number,
   logger: Logger,
+  graphileWorkerIds: () => string[] = () => [],
 ) {
   const instanceId = `${role}:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const beat = () =>
     pool
-      .query('select heartbeat__beat($1, $2, $3, $4)', [instanceId, role, process.pid, hostname()])
+      .query('select heartbeat__beat($1, $2, $3, $4, $5)', [
+        instanceId,
+        role,
+        process.pid,
+        hostname(),
+        graphileWorkerIds(),
+      ])
       .catch((err) => logger.warn({ err }, 'heartbeat failed'));
   void beat();
   const timer = setInterval(beat, intervalSeconds * 1000);

@@ -77,9 +77,124 @@ export interface ProcessHeartbeatTable {
   hostname: string;
   started_at: Timestamp;
   last_seen_at: Timestamp;
+  graphile_worker_ids: ColumnType<string[], string[] | undefined, string[]>;
+}
+
+export type PaymentStatus =
+  | 'PENDING'
+  | 'PROCESSING'
+  | 'COMPLETED'
+  | 'REJECTED'
+  | 'FAILED'
+  | 'PARTIALLY_REFUNDED'
+  | 'REFUNDED';
+export type SagaStep =
+  | 'requested'
+  | 'fraud_checked'
+  | 'debited'
+  | 'charge_requested'
+  | 'completed'
+  | 'rejected'
+  | 'failed';
+export type FailureReason =
+  | 'FRAUD_SUSPECTED'
+  | 'INSUFFICIENT_FUNDS'
+  | 'GATEWAY_DECLINED'
+  | 'GATEWAY_UNAVAILABLE';
+export type Provider = 'alpha' | 'beta';
+
+export interface PaymentTable {
+  id: string;
+  wallet_id: string;
+  service_id: string;
+  amount: number;
+  currency: string;
+  method: 'balance';
+  description: string | null;
+  metadata: Json<Record<string, string>>;
+  status: PaymentStatus;
+  saga_step: SagaStep;
+  failure_reason: FailureReason | null;
+  provider: Provider | null;
+  refunded_amount: ColumnType<number, number | undefined, number>;
+  refund_reserved: ColumnType<number, number | undefined, number>;
+  version: number;
+  trace_id: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  completed_at: Timestamp | null;
+}
+
+export interface PaymentStepTable {
+  id: Generated<number>;
+  payment_id: string;
+  name: string;
+  status: string;
+  attempt: ColumnType<number, number | undefined, number>;
+  detail: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  at: Timestamp;
+}
+
+export interface PaymentChargeTable {
+  payment_id: string;
+  provider: Provider;
+  gateway_charge_id: string;
+  status: 'pending' | 'succeeded' | 'failed';
+  decline_code: string | null;
+  polls: ColumnType<number, number | undefined, number>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface GatewayWebhookEventTable {
+  provider: string;
+  event_id: string;
+  type: string;
+  charge_id: string;
+  received_at: Timestamp;
+}
+
+export interface RefundTable {
+  id: string;
+  payment_id: string;
+  amount: number;
+  reason: string | null;
+  status: 'PENDING' | 'SUCCEEDED';
+  gateway_refund_id: string | null;
+  trace_id: string;
+  created_at: Timestamp;
+  completed_at: Timestamp | null;
+}
+
+export interface FraudBlocklistTable {
+  kind: 'wallet' | 'owner' | 'service';
+  value: string;
+  reason: string;
+  added_at: Timestamp;
+}
+
+export interface DeadLetterJobTable {
+  id: Generated<number>;
+  job_id: number;
+  task: string;
+  payload: ColumnType<Record<string, unknown>, string, string>;
+  attempts: number;
+  last_error: string;
+  payment_id: string | null;
+  first_failed_at: Timestamp;
+  last_failed_at: Timestamp;
+  replayed_at: Timestamp | null;
+  replay_job_id: number | null;
 }
 
 export interface DB {
+  payments: PaymentTable;
+  payment_steps: PaymentStepTable;
+  payment_charges: PaymentChargeTable;
+  gateway_webhook_events: GatewayWebhookEventTable;
+  refunds: RefundTable;
+  fraud_blocklist: FraudBlocklistTable;
+  dead_letter_jobs: DeadLetterJobTable;
   wallets: WalletTable;
   ledger_entries: LedgerEntryTable;
   events: EventTable;

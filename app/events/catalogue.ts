@@ -8,6 +8,20 @@ import { z } from 'zod';
 const money = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const balance = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const currency = z.string().regex(/^[A-Z]{3}$/);
+const provider = z.enum(['alpha', 'beta']);
+const failureReason = z.enum([
+  'FRAUD_SUSPECTED',
+  'INSUFFICIENT_FUNDS',
+  'GATEWAY_DECLINED',
+  'GATEWAY_UNAVAILABLE',
+]);
+const walletMovement = {
+  entry_id: z.uuid(),
+  payment_id: z.uuid(),
+  amount: money,
+  currency,
+  balance_after: balance,
+};
 
 export const eventCatalogue = {
   'wallet.created': {
@@ -22,6 +36,75 @@ export const eventCatalogue = {
       currency,
       balance_after: balance,
       reference: z.string().nullable(),
+    }),
+  },
+  'wallet.debited': { aggregateType: 'wallet', data: z.strictObject(walletMovement) },
+  'wallet.debit_reversed': { aggregateType: 'wallet', data: z.strictObject(walletMovement) },
+  'wallet.refund_credited': {
+    aggregateType: 'wallet',
+    data: z.strictObject({ ...walletMovement, refund_id: z.uuid() }),
+  },
+  'payment.requested': {
+    aggregateType: 'payment',
+    data: z.strictObject({
+      wallet_id: z.uuid(),
+      service_id: z.string().min(1).max(128),
+      amount: money,
+      currency,
+      method: z.literal('balance'),
+      description: z.string().max(500).nullable(),
+      metadata: z.record(z.string(), z.string()),
+    }),
+  },
+  'payment.fraud_checked': {
+    aggregateType: 'payment',
+    data: z.strictObject({
+      approved: z.boolean(),
+      score: z.number().int().min(0).max(100),
+      reasons: z.array(z.string()),
+    }),
+  },
+  'payment.charge_requested': {
+    aggregateType: 'payment',
+    data: z.strictObject({ provider, charge_id: z.string().min(1), amount: money, currency }),
+  },
+  'payment.charge_succeeded': {
+    aggregateType: 'payment',
+    data: z.strictObject({ provider, charge_id: z.string().min(1), source: z.enum(['webhook', 'poll']) }),
+  },
+  'payment.charge_failed': {
+    aggregateType: 'payment',
+    data: z.strictObject({
+      provider,
+      charge_id: z.string().min(1).nullable(),
+      outcome: z.enum(['declined', 'unavailable']),
+      decline_code: z.string().nullable(),
+      error: z.string().nullable(),
+    }),
+  },
+  'payment.completed': {
+    aggregateType: 'payment',
+    data: z.strictObject({ provider, amount: money, currency }),
+  },
+  'payment.rejected': {
+    aggregateType: 'payment',
+    data: z.strictObject({ reason: failureReason }),
+  },
+  'payment.failed': {
+    aggregateType: 'payment',
+    data: z.strictObject({ reason: failureReason, refunded_to_wallet: money }),
+  },
+  'payment.refund_requested': {
+    aggregateType: 'payment',
+    data: z.strictObject({ refund_id: z.uuid(), amount: money, reason: z.string().nullable() }),
+  },
+  'payment.refunded': {
+    aggregateType: 'payment',
+    data: z.strictObject({
+      refund_id: z.uuid(),
+      amount: money,
+      refunded_amount: money,
+      status: z.enum(['PARTIALLY_REFUNDED', 'REFUNDED']),
     }),
   },
 } as const satisfies Record<string, { aggregateType: AggregateType; data: z.ZodType }>;

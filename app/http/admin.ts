@@ -2,14 +2,18 @@ import { timingSafeEqual } from 'node:crypto';
 import { type RequestHandler, Router } from 'express';
 import { sql } from 'kysely';
 import { Unauthorized } from '../errors.ts';
+import { deadLettersRouter } from './dead-letters.routes.ts';
 import type { AppDeps } from './deps.ts';
 import { openApiRegistry, problemResponses } from './openapi.ts';
 import { z } from './zod.ts';
 
 /** Operators' endpoints, behind `Authorization: Bearer <ADMIN_TOKEN>`. */
-export function adminRouter({ db, config }: AppDeps): Router {
+export function adminRouter(deps: AppDeps): Router {
+  const { db, config } = deps;
   const router = Router();
   router.use(requireBearer(config.ADMIN_TOKEN));
+
+  router.use(deadLettersRouter(deps));
 
   router.get('/audit', async (_req, res) => {
     const { rows } = await sql<Record<string, unknown>>`select * from audit__wallet_balances()`.execute(db);

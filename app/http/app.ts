@@ -2,10 +2,12 @@ import express, { type Express, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
 import swaggerUi from 'swagger-ui-express';
 import { RouteNotFound, UnsupportedMediaType, ValidationFailed } from '../errors.ts';
+import { webhooksRouter } from '../gateway/webhooks.routes.ts';
 import { httpRequestDuration, registry } from '../observability/metrics.ts';
+import { paymentsRouter } from '../payments/payments.routes.ts';
 import { walletsRouter } from '../wallets/wallets.routes.ts';
 import { adminRouter } from './admin.ts';
-import type { AppDeps } from './deps.ts';
+import type { ApiDeps } from './deps.ts';
 import { healthRouter } from './health.ts';
 import { openApiDocument } from './openapi.ts';
 import { problemHandler } from './problem.ts';
@@ -16,7 +18,7 @@ import { findNulString } from './validation.ts';
  * The HTTP application: cross-cutting concerns once, then one router per resource.
  * Order matters: context and metrics first, then body checks, then routes, then the problem handler.
  */
-export function createApp(deps: AppDeps): Express {
+export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
@@ -39,7 +41,17 @@ export function createApp(deps: AppDeps): Express {
   app.use(measureDuration());
 
   app.use(requireJsonBodies());
-  app.use(express.json({ limit: '100kb', strict: false, type: ['application/json', 'application/*+json'] }));
+  app.use(
+    express.json({
+      limit: '100kb',
+      strict: false,
+      type: ['application/json', 'application/*+json'],
+      // Webhook signatures are over the exact bytes received.
+      verify: (req, _res, buf) => {
+        (req as express.Request).rawBody = buf;
+      },
+    }),
+  );
   app.use(refuseNulStrings());
 
   app.get('/metrics', async (_req, res) => {
@@ -52,6 +64,8 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(healthRouter(deps));
   app.use(walletsRouter(deps));
+  app.use(paymentsRouter(deps));
+  app.use(webhooksRouter(deps));
   app.use('/admin', adminRouter(deps));
 
   app.use((req) => {

@@ -31,3 +31,20 @@ export function toPage<R, V>(rows: R[], limit: number, position: (row: R) => num
     next_cursor: rows.length > limit && last !== undefined ? encodeCursor(position(last)) : null,
   };
 }
+
+/** A cursor over a (timestamp, uuid) key, for lists ordered by creation time. */
+export function encodeTimeCursor(at: Date, id: string): string {
+  return Buffer.from(`t:${at.toISOString()}|${id}`).toString('base64url');
+}
+
+export function decodeTimeCursor(cursor: string | undefined): { createdAt: Date; id: string } | undefined {
+  if (cursor === undefined) return undefined;
+  const match = /^t:(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)\|([0-9a-f-]{36})$/.exec(
+    Buffer.from(cursor, 'base64url').toString('utf8'),
+  );
+  const createdAt = match?.[1] ? new Date(match[1]) : undefined;
+  if (!match?.[2] || !createdAt || Number.isNaN(createdAt.getTime())) {
+    throw new ValidationFailed([{ path: 'query.cursor', message: 'is not a cursor this API issued' }]);
+  }
+  return { createdAt, id: match[2] };
+}

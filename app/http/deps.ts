@@ -1,10 +1,18 @@
 import type { Config } from '../config.ts';
 import type { Db } from '../db/database.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { PaymentWaiter } from '../payments/payment-waiter.ts';
+import type { SagaOptions } from '../payments/saga-jobs.ts';
 
 /** What route modules are given; created once in app/main.ts (or by a test). */
 export interface AppDeps {
   config: Config;
   db: Db;
   logger: Logger;
+}
+
+/** The API's dependencies: AppDeps plus what payments need (Prefer: wait, saga job options). */
+export interface ApiDeps extends AppDeps {
+  waiter: PaymentWaiter;
+  saga: SagaOptions;
 }

@@ -44,15 +44,7 @@ BEGIN
     v_event.aggregate_id::text,
     v_event.event_type,
     jsonb_build_object('event_id', v_event.event_id, 'event_type', v_event.event_type, 'trace_id', v_event.trace_id),
-    jsonb_build_object(
-      'event_id', v_event.event_id,
-      'event_type', v_event.event_type,
-      'aggregate_type', v_event.aggregate_type,
-      'aggregate_id', v_event.aggregate_id,
-      'version', v_event.version,
-      'occurred_at', to_char(v_event.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-      'trace_id', v_event.trace_id,
-      'data', v_event.data));
+    event__envelope(v_event));
 
   IF p_job_identifier IS NOT NULL THEN
     PERFORM graphile_worker.add_job(

@@ -1,6 +1,5 @@
-import type { AddressInfo } from 'node:net';
+import { startApi } from '../../app/api.ts';
 import { type Config, loadConfig } from '../../app/config.ts';
-import { createApp } from '../../app/http/app.ts';
 import { createLogger } from '../../app/observability/logger.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 
@@ -13,28 +12,28 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** The real HTTP app on a random port, over its own fresh database. */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
-  const database = await createTestDatabase();
-  const config = loadConfig({
-    DATABASE_URL: database.url,
+/** The real HTTP API on a random port, over its own fresh database (or `database` if given). */
+export async function startTestApp(env: Record<string, string> = {}, given?: TestDatabase): Promise<TestApp> {
+  const database = given ?? (await createTestDatabase());
+  const config = testConfig(database.url, { PORT: '0', ...env });
+  const api = await startApi(config, createLogger(config.LOG_LEVEL));
+  return {
+    baseUrl: api.url,
+    database,
+    config,
+    async close() {
+      await api.close();
+      if (!given) await database.drop();
+    },
+  };
+}
+
+export function testConfig(databaseUrl: string, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    DATABASE_URL: databaseUrl,
     ADMIN_TOKEN,
     LOG_LEVEL: 'silent',
     NODE_ENV: 'test',
     ...env,
   });
-  const app = createApp({ config, db: database.db, logger: createLogger(config.LOG_LEVEL) });
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-  const { port } = server.address() as AddressInfo;
-  return {
-    baseUrl: `http://127.0.0.1:${port}`,
-    database,
-    config,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await database.drop();
-    },
-  };
 }

@@ -1,10 +1,30 @@
 import type { TaskList } from 'graphile-worker';
+import { SAGA_TASKS } from '../../app/payments/saga-jobs.ts';
+import { withDeadLetter } from '../dead-letter.ts';
+import type { WorkerDeps } from '../deps.ts';
 import { pruneIdempotencyKeys } from './maintenance/prune-idempotency-keys.ts';
+import { sweepDeadLetters } from './maintenance/sweep-dead-letters.ts';
+import { chargeGateway } from './payment/charge-gateway.ts';
+import { debitWallet } from './payment/debit-wallet.ts';
+import { fraudCheck } from './payment/fraud-check.ts';
+import { pollCharge } from './payment/poll-charge.ts';
+import { refundPayment } from './payment/refund.ts';
 
-/** Every task this worker runs, by identifier. */
-export const taskList: TaskList = {
-  maintenance__prune_idempotency_keys: pruneIdempotencyKeys,
-};
+/** Every task this worker runs, by identifier; saga steps dead-letter when their attempts are spent. */
+export function createTaskList(deps: WorkerDeps): TaskList {
+  return {
+    [SAGA_TASKS.fraudCheck]: withDeadLetter(fraudCheck(deps)),
+    [SAGA_TASKS.debitWallet]: withDeadLetter(debitWallet(deps)),
+    [SAGA_TASKS.chargeGateway]: withDeadLetter(chargeGateway(deps)),
+    [SAGA_TASKS.pollCharge]: withDeadLetter(pollCharge(deps)),
+    [SAGA_TASKS.refund]: withDeadLetter(refundPayment(deps)),
+    maintenance__prune_idempotency_keys: pruneIdempotencyKeys,
+    maintenance__sweep_dead_letters: sweepDeadLetters,
+  };
+}
 
 /** graphile-worker crontab: m h dom mon dow task ?opts. State lives in graphile_worker tables. */
-export const crontab = ['17 * * * * maintenance__prune_idempotency_keys ?fill=2h&max=1'].join('\n');
+export const crontab = [
+  '17 * * * * maintenance__prune_idempotency_keys ?fill=2h&max=1',
+  '* * * * * maintenance__sweep_dead_letters ?max=1',
+].join('\n');

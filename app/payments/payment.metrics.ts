@@ -1,0 +1,69 @@
+import client from 'prom-client';
+import { registry } from '../observability/metrics.ts';
+import type { PaymentRow } from './payment.repository.ts';
+
+/**
+ * Business metrics of the contract, incremented by the code that commits the transition they
+ * count (after the commit, so a rolled-back transaction counts nothing).
+ */
+export const paymentCreatedTotal = new client.Counter({
+  name: 'payment_created_total',
+  help: 'Payments accepted by POST /payments',
+  registers: [registry],
+});
+export const paymentApprovedTotal = new client.Counter({
+  name: 'payment_approved_total',
+  help: 'Payments that reached COMPLETED',
+  registers: [registry],
+});
+export const paymentDeclinedTotal = new client.Counter({
+  name: 'payment_declined_total',
+  help: 'Payments that ended REJECTED or FAILED, by failure reason',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+export const paymentDurationSeconds = new client.Histogram({
+  name: 'payment_duration_seconds',
+  help: 'From payment request to terminal status',
+  labelNames: ['status'] as const,
+  buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300],
+  registers: [registry],
+});
+export const walletDebitRequestedTotal = new client.Counter({
+  name: 'wallet_debit_requested_total',
+  help: 'Wallet debits attempted by the saga',
+  registers: [registry],
+});
+export const walletDebitApprovedTotal = new client.Counter({
+  name: 'wallet_debit_approved_total',
+  help: 'Wallet debits committed',
+  registers: [registry],
+});
+export const walletDebitDeclinedTotal = new client.Counter({
+  name: 'wallet_debit_declined_total',
+  help: 'Wallet debits refused for insufficient funds',
+  registers: [registry],
+});
+export const gatewayRequestsTotal = new client.Counter({
+  name: 'gateway_requests_total',
+  help: 'Calls to the payment gateway by provider and outcome (success, error, timeout, circuit_open)',
+  labelNames: ['provider', 'outcome'] as const,
+  registers: [registry],
+});
+export const gatewayCircuitOpen = new client.Gauge({
+  name: 'gateway_circuit_open',
+  help: '1 while this process has the provider circuit breaker open',
+  labelNames: ['provider'] as const,
+  registers: [registry],
+});
+
+/** Call after the commit that settled a payment (COMPLETED, REJECTED or FAILED). */
+export function observeSettlement(payment: PaymentRow): void {
+  if (payment.status === 'COMPLETED') paymentApprovedTotal.inc();
+  else if (payment.failure_reason) paymentDeclinedTotal.inc({ reason: payment.failure_reason });
+  else return;
+  paymentDurationSeconds.observe(
+    { status: payment.status },
+    (Date.now() - payment.created_at.getTime()) / 1000,
+  );
+}

@@ -1,0 +1,139 @@
+import { type Selectable, sql } from 'kysely';
+import type { Db, Trx } from '../db/database.ts';
+import type {
+  PaymentChargeTable,
+  PaymentStatus,
+  PaymentStepTable,
+  PaymentTable,
+  Provider,
+  RefundTable,
+} from '../db/types.ts';
+
+export type PaymentRow = Selectable<PaymentTable>;
+export type PaymentStepRow = Selectable<PaymentStepTable>;
+export type PaymentChargeRow = Selectable<PaymentChargeTable>;
+export type RefundRow = Selectable<RefundTable>;
+
+/** Locks the payment row until the transaction ends: saga steps on one payment run one at a time. */
+export function lockPaymentById(trx: Trx, id: string): Promise<PaymentRow | undefined> {
+  return trx.selectFrom('payments').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+}
+
+export function findPaymentById(db: Db | Trx, id: string): Promise<PaymentRow | undefined> {
+  return db.selectFrom('payments').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export function insertPayment(
+  trx: Trx,
+  payment: Omit<
+    PaymentRow,
+    'created_at' | 'updated_at' | 'completed_at' | 'refunded_amount' | 'refund_reserved'
+  >,
+): Promise<PaymentRow> {
+  return trx
+    .insertInto('payments')
+    .values({ ...payment, metadata: JSON.stringify(payment.metadata) })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export function updatePayment(
+  trx: Trx,
+  id: string,
+  changes: Partial<Omit<PaymentRow, 'id' | 'metadata' | 'created_at' | 'updated_at'>>,
+): Promise<PaymentRow> {
+  return trx
+    .updateTable('payments')
+    .set({ ...changes, updated_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** Newest first, keyset-paginated on (created_at, id). */
+export function listPayments(
+  db: Db,
+  filter: {
+    walletId?: string;
+    status?: PaymentStatus;
+    limit: number;
+    before?: { createdAt: Date; id: string };
+  },
+): Promise<PaymentRow[]> {
+  let query = db.selectFrom('payments').selectAll();
+  if (filter.walletId) query = query.where('wallet_id', '=', filter.walletId);
+  if (filter.status) query = query.where('status', '=', filter.status);
+  if (filter.before) {
+    const { createdAt, id } = filter.before;
+    query = query.where(sql<boolean>`(created_at, id) < (${createdAt}, ${id}::uuid)`);
+  }
+  return query
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(filter.limit + 1)
+    .execute();
+}
+
+/** Records what a step did; a step repeated by an at-least-once job records once. */
+export async function recordStep(
+  db: Db | Trx,
+  step: {
+    paymentId: string;
+    name: string;
+    status: string;
+    attempt?: number;
+    detail?: Record<string, unknown>;
+  },
+): Promise<void> {
+  await db
+    .insertInto('payment_steps')
+    .values({
+      payment_id: step.paymentId,
+      name: step.name,
+      status: step.status,
+      attempt: step.attempt ?? 1,
+      detail: step.detail ? JSON.stringify(step.detail) : null,
+    })
+    .onConflict((oc) => oc.constraint('payment_step_once_per_attempt').doNothing())
+    .execute();
+}
+
+export function listSteps(db: Db, paymentIds: string[]): Promise<PaymentStepRow[]> {
+  if (paymentIds.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('payment_steps')
+    .selectAll()
+    .where('payment_id', 'in', paymentIds)
+    .orderBy('id')
+    .execute();
+}
+
+export function findCharge(
+  db: Db | Trx,
+  paymentId: string,
+  provider: Provider,
+): Promise<PaymentChargeRow | undefined> {
+  return db
+    .selectFrom('payment_charges')
+    .selectAll()
+    .where('payment_id', '=', paymentId)
+    .where('provider', '=', provider)
+    .executeTakeFirst();
+}
+
+export function findChargeByGatewayId(
+  db: Db | Trx,
+  provider: string,
+  chargeId: string,
+): Promise<PaymentChargeRow | undefined> {
+  return db
+    .selectFrom('payment_charges')
+    .selectAll()
+    .where('provider', '=', provider as Provider)
+    .where('gateway_charge_id', '=', chargeId)
+    .executeTakeFirst();
+}
+
+export function findRefundById(db: Db | Trx, id: string): Promise<RefundRow | undefined> {
+  return db.selectFrom('refunds').selectAll().where('id', '=', id).executeTakeFirst();
+}

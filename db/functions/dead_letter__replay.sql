@@ -1,0 +1,26 @@
+-- Re-enqueues a dead-lettered job (same task, same payload, fresh attempts) and marks the dead
+-- letter replayed, in one transaction. Raises WP003 if it does not exist, WP004 if already replayed.
+-- Returns the new graphile-worker job id. Usage from psql: SELECT dead_letter__replay(42);
+CREATE OR REPLACE FUNCTION dead_letter__replay(p_id bigint, p_max_attempts integer DEFAULT 5) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_letter dead_letter_jobs;
+  v_job graphile_worker.jobs;
+BEGIN
+  SELECT * INTO v_letter FROM dead_letter_jobs WHERE id = p_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'dead letter % does not exist', p_id USING ERRCODE = 'WP003';
+  END IF;
+  IF v_letter.replayed_at IS NOT NULL THEN
+    RAISE EXCEPTION 'dead letter % was already replayed as job %', p_id, v_letter.replay_job_id USING ERRCODE = 'WP004';
+  END IF;
+  v_job := graphile_worker.add_job(v_letter.task, v_letter.payload::json, max_attempts => p_max_attempts);
+  UPDATE dead_letter_jobs SET replayed_at = now(), replay_job_id = v_job.id WHERE id = p_id;
+  IF v_letter.payment_id IS NOT NULL THEN
+    INSERT INTO payment_steps (payment_id, name, status, attempt, detail)
+    VALUES (v_letter.payment_id, v_letter.task, 'replayed', 1, jsonb_build_object('dead_letter_id', p_id, 'job_id', v_job.id))
+    ON CONFLICT DO NOTHING;
+  END IF;
+  RETURN v_job.id;
+END;
+$$;

@@ -1,0 +1,20 @@
+-- Backstop for the task wrapper (workers/dead-letter.ts): moves jobs that spent their attempts
+-- without being dead-lettered (their worker died on the last attempt) into dead_letter_jobs, in
+-- one statement, and completes them in graphile-worker. Returns how many moved.
+-- Usage from psql: SELECT dead_letter__sweep();
+CREATE OR REPLACE FUNCTION dead_letter__sweep() RETURNS bigint
+LANGUAGE sql AS $$
+  WITH moved AS (
+    SELECT * FROM graphile_worker.complete_jobs(array(
+      SELECT id FROM graphile_worker.jobs WHERE attempts >= max_attempts AND locked_at IS NULL))
+  ), inserted AS (
+    INSERT INTO dead_letter_jobs (job_id, task, payload, attempts, last_error, payment_id, first_failed_at)
+    SELECT m.id, t.identifier, m.payload::jsonb, m.attempts, coalesce(m.last_error, 'unknown'),
+           CASE WHEN m.payload::jsonb ->> 'paymentId' ~ '^[0-9a-f-]{36}$' THEN (m.payload::jsonb ->> 'paymentId')::uuid END,
+           m.created_at
+      FROM moved m JOIN graphile_worker._private_tasks t ON t.id = m.task_id
+    ON CONFLICT (job_id) DO NOTHING
+    RETURNING 1
+  )
+  SELECT count(*) FROM inserted;
+$$;

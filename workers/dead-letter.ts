@@ -1,0 +1,65 @@
+import type { Task } from 'graphile-worker';
+
+/**
+ * Wraps a task so that a job that spends its attempts lands in dead_letter_jobs (with payload,
+ * attempts, last error, first and last failure time) and shows in its payment's steps; the job
+ * then completes in graphile-worker. Earlier failures are recorded as 'retrying' steps and
+ * rethrown, so graphile-worker retries them with its backoff. If the worker dies on the last
+ * attempt, dead_letter__sweep() (cron) catches the job instead; both dedupe on the job id.
+ */
+export function withDeadLetter(task: Task): Task {
+  return async (payload, helpers) => {
+    try {
+      await task(payload, helpers);
+    } catch (err) {
+      const { job } = helpers;
+      const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      const paymentId = paymentIdOf(payload);
+      const final = job.attempts >= job.max_attempts;
+      await helpers.withPgClient(async (client) => {
+        if (!final) {
+          if (paymentId) {
+            await client.query(
+              `insert into payment_steps (payment_id, name, status, attempt, detail)
+               values ($1, $2, 'retrying', $3, jsonb_build_object('error', $4::text)) on conflict do nothing`,
+              [paymentId, job.task_identifier, job.attempts, error],
+            );
+          }
+          return;
+        }
+        await client.query('begin');
+        try {
+          const { rows } = await client.query<{ id: number }>(
+            `insert into dead_letter_jobs (job_id, task, payload, attempts, last_error, payment_id, first_failed_at)
+             values ($1, $2, $3, $4, $5, $6,
+                     coalesce((select min(at) from payment_steps
+                                where payment_id = $6 and name = $2 and status = 'retrying'), now()))
+             on conflict (job_id) do nothing returning id`,
+            [job.id, job.task_identifier, JSON.stringify(payload), job.attempts, error, paymentId],
+          );
+          if (paymentId && rows[0]) {
+            await client.query(
+              `insert into payment_steps (payment_id, name, status, attempt, detail)
+               values ($1, $2, 'dead_lettered', $3, jsonb_build_object('dead_letter_id', $4::bigint, 'error', $5::text))
+               on conflict do nothing`,
+              [paymentId, job.task_identifier, job.attempts, rows[0].id, error],
+            );
+          }
+          await client.query('commit');
+        } catch (dbErr) {
+          await client.query('rollback');
+          throw dbErr;
+        }
+      });
+      if (!final) throw err;
+      helpers.logger.error(
+        `job ${job.id} (${job.task_identifier}) dead-lettered after ${job.attempts} attempts: ${error}`,
+      );
+    }
+  };
+}
+
+function paymentIdOf(payload: unknown): string | null {
+  const id = (payload as { paymentId?: unknown } | null)?.paymentId;
+  return typeof id === 'string' && /^[0-9a-f-]{36}$/i.test(id) ? id : null;
+}

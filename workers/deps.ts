@@ -1,0 +1,24 @@
+import type { Config } from '../app/config.ts';
+import type { Db } from '../app/db/database.ts';
+import type { GatewayClient } from '../app/gateway/gateway-client.ts';
+import type { FraudRules } from '../app/payments/fraud.ts';
+import type { SagaOptions } from '../app/payments/saga-jobs.ts';
+
+export { sagaOptionsFrom } from '../app/payments/saga-jobs.ts';
+
+/** What saga tasks are given; built once per worker process (workers/main.ts) or by a test. */
+export interface WorkerDeps {
+  db: Db;
+  config: Config;
+  gateway: GatewayClient;
+  saga: SagaOptions;
+  fraudRules: FraudRules;
+}
+
+export function fraudRulesFrom(config: Config): FraudRules {
+  return {
+    maxAmount: config.FRAUD_MAX_AMOUNT,
+    velocityPerMinute: config.FRAUD_VELOCITY_PER_MINUTE,
+    declineScore: config.FRAUD_DECLINE_SCORE,
+  };
+}
