@@ -8,9 +8,10 @@ RUN npm ci --omit=dev && npm cache clean --force
 COPY app ./app
 COPY workers ./workers
 COPY outbox-relay ./outbox-relay
+COPY gateway-sim ./gateway-sim
 COPY db ./db
 COPY scripts ./scripts
 COPY tsconfig.json ./
 USER node
-EXPOSE 8080 9464
+EXPOSE 8080 8090 9464
 CMD ["node", "--import", "tsx", "app/main.ts"]

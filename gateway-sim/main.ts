@@ -1,0 +1,25 @@
+import { hostname } from 'node:os';
+import { loadConfig } from '../app/config.ts';
+import { createLogger } from '../app/observability/logger.ts';
+import { exitOnConfigError, onShutdown } from '../app/process.ts';
+import { createGatewaySimulator } from './simulator.ts';
+
+/** The `gateway-sim` role: the external gateway stand-in, on GATEWAY_SIM_PORT. */
+const config = exitOnConfigError(loadConfig);
+const logger = createLogger(config.LOG_LEVEL, { role: 'gateway-sim', host: hostname() });
+const simulator = createGatewaySimulator({
+  secrets: { alpha: config.GATEWAY_ALPHA_SECRET, beta: config.GATEWAY_BETA_SECRET },
+  logger,
+});
+const server = simulator.app.listen(config.GATEWAY_SIM_PORT, config.HOST, () => {
+  logger.info({ url: `http://${config.HOST}:${config.GATEWAY_SIM_PORT}` }, 'gateway simulator listening');
+});
+server.on('error', (err) => {
+  logger.fatal({ err }, 'gateway simulator could not listen');
+  process.exit(1);
+});
+onShutdown(logger, async () => {
+  simulator.stop();
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});

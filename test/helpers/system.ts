@@ -1,0 +1,138 @@
+import { sql } from 'kysely';
+import { createTestDatabase, type TestDatabase } from './database.ts';
+import { ADMIN_TOKEN, startTestApp, type TestApp } from './app.ts';
+import { idem, request } from './http.ts';
+import { freePort, type RoleProcess, spawnRole, waitFor } from './processes.ts';
+
+/**
+ * The system for saga tests: its own database, the gateway simulator and workers as real
+ * processes, and the API (in-process, on a real port) that the simulator calls back.
+ * Timings are shortened so faults play out in seconds.
+ */
+export const FAST_ENV: Record<string, string> = {
+  LOG_LEVEL: 'warn',
+  ADMIN_TOKEN,
+  WORKER_POLL_INTERVAL_MS: '200',
+  WORKER_HEARTBEAT_SECONDS: '1',
+  WORKER_DEAD_AFTER_SECONDS: '3',
+  WORKER_SWEEP_SECONDS: '1',
+  WORKER_METRICS_PORT: '0',
+  WORKER_CONCURRENCY: '10',
+  JOB_MAX_ATTEMPTS: '3',
+  WEBHOOK_DEADLINE_SECONDS: '2',
+  CHARGE_POLL_MAX: '3',
+  GATEWAY_ATTEMPT_TIMEOUT_MS: '400',
+  GATEWAY_MAX_ATTEMPTS: '2',
+  GATEWAY_BACKOFF_INITIAL_MS: '20',
+  GATEWAY_BACKOFF_MAX_MS: '100',
+  GATEWAY_BREAKER_THRESHOLD: '2',
+  GATEWAY_BREAKER_HALF_OPEN_MS: '60000',
+  FRAUD_VELOCITY_PER_MINUTE: '1000',
+};
+
+export interface TestSystem {
+  api: TestApp;
+  database: TestDatabase;
+  gatewayUrl: string;
+  env: Record<string, string>;
+  workers: RoleProcess[];
+  startWorker(extraEnv?: Record<string, string>): Promise<RoleProcess>;
+  control(provider: 'alpha' | 'beta', controls: Record<string, unknown>): Promise<any>;
+  newWallet(balance: number, currency?: string): Promise<string>;
+  pay(walletId: string, amount: number, options?: { key?: string; wait?: number; serviceId?: string }): Promise<any>;
+  waitSettled(paymentId: string, timeoutMs?: number): Promise<any>;
+  close(): Promise<void>;
+}
+
+export async function startSystem(overrides: Record<string, string> = {}, options: { workers?: number } = {}): Promise<TestSystem> {
+  const database = await createTestDatabase();
+  const simPort = await freePort();
+  const gatewayUrl = `http://127.0.0.1:${simPort}`;
+  const env: Record<string, string> = { ...FAST_ENV, DATABASE_URL: database.url, GATEWAY_BASE_URL: gatewayUrl, ...overrides };
+  const sim = spawnRole('gateway-sim/main.ts', { ...env, GATEWAY_SIM_PORT: String(simPort) });
+  await waitFor('gateway simulator', async () => (await fetch(`${gatewayUrl}/health`)).ok);
+  const api = await startTestApp({ ...env, LOG_LEVEL: 'silent' }, database);
+  env.GATEWAY_CALLBACK_BASE_URL = api.baseUrl;
+
+  const workers: RoleProcess[] = [];
+  const startWorker = async (extraEnv: Record<string, string> = {}) => {
+    const worker = spawnRole('workers/main.ts', { ...env, ...extraEnv });
+    workers.push(worker);
+    await waitFor(
+      `worker ${worker.pid} heartbeat\n${worker.output()}`,
+      async () =>
+        (await database.db.selectFrom('process_heartbeats').select('pid').where('pid', '=', worker.pid).where('role', '=', 'worker').executeTakeFirst()) !==
+        undefined,
+      30_000,
+    );
+    return worker;
+  };
+  for (let i = 0; i < (options.workers ?? 1); i++) await startWorker();
+
+  let keys = 0;
+  const system: TestSystem = {
+    api,
+    database,
+    gatewayUrl,
+    env,
+    workers,
+    startWorker,
+    async control(provider, controls) {
+      const res = await fetch(`${gatewayUrl}/${provider}/_control`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(controls),
+      });
+      if (!res.ok) throw new Error(`control ${provider}: ${res.status} ${await res.text()}`);
+      return res.json();
+    },
+    async newWallet(balance, currency = 'USD') {
+      const wallet = await request(api.baseUrl, 'POST', '/wallets', { body: { owner_id: 'tester', currency } });
+      if (balance > 0) {
+        const dep = await request(api.baseUrl, 'POST', `/wallets/${wallet.body.id}/deposits`, {
+          body: { amount: balance },
+          headers: idem(`seed-${wallet.body.id}`),
+        });
+        if (dep.status !== 201) throw new Error(`deposit failed: ${JSON.stringify(dep.body)}`);
+      }
+      return wallet.body.id;
+    },
+    async pay(walletId, amount, opts = {}) {
+      const headers: Record<string, string> = idem(opts.key ?? `pay-${process.pid}-${Date.now()}-${keys++}`);
+      if (opts.wait) headers.prefer = `wait=${opts.wait}`;
+      return request(api.baseUrl, 'POST', '/payments', {
+        body: { wallet_id: walletId, service_id: opts.serviceId ?? 'svc-test', amount, currency: 'USD' },
+        headers,
+      });
+    },
+    async waitSettled(paymentId, timeoutMs = 30_000) {
+      return waitFor(
+        `payment ${paymentId} to settle`,
+        async () => {
+          const res = await request(api.baseUrl, 'GET', `/payments/${paymentId}`);
+          return ['COMPLETED', 'REJECTED', 'FAILED'].includes(res.body.status) ? res.body : undefined;
+        },
+        timeoutMs,
+        100,
+      );
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.kill('SIGTERM')));
+      await sim.kill('SIGTERM');
+      await api.close();
+      await database.drop();
+    },
+  };
+  return system;
+}
+
+export async function walletState(database: TestDatabase, walletId: string) {
+  const wallet = await database.db.selectFrom('wallets').selectAll().where('id', '=', walletId).executeTakeFirstOrThrow();
+  const entries = await database.db.selectFrom('ledger_entries').selectAll().where('wallet_id', '=', walletId).orderBy('seq').execute();
+  return { balance: wallet.balance, ledgerSum: entries.reduce((s, e) => s + e.amount, 0), entries };
+}
+
+export async function auditIsClean(database: TestDatabase): Promise<boolean> {
+  const { rows } = await sql<{ n: number }>`select count(*)::int as n from audit__wallet_balances()`.execute(database.db);
+  return rows[0]?.n === 0;
+}
