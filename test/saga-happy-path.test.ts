@@ -16,7 +16,13 @@ describe('scenario 1: the happy path', () => {
     const res = await system.pay(walletId, 1230, { wait: 15 });
     expect(res.status).toBe(200);
     expect(res.headers.get('preference-applied')).toBe('wait=15');
-    expect(res.body).toMatchObject({ status: 'COMPLETED', provider: 'alpha', failure_reason: null, amount: 1230, refunded_amount: 0 });
+    expect(res.body).toMatchObject({
+      status: 'COMPLETED',
+      provider: 'alpha',
+      failure_reason: null,
+      amount: 1230,
+      refunded_amount: 0,
+    });
     expect(res.body.completed_at).not.toBeNull();
     expect(res.body.steps.map((s: { name: string; status: string }) => `${s.name}:${s.status}`)).toEqual([
       'request:accepted',
@@ -41,7 +47,9 @@ describe('scenario 1: the happy path', () => {
       'payment.charge_succeeded',
       'payment.completed',
     ]);
-    const paymentEvents = events.body.items.filter((e: { aggregate_type: string }) => e.aggregate_type === 'payment');
+    const paymentEvents = events.body.items.filter(
+      (e: { aggregate_type: string }) => e.aggregate_type === 'payment',
+    );
     expect(paymentEvents.map((e: { version: number }) => e.version)).toEqual([1, 2, 3, 4, 5]);
     for (const e of events.body.items) expect(e.trace_id).toBe(events.body.items[0].trace_id);
 
@@ -49,11 +57,17 @@ describe('scenario 1: the happy path', () => {
     const outbox = await system.database.db
       .selectFrom('outbox')
       .select(['event_id', 'topic', 'event_type'])
-      .where('event_id', 'in', events.body.items.map((e: { event_id: string }) => e.event_id))
+      .where(
+        'event_id',
+        'in',
+        events.body.items.map((e: { event_id: string }) => e.event_id),
+      )
       .orderBy('id')
       .execute();
     expect(outbox.map((o) => o.event_type)).toEqual(types);
-    expect(outbox.map((o) => o.topic)).toEqual(types.map((t: string) => (t.startsWith('wallet.') ? 'wallets.events' : 'payments.events')));
+    expect(outbox.map((o) => o.topic)).toEqual(
+      types.map((t: string) => (t.startsWith('wallet.') ? 'wallets.events' : 'payments.events')),
+    );
     expect(await auditIsClean(system.database)).toBe(true);
   });
 
@@ -70,10 +84,18 @@ describe('scenario 1: the happy path', () => {
     const walletId = await system.newWallet(1000);
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await system.pay(walletId, 100, { wait: 10 })).body.id);
-    const first = await request(system.api.baseUrl, 'GET', `/payments?wallet_id=${walletId}&status=COMPLETED&limit=2`);
+    const first = await request(
+      system.api.baseUrl,
+      'GET',
+      `/payments?wallet_id=${walletId}&status=COMPLETED&limit=2`,
+    );
     expect(first.status).toBe(200);
     expect(first.body.items.map((p: { id: string }) => p.id)).toEqual([ids[2], ids[1]]);
-    const second = await request(system.api.baseUrl, 'GET', `/payments?wallet_id=${walletId}&status=COMPLETED&limit=2&cursor=${first.body.next_cursor}`);
+    const second = await request(
+      system.api.baseUrl,
+      'GET',
+      `/payments?wallet_id=${walletId}&status=COMPLETED&limit=2&cursor=${first.body.next_cursor}`,
+    );
     expect(second.body.items.map((p: { id: string }) => p.id)).toEqual([ids[0]]);
     expect(second.body.next_cursor).toBeNull();
   });

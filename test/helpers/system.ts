@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
-import { createTestDatabase, type TestDatabase } from './database.ts';
 import { ADMIN_TOKEN, startTestApp, type TestApp } from './app.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
 import { idem, request } from './http.ts';
 import { freePort, type RoleProcess, spawnRole, waitFor } from './processes.ts';
 
@@ -25,8 +25,8 @@ export const FAST_ENV: Record<string, string> = {
   GATEWAY_MAX_ATTEMPTS: '2',
   GATEWAY_BACKOFF_INITIAL_MS: '20',
   GATEWAY_BACKOFF_MAX_MS: '100',
-  GATEWAY_BREAKER_THRESHOLD: '2',
-  GATEWAY_BREAKER_HALF_OPEN_MS: '60000',
+  GATEWAY_BREAKER_THRESHOLD: '5',
+  GATEWAY_BREAKER_HALF_OPEN_MS: '1000',
   FRAUD_VELOCITY_PER_MINUTE: '1000',
 };
 
@@ -39,16 +39,28 @@ export interface TestSystem {
   startWorker(extraEnv?: Record<string, string>): Promise<RoleProcess>;
   control(provider: 'alpha' | 'beta', controls: Record<string, unknown>): Promise<any>;
   newWallet(balance: number, currency?: string): Promise<string>;
-  pay(walletId: string, amount: number, options?: { key?: string; wait?: number; serviceId?: string }): Promise<any>;
+  pay(
+    walletId: string,
+    amount: number,
+    options?: { key?: string; wait?: number; serviceId?: string },
+  ): Promise<any>;
   waitSettled(paymentId: string, timeoutMs?: number): Promise<any>;
   close(): Promise<void>;
 }
 
-export async function startSystem(overrides: Record<string, string> = {}, options: { workers?: number } = {}): Promise<TestSystem> {
+export async function startSystem(
+  overrides: Record<string, string> = {},
+  options: { workers?: number } = {},
+): Promise<TestSystem> {
   const database = await createTestDatabase();
   const simPort = await freePort();
   const gatewayUrl = `http://127.0.0.1:${simPort}`;
-  const env: Record<string, string> = { ...FAST_ENV, DATABASE_URL: database.url, GATEWAY_BASE_URL: gatewayUrl, ...overrides };
+  const env: Record<string, string> = {
+    ...FAST_ENV,
+    DATABASE_URL: database.url,
+    GATEWAY_BASE_URL: gatewayUrl,
+    ...overrides,
+  };
   const sim = spawnRole('gateway-sim/main.ts', { ...env, GATEWAY_SIM_PORT: String(simPort) });
   await waitFor('gateway simulator', async () => (await fetch(`${gatewayUrl}/health`)).ok);
   const api = await startTestApp({ ...env, LOG_LEVEL: 'silent' }, database);
@@ -61,8 +73,12 @@ export async function startSystem(overrides: Record<string, string> = {}, option
     await waitFor(
       `worker ${worker.pid} heartbeat\n${worker.output()}`,
       async () =>
-        (await database.db.selectFrom('process_heartbeats').select('pid').where('pid', '=', worker.pid).where('role', '=', 'worker').executeTakeFirst()) !==
-        undefined,
+        (await database.db
+          .selectFrom('process_heartbeats')
+          .select('pid')
+          .where('pid', '=', worker.pid)
+          .where('role', '=', 'worker')
+          .executeTakeFirst()) !== undefined,
       30_000,
     );
     return worker;
@@ -87,7 +103,9 @@ export async function startSystem(overrides: Record<string, string> = {}, option
       return res.json();
     },
     async newWallet(balance, currency = 'USD') {
-      const wallet = await request(api.baseUrl, 'POST', '/wallets', { body: { owner_id: 'tester', currency } });
+      const wallet = await request(api.baseUrl, 'POST', '/wallets', {
+        body: { owner_id: 'tester', currency },
+      });
       if (balance > 0) {
         const dep = await request(api.baseUrl, 'POST', `/wallets/${wallet.body.id}/deposits`, {
           body: { amount: balance },
@@ -127,12 +145,23 @@ export async function startSystem(overrides: Record<string, string> = {}, option
 }
 
 export async function walletState(database: TestDatabase, walletId: string) {
-  const wallet = await database.db.selectFrom('wallets').selectAll().where('id', '=', walletId).executeTakeFirstOrThrow();
-  const entries = await database.db.selectFrom('ledger_entries').selectAll().where('wallet_id', '=', walletId).orderBy('seq').execute();
+  const wallet = await database.db
+    .selectFrom('wallets')
+    .selectAll()
+    .where('id', '=', walletId)
+    .executeTakeFirstOrThrow();
+  const entries = await database.db
+    .selectFrom('ledger_entries')
+    .selectAll()
+    .where('wallet_id', '=', walletId)
+    .orderBy('seq')
+    .execute();
   return { balance: wallet.balance, ledgerSum: entries.reduce((s, e) => s + e.amount, 0), entries };
 }
 
 export async function auditIsClean(database: TestDatabase): Promise<boolean> {
-  const { rows } = await sql<{ n: number }>`select count(*)::int as n from audit__wallet_balances()`.execute(database.db);
+  const { rows } = await sql<{ n: number }>`select count(*)::int as n from audit__wallet_balances()`.execute(
+    database.db,
+  );
   return rows[0]?.n === 0;
 }
