@@ -5,7 +5,7 @@ CREATE OR REPLACE FUNCTION dead_letter__replay(p_id bigint, p_max_attempts integ
 LANGUAGE plpgsql AS $$
 DECLARE
   v_letter dead_letter_jobs;
-  v_job graphile_worker.jobs;
+  v_job_id bigint;
 BEGIN
   SELECT * INTO v_letter FROM dead_letter_jobs WHERE id = p_id FOR UPDATE;
   IF NOT FOUND THEN
@@ -14,13 +14,13 @@ BEGIN
   IF v_letter.replayed_at IS NOT NULL THEN
     RAISE EXCEPTION 'dead letter % was already replayed as job %', p_id, v_letter.replay_job_id USING ERRCODE = 'WP004';
   END IF;
-  v_job := graphile_worker.add_job(v_letter.task, v_letter.payload::json, max_attempts => p_max_attempts);
-  UPDATE dead_letter_jobs SET replayed_at = now(), replay_job_id = v_job.id WHERE id = p_id;
+  SELECT (graphile_worker.add_job(v_letter.task, v_letter.payload::json, max_attempts => p_max_attempts)).id INTO v_job_id;
+  UPDATE dead_letter_jobs SET replayed_at = now(), replay_job_id = v_job_id WHERE id = p_id;
   IF v_letter.payment_id IS NOT NULL THEN
     INSERT INTO payment_steps (payment_id, name, status, attempt, detail)
-    VALUES (v_letter.payment_id, v_letter.task, 'replayed', 1, jsonb_build_object('dead_letter_id', p_id, 'job_id', v_job.id))
+    VALUES (v_letter.payment_id, v_letter.task, 'replayed', 1, jsonb_build_object('dead_letter_id', p_id, 'job_id', v_job_id))
     ON CONFLICT DO NOTHING;
   END IF;
-  RETURN v_job.id;
+  RETURN v_job_id;
 END;
 $$;

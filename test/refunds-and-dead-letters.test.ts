@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN } from './helpers/app.ts';
+import { idem, request } from './helpers/http.ts';
+import { waitFor } from './helpers/processes.ts';
+import { auditIsClean, startSystem, type TestSystem, walletState } from './helpers/system.ts';
+
+let system: TestSystem;
+beforeAll(async () => {
+  // Two attempts per job: a poison job reaches the dead letters in about three seconds.
+  system = await startSystem({ JOB_MAX_ATTEMPTS: '2' });
+});
+afterAll(async () => {
+  await system?.close();
+});
+beforeEach(async () => {
+  await fetch(`${system.gatewayUrl}/alpha/_control/reset`, { method: 'POST' });
+});
+
+const refund = (paymentId: string, body: object, key: string) =>
+  request(system.api.baseUrl, 'POST', `/payments/${paymentId}/refunds`, { body, headers: idem(key) });
+const payment = async (id: string) => (await request(system.api.baseUrl, 'GET', `/payments/${id}`)).body;
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+describe('refunds', () => {
+  it('refunds partly, then the rest: PARTIALLY_REFUNDED, then REFUNDED, the wallet credited each time', async () => {
+    const walletId = await system.newWallet(1000);
+    const paid = (await system.pay(walletId, 1000, { wait: 15 })).body;
+    expect(paid.status).toBe('COMPLETED');
+
+    const partial = await refund(paid.id, { amount: 300, reason: 'one item returned' }, `r1-${paid.id}`);
+    expect(partial.status).toBe(202);
+    expect(partial.body).toMatchObject({ payment_id: paid.id, amount: 300, status: 'PENDING' });
+    await waitFor('partial refund', async () => (await payment(paid.id)).status === 'PARTIALLY_REFUNDED');
+    expect((await payment(paid.id)).refunded_amount).toBe(300);
+    expect((await walletState(system.database, walletId)).balance).toBe(300);
+
+    const rest = await refund(paid.id, {}, `r2-${paid.id}`);
+    expect(rest.body.amount).toBe(700);
+    await waitFor('full refund', async () => (await payment(paid.id)).status === 'REFUNDED');
+    const state = await walletState(system.database, walletId);
+    expect(state.balance).toBe(1000);
+    expect(state.entries.map((e) => `${e.type}:${e.amount}`)).toEqual(['DEPOSIT:1000', 'PAYMENT_DEBIT:-1000', 'REFUND:300', 'REFUND:700']);
+    const events = (await request(system.api.baseUrl, 'GET', `/payments/${paid.id}/events`)).body.items.map((e: { event_type: string }) => e.event_type);
+    expect(events.filter((t: string) => t.includes('refund'))).toEqual([
+      'payment.refund_requested',
+      'wallet.refund_credited',
+      'payment.refunded',
+      'payment.refund_requested',
+      'wallet.refund_credited',
+      'payment.refunded',
+    ]);
+    expect(await auditIsClean(system.database)).toBe(true);
+  });
+
+  it('refuses a refund over what is left (422) and of a rejected payment (409), changing nothing', async () => {
+    const walletId = await system.newWallet(500);
+    const paid = (await system.pay(walletId, 400, { wait: 15 })).body;
+    const first = await refund(paid.id, { amount: 300 }, `r-${paid.id}`);
+    expect(first.status).toBe(202);
+    // 300 is reserved while in flight: only 100 is left.
+    const over = await refund(paid.id, { amount: 101 }, `r-over-${paid.id}`);
+    expect(over.status).toBe(422);
+    expect(over.body.code).toBe('REFUND_EXCEEDS_REMAINING');
+
+    const rejected = (await system.pay(walletId, 10_000, { wait: 15 })).body;
+    expect(rejected.status).toBe('REJECTED');
+    const notRefundable = await refund(rejected.id, {}, `r-rej-${rejected.id}`);
+    expect(notRefundable.status).toBe(409);
+    expect(notRefundable.body.code).toBe('PAYMENT_NOT_REFUNDABLE');
+    const missing = await refund('00000000-0000-4000-8000-000000000000', {}, 'r-missing');
+    expect(missing.status).toBe(404);
+    expect(missing.body.code).toBe('PAYMENT_NOT_FOUND');
+  });
+});
+
+describe('dead letters', () => {
+  it('moves a job that spent its attempts to the dead letters, shows it, and replays it once the cause is fixed', async () => {
+    const walletId = await system.newWallet(1000);
+    const paid = (await system.pay(walletId, 800, { wait: 15 })).body;
+    expect(paid.status).toBe('COMPLETED');
+    await system.control('alpha', { down: true }); // refunds at alpha fail from now on
+
+    const r = await refund(paid.id, { amount: 800 }, `dlq-${paid.id}`);
+    expect(r.status).toBe(202);
+    const letter = await waitFor(
+      'the refund job in the dead letters',
+      async () => {
+        const list = await request(system.api.baseUrl, 'GET', '/admin/dead-letters', { headers: admin });
+        return list.body.items.find((d: { payment_id: string }) => d.payment_id === paid.id);
+      },
+      20_000,
+      200,
+    );
+    expect(letter).toMatchObject({ task: 'payment__refund', attempts: 2, replayed_at: null });
+    expect(letter.last_error).toMatch(/503/);
+    expect(letter.payload).toMatchObject({ paymentId: paid.id, refundId: r.body.id });
+    expect(new Date(letter.first_failed_at).getTime()).toBeLessThanOrEqual(new Date(letter.last_failed_at).getTime());
+    const steps = (await payment(paid.id)).steps.map((s: { name: string; status: string }) => `${s.name}:${s.status}`);
+    expect(steps).toContain('payment__refund:retrying');
+    expect(steps).toContain('payment__refund:dead_lettered');
+    expect((await walletState(system.database, walletId)).balance).toBe(200);
+
+    const metrics = await (await fetch(`${system.api.baseUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^dead_letter_jobs(\{[^}]*\})? [1-9]/m);
+
+    await fetch(`${system.gatewayUrl}/alpha/_control/reset`, { method: 'POST' });
+    const replay = await request(system.api.baseUrl, 'POST', `/admin/dead-letters/${letter.id}/replay`, { headers: admin });
+    expect(replay.status).toBe(202);
+    await waitFor('the replayed refund', async () => (await payment(paid.id)).status === 'REFUNDED');
+    expect((await walletState(system.database, walletId)).balance).toBe(1000);
+
+    const again = await request(system.api.baseUrl, 'POST', `/admin/dead-letters/${letter.id}/replay`, { headers: admin });
+    expect(again.status).toBe(409);
+    expect(again.body.code).toBe('DEAD_LETTER_ALREADY_REPLAYED');
+    expect((await request(system.api.baseUrl, 'POST', '/admin/dead-letters/999999/replay', { headers: admin })).status).toBe(404);
+    expect((await request(system.api.baseUrl, 'POST', '/admin/dead-letters/abc/replay', { headers: admin })).status).toBe(404);
+    expect((await request(system.api.baseUrl, 'GET', '/admin/dead-letters')).status).toBe(401);
+  });
+});
