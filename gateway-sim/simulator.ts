@@ -204,18 +204,30 @@ export function createGatewaySimulator(options: SimulatorOptions): { app: Expres
     if (previous) return void res.json(previous);
     const charge = state.charges.get(parsed.data.charge_id);
     if (!charge) return void res.status(404).json({ error: 'no such charge' });
-    if (charge.status !== 'succeeded') return void res.status(409).json({ error: `charge is ${charge.status}` });
+    if (charge.status !== 'succeeded')
+      return void res.status(409).json({ error: `charge is ${charge.status}` });
     if (charge.refunded + parsed.data.amount > charge.amount) {
       return void res.status(422).json({ error: 'refund exceeds the charge' });
     }
     charge.refunded += parsed.data.amount;
-    const refund = { id: `re_${randomBytes(12).toString('hex')}`, status: 'succeeded' as const, charge_id: charge.id, amount: parsed.data.amount };
+    const refund = {
+      id: `re_${randomBytes(12).toString('hex')}`,
+      status: 'succeeded' as const,
+      charge_id: charge.id,
+      amount: parsed.data.amount,
+    };
     if (key) state.refundByKey.set(key, refund);
     state.stats.refunds++;
     res.json(refund);
   });
 
-  async function deliver(name: string, state: ProviderState, url: string, event: object, attempt: number): Promise<void> {
+  async function deliver(
+    name: string,
+    state: ProviderState,
+    url: string,
+    event: object,
+    attempt: number,
+  ): Promise<void> {
     const body = JSON.stringify(event);
     const secret = options.secrets[name] as string;
     try {

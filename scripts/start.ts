@@ -101,7 +101,9 @@ function printUrls(c: Config, dbUrl: string) {
   const api = `http://${c.HOST}:${c.PORT}`;
   say(`API            ${api}`);
   say(`API reference  ${api}/docs  (OpenAPI: ${api}/openapi.json)`);
-  say(`health         ${api}/health   metrics: ${api}/metrics (worker: http://${c.HOST}:${c.WORKER_METRICS_PORT}/metrics)`);
+  say(
+    `health         ${api}/health   metrics: ${api}/metrics (worker: http://${c.HOST}:${c.WORKER_METRICS_PORT}/metrics)`,
+  );
   say(`gateway sim    http://${c.HOST}:${c.GATEWAY_SIM_PORT}/alpha/_control  (and /beta/_control)`);
   say(`database       ${dbUrl.replace(/:[^:@/]+@/, ':***@')}`);
   say('Ctrl-C stops everything');

@@ -39,8 +39,15 @@ describe('refunds', () => {
     await waitFor('full refund', async () => (await payment(paid.id)).status === 'REFUNDED');
     const state = await walletState(system.database, walletId);
     expect(state.balance).toBe(1000);
-    expect(state.entries.map((e) => `${e.type}:${e.amount}`)).toEqual(['DEPOSIT:1000', 'PAYMENT_DEBIT:-1000', 'REFUND:300', 'REFUND:700']);
-    const events = (await request(system.api.baseUrl, 'GET', `/payments/${paid.id}/events`)).body.items.map((e: { event_type: string }) => e.event_type);
+    expect(state.entries.map((e) => `${e.type}:${e.amount}`)).toEqual([
+      'DEPOSIT:1000',
+      'PAYMENT_DEBIT:-1000',
+      'REFUND:300',
+      'REFUND:700',
+    ]);
+    const events = (await request(system.api.baseUrl, 'GET', `/payments/${paid.id}/events`)).body.items.map(
+      (e: { event_type: string }) => e.event_type,
+    );
     expect(events.filter((t: string) => t.includes('refund'))).toEqual([
       'payment.refund_requested',
       'wallet.refund_credited',
@@ -94,8 +101,12 @@ describe('dead letters', () => {
     expect(letter).toMatchObject({ task: 'payment__refund', attempts: 2, replayed_at: null });
     expect(letter.last_error).toMatch(/503/);
     expect(letter.payload).toMatchObject({ paymentId: paid.id, refundId: r.body.id });
-    expect(new Date(letter.first_failed_at).getTime()).toBeLessThanOrEqual(new Date(letter.last_failed_at).getTime());
-    const steps = (await payment(paid.id)).steps.map((s: { name: string; status: string }) => `${s.name}:${s.status}`);
+    expect(new Date(letter.first_failed_at).getTime()).toBeLessThanOrEqual(
+      new Date(letter.last_failed_at).getTime(),
+    );
+    const steps = (await payment(paid.id)).steps.map(
+      (s: { name: string; status: string }) => `${s.name}:${s.status}`,
+    );
     expect(steps).toContain('payment__refund:retrying');
     expect(steps).toContain('payment__refund:dead_lettered');
     expect((await walletState(system.database, walletId)).balance).toBe(200);
@@ -104,16 +115,26 @@ describe('dead letters', () => {
     expect(metrics).toMatch(/^dead_letter_jobs(\{[^}]*\})? [1-9]/m);
 
     await fetch(`${system.gatewayUrl}/alpha/_control/reset`, { method: 'POST' });
-    const replay = await request(system.api.baseUrl, 'POST', `/admin/dead-letters/${letter.id}/replay`, { headers: admin });
+    const replay = await request(system.api.baseUrl, 'POST', `/admin/dead-letters/${letter.id}/replay`, {
+      headers: admin,
+    });
     expect(replay.status).toBe(202);
     await waitFor('the replayed refund', async () => (await payment(paid.id)).status === 'REFUNDED');
     expect((await walletState(system.database, walletId)).balance).toBe(1000);
 
-    const again = await request(system.api.baseUrl, 'POST', `/admin/dead-letters/${letter.id}/replay`, { headers: admin });
+    const again = await request(system.api.baseUrl, 'POST', `/admin/dead-letters/${letter.id}/replay`, {
+      headers: admin,
+    });
     expect(again.status).toBe(409);
     expect(again.body.code).toBe('DEAD_LETTER_ALREADY_REPLAYED');
-    expect((await request(system.api.baseUrl, 'POST', '/admin/dead-letters/999999/replay', { headers: admin })).status).toBe(404);
-    expect((await request(system.api.baseUrl, 'POST', '/admin/dead-letters/abc/replay', { headers: admin })).status).toBe(404);
+    expect(
+      (await request(system.api.baseUrl, 'POST', '/admin/dead-letters/999999/replay', { headers: admin }))
+        .status,
+    ).toBe(404);
+    expect(
+      (await request(system.api.baseUrl, 'POST', '/admin/dead-letters/abc/replay', { headers: admin }))
+        .status,
+    ).toBe(404);
     expect((await request(system.api.baseUrl, 'GET', '/admin/dead-letters')).status).toBe(401);
   });
 });

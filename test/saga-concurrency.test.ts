@@ -15,7 +15,10 @@ afterAll(async () => {
 describe('scenario 4: concurrent payments on one wallet', () => {
   it('800 and 600 against 1000 at the same instant: exactly one succeeds', async () => {
     const walletId = await system.newWallet(1000);
-    const [a, b] = await Promise.all([system.pay(walletId, 800, { wait: 20 }), system.pay(walletId, 600, { wait: 20 })]);
+    const [a, b] = await Promise.all([
+      system.pay(walletId, 800, { wait: 20 }),
+      system.pay(walletId, 600, { wait: 20 }),
+    ]);
     const outcomes = [a.body, b.body].map((p) => `${p.status}:${p.failure_reason}`).sort();
     expect(outcomes).toEqual(['COMPLETED:null', 'REJECTED:INSUFFICIENT_FUNDS']);
     const state = await walletState(system.database, walletId);
@@ -54,7 +57,9 @@ describe('scenario 4: concurrent payments on one wallet', () => {
     expect(responses.every((r) => r.status === 202 || r.status === 409)).toBe(true);
     const ids = new Set(responses.filter((r) => r.status === 202).map((r) => r.body.id));
     expect(ids.size).toBe(1);
-    const { rows } = await sql<{ n: number }>`select count(*)::int as n from payments where wallet_id = ${walletId}::uuid`.execute(
+    const { rows } = await sql<{
+      n: number;
+    }>`select count(*)::int as n from payments where wallet_id = ${walletId}::uuid`.execute(
       system.database.db,
     );
     expect(rows[0]?.n).toBe(1);
@@ -70,16 +75,27 @@ describe('scenario 4: concurrent payments on one wallet', () => {
     const count = async () => {
       const { rows } = await sql<{ events: number; entries: number }>`
         select (select count(*)::int from events where aggregate_id in (${payment.id}::uuid, ${walletId}::uuid)) as events,
-               (select count(*)::int from ledger_entries where wallet_id = ${walletId}::uuid) as entries`.execute(system.database.db);
+               (select count(*)::int from ledger_entries where wallet_id = ${walletId}::uuid) as entries`.execute(
+        system.database.db,
+      );
       return rows[0];
     };
     const before = await count();
     // Every step delivered again, as an at-least-once queue may do.
-    for (const task of ['payment__fraud_check', 'payment__debit_wallet', 'payment__charge_gateway', 'payment__poll_charge']) {
-      await sql`select graphile_worker.add_job(${task}, json_build_object('paymentId', ${payment.id}::text))`.execute(system.database.db);
+    for (const task of [
+      'payment__fraud_check',
+      'payment__debit_wallet',
+      'payment__charge_gateway',
+      'payment__poll_charge',
+    ]) {
+      await sql`select graphile_worker.add_job(${task}, json_build_object('paymentId', ${payment.id}::text))`.execute(
+        system.database.db,
+      );
     }
     await waitFor('duplicate jobs to drain', async () => {
-      const { rows } = await sql<{ n: number }>`select count(*)::int as n from graphile_worker._private_jobs where payload->>'paymentId' = ${payment.id}`.execute(
+      const { rows } = await sql<{
+        n: number;
+      }>`select count(*)::int as n from graphile_worker._private_jobs where payload->>'paymentId' = ${payment.id}`.execute(
         system.database.db,
       );
       return rows[0]?.n === 0;

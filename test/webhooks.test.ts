@@ -21,14 +21,25 @@ const post = (signature: string | undefined, raw = body, provider = 'alpha') =>
     headers: { 'content-type': 'application/json', ...(signature ? { 'gateway-signature': signature } : {}) },
     body: raw,
   });
-const recorded = async () => (await app.database.db.selectFrom('gateway_webhook_events').select('event_id').execute()).length;
+const recorded = async () =>
+  (await app.database.db.selectFrom('gateway_webhook_events').select('event_id').execute()).length;
 
 describe('gateway webhooks', () => {
   it.each([
     ['no signature', undefined],
     ['a signature with the wrong secret', signPayload('not-the-secret', body)],
-    ['a signature older than 300 s', signPayload(app?.config.GATEWAY_ALPHA_SECRET ?? 'alpha-dev-webhook-secret', body, Math.floor(Date.now() / 1000) - 301)],
-    ['a signature from the future', signPayload('alpha-dev-webhook-secret', body, Math.floor(Date.now() / 1000) + 600)],
+    [
+      'a signature older than 300 s',
+      signPayload(
+        app?.config.GATEWAY_ALPHA_SECRET ?? 'alpha-dev-webhook-secret',
+        body,
+        Math.floor(Date.now() / 1000) - 301,
+      ),
+    ],
+    [
+      'a signature from the future',
+      signPayload('alpha-dev-webhook-secret', body, Math.floor(Date.now() / 1000) + 600),
+    ],
     ['garbage', 't=abc,v1=xyz'],
   ])('refuses %s with 401 INVALID_SIGNATURE and records nothing', async (_name, signature) => {
     const res = await post(signature);

@@ -33,7 +33,9 @@ export async function walletFootprint(database: Database, walletId: string) {
     .select(['balance', 'version', 'updated_at'])
     .where('id', '=', walletId)
     .executeTakeFirst();
-  const count = async (table: 'ledger_entries' | 'events' | 'outbox' | 'idempotency_keys') =>
+  const count = async (
+    table: 'ledger_entries' | 'events' | 'outbox' | 'idempotency_keys' | 'payments' | 'refunds',
+  ) =>
     Number(
       (
         await db
@@ -48,5 +50,7 @@ export async function walletFootprint(database: Database, walletId: string) {
     events: await count('events'),
     outbox: await count('outbox'),
     idempotencyKeys: await count('idempotency_keys'),
+    payments: await count('payments'),
+    refunds: await count('refunds'),
   };
 }
