@@ -1,11 +1,15 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { request } from './helpers/http.ts';
+import { freePort } from './helpers/processes.ts';
 import { auditIsClean, startSystem, type TestSystem, walletState } from './helpers/system.ts';
 
 let system: TestSystem;
+let workerMetrics: string;
 beforeAll(async () => {
-  system = await startSystem();
+  const port = await freePort();
+  workerMetrics = `http://127.0.0.1:${port}/metrics`;
+  system = await startSystem({ WORKER_METRICS_PORT: String(port) });
 });
 afterAll(async () => {
   await system?.close();
@@ -58,6 +62,19 @@ describe('scenario 3: gateway timeouts and failures', () => {
       ),
     ).toEqual(['alpha:failed', 'beta:requested']);
     expect((await walletState(system.database, walletId)).balance).toBe(700);
+    // Metrics come from the transitions in the worker process: every timed-out attempt is counted.
+    const metrics = await (await fetch(workerMetrics)).text();
+    const value = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? 0);
+    expect(value(/^gateway_requests_total\{provider="alpha",outcome="timeout"[^}]*\} (\d+)/m)).toBe(2);
+    expect(
+      value(/^gateway_requests_total\{provider="beta",outcome="success"[^}]*\} (\d+)/m),
+    ).toBeGreaterThanOrEqual(1);
+    expect(value(/^payment_declined_total\{reason="INSUFFICIENT_FUNDS"[^}]*\} (\d+)/m)).toBe(1);
+    // A webhook settles the payment in the API process, so the API counts that completion.
+    const api = await (await fetch(`${system.api.baseUrl}/metrics`)).text();
+    expect(api).toMatch(/^payment_approved_total(\{[^}]*\})? [1-9]/m);
+    expect(api).toMatch(/^payment_duration_seconds_count\{[^}]*status="COMPLETED"[^}]*\} [1-9]/m);
+    expect(api).toMatch(/^payment_created_total(\{[^}]*\})? [1-9]/m);
   });
 
   it('compensates a declined charge: FAILED GATEWAY_DECLINED, balance restored', async () => {

@@ -100,16 +100,24 @@ export class GatewayClient {
     const url = `${this.options.baseUrl}/${provider}${path}`;
     try {
       const result = await this.policy(provider).policy.execute(async ({ signal }) => {
-        const res = await fetch(url, {
-          method,
-          signal,
-          headers: {
-            ...(body ? { 'content-type': 'application/json' } : {}),
-            ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
-          },
-          body: body ? JSON.stringify(body) : undefined,
-        });
-        const text = await res.text();
+        let res: Response;
+        let text: string;
+        try {
+          res = await fetch(url, {
+            method,
+            signal,
+            headers: {
+              ...(body ? { 'content-type': 'application/json' } : {}),
+              ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
+            },
+            body: body ? JSON.stringify(body) : undefined,
+          });
+          text = await res.text();
+        } catch (err) {
+          // Counted per attempt: the retry policy hides all but the last failure from the caller.
+          gatewayRequestsTotal.inc({ provider, outcome: signal.aborted ? 'timeout' : 'error' });
+          throw err;
+        }
         if (!res.ok) {
           gatewayRequestsTotal.inc({ provider, outcome: 'error' });
           throw new GatewayHttpError(res.status, text);
@@ -120,7 +128,6 @@ export class GatewayClient {
       return result;
     } catch (err) {
       if (err instanceof BrokenCircuitError) gatewayRequestsTotal.inc({ provider, outcome: 'circuit_open' });
-      else if (err instanceof TaskCancelledError) gatewayRequestsTotal.inc({ provider, outcome: 'timeout' });
       throw err;
     }
   }
