@@ -46,6 +46,59 @@ CREATE FUNCTION public.audit__wallet_balances() RETURNS TABLE(wallet_id uuid, ba
 $$;
 
 
+--
+-- Name: dead_letter__replay(bigint, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.dead_letter__replay(p_id bigint, p_max_attempts integer DEFAULT 5) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_letter dead_letter_jobs;
+  v_job_id bigint;
+BEGIN
+  SELECT * INTO v_letter FROM dead_letter_jobs WHERE id = p_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'dead letter % does not exist', p_id USING ERRCODE = 'WP003';
+  END IF;
+  IF v_letter.replayed_at IS NOT NULL THEN
+    RAISE EXCEPTION 'dead letter % was already replayed as job %', p_id, v_letter.replay_job_id USING ERRCODE = 'WP004';
+  END IF;
+  SELECT (graphile_worker.add_job(v_letter.task, v_letter.payload::json, max_attempts => p_max_attempts)).id INTO v_job_id;
+  UPDATE dead_letter_jobs SET replayed_at = now(), replay_job_id = v_job_id WHERE id = p_id;
+  IF v_letter.payment_id IS NOT NULL THEN
+    INSERT INTO payment_steps (payment_id, name, status, attempt, detail)
+    VALUES (v_letter.payment_id, v_letter.task, 'replayed', 1, jsonb_build_object('dead_letter_id', p_id, 'job_id', v_job_id))
+    ON CONFLICT DO NOTHING;
+  END IF;
+  RETURN v_job_id;
+END;
+$$;
+
+
+--
+-- Name: dead_letter__sweep(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.dead_letter__sweep() RETURNS bigint
+    LANGUAGE sql
+    AS $_$
+  WITH moved AS (
+    SELECT * FROM graphile_worker.complete_jobs(array(
+      SELECT id FROM graphile_worker.jobs WHERE attempts >= max_attempts AND locked_at IS NULL))
+  ), inserted AS (
+    INSERT INTO dead_letter_jobs (job_id, task, payload, attempts, last_error, payment_id, first_failed_at)
+    SELECT m.id, t.identifier, m.payload::jsonb, m.attempts, coalesce(m.last_error, 'unknown'),
+           CASE WHEN m.payload::jsonb ->> 'paymentId' ~ '^[0-9a-f-]{36}$' THEN (m.payload::jsonb ->> 'paymentId')::uuid END,
+           m.created_at
+      FROM moved m JOIN graphile_worker._private_tasks t ON t.id = m.task_id
+    ON CONFLICT (job_id) DO NOTHING
+    RETURNING 1
+  )
+  SELECT count(*) FROM inserted;
+$_$;
+
+
 SET default_tablespace = '';
 
 SET default_table_access_method = heap;
@@ -102,15 +155,7 @@ BEGIN
     v_event.aggregate_id::text,
     v_event.event_type,
     jsonb_build_object('event_id', v_event.event_id, 'event_type', v_event.event_type, 'trace_id', v_event.trace_id),
-    jsonb_build_object(
-      'event_id', v_event.event_id,
-      'event_type', v_event.event_type,
-      'aggregate_type', v_event.aggregate_type,
-      'aggregate_id', v_event.aggregate_id,
-      'version', v_event.version,
-      'occurred_at', to_char(v_event.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-      'trace_id', v_event.trace_id,
-      'data', v_event.data));
+    event__envelope(v_event));
 
   IF p_job_identifier IS NOT NULL THEN
     PERFORM graphile_worker.add_job(
@@ -127,15 +172,35 @@ $$;
 
 
 --
--- Name: heartbeat__beat(text, text, integer, text); Type: FUNCTION; Schema: public; Owner: -
+-- Name: event__envelope(public.events); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.heartbeat__beat(p_instance_id text, p_role text, p_pid integer, p_hostname text) RETURNS void
+CREATE FUNCTION public.event__envelope(p_event public.events) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+  SELECT jsonb_build_object(
+    'event_id', p_event.event_id,
+    'event_type', p_event.event_type,
+    'aggregate_type', p_event.aggregate_type,
+    'aggregate_id', p_event.aggregate_id,
+    'version', p_event.version,
+    'occurred_at', to_char(p_event.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    'trace_id', p_event.trace_id,
+    'data', p_event.data);
+$$;
+
+
+--
+-- Name: heartbeat__beat(text, text, integer, text, text[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.heartbeat__beat(p_instance_id text, p_role text, p_pid integer, p_hostname text, p_graphile_worker_ids text[] DEFAULT '{}'::text[]) RETURNS void
     LANGUAGE sql
     AS $$
-  INSERT INTO process_heartbeats (instance_id, role, pid, hostname)
-  VALUES (p_instance_id, p_role, p_pid, p_hostname)
-  ON CONFLICT (instance_id) DO UPDATE SET last_seen_at = now();
+  INSERT INTO process_heartbeats (instance_id, role, pid, hostname, graphile_worker_ids)
+  VALUES (p_instance_id, p_role, p_pid, p_hostname, p_graphile_worker_ids)
+  ON CONFLICT (instance_id) DO UPDATE
+    SET last_seen_at = now(), graphile_worker_ids = excluded.graphile_worker_ids;
 $$;
 
 
@@ -183,6 +248,68 @@ $$;
 
 
 --
+-- Name: worker__unlock_dead(integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.worker__unlock_dead(p_dead_after_seconds integer) RETURNS text[]
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_dead text[];
+BEGIN
+  SELECT array_agg(DISTINCT j.locked_by) INTO v_dead
+    FROM graphile_worker.jobs j
+   WHERE j.locked_by IS NOT NULL
+     AND j.locked_at < now() - make_interval(secs => p_dead_after_seconds)
+     AND NOT EXISTS (
+       SELECT 1 FROM process_heartbeats h
+        WHERE h.role = 'worker'
+          AND h.last_seen_at > now() - make_interval(secs => p_dead_after_seconds)
+          AND j.locked_by = ANY (h.graphile_worker_ids));
+  IF v_dead IS NOT NULL THEN
+    PERFORM graphile_worker.force_unlock_workers(v_dead);
+  END IF;
+  DELETE FROM process_heartbeats
+   WHERE role = 'worker' AND last_seen_at < now() - make_interval(secs => greatest(p_dead_after_seconds * 10, 300));
+  RETURN coalesce(v_dead, '{}');
+END;
+$$;
+
+
+--
+-- Name: dead_letter_jobs; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.dead_letter_jobs (
+    id bigint NOT NULL,
+    job_id bigint NOT NULL,
+    task text NOT NULL,
+    payload jsonb NOT NULL,
+    attempts integer NOT NULL,
+    last_error text NOT NULL,
+    payment_id uuid,
+    first_failed_at timestamp with time zone NOT NULL,
+    last_failed_at timestamp with time zone DEFAULT now() NOT NULL,
+    replayed_at timestamp with time zone,
+    replay_job_id bigint
+);
+
+
+--
+-- Name: dead_letter_jobs_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.dead_letter_jobs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.dead_letter_jobs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: events_position_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -193,6 +320,32 @@ ALTER TABLE public.events ALTER COLUMN "position" ADD GENERATED ALWAYS AS IDENTI
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
+);
+
+
+--
+-- Name: fraud_blocklist; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.fraud_blocklist (
+    kind text NOT NULL,
+    value text NOT NULL,
+    reason text NOT NULL,
+    added_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT fraud_blocklist_kind_known CHECK ((kind = ANY (ARRAY['wallet'::text, 'owner'::text, 'service'::text])))
+);
+
+
+--
+-- Name: gateway_webhook_events; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.gateway_webhook_events (
+    provider text NOT NULL,
+    event_id text NOT NULL,
+    type text NOT NULL,
+    charge_id text NOT NULL,
+    received_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 
@@ -287,6 +440,92 @@ ALTER TABLE public.outbox ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 
 
 --
+-- Name: payment_charges; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.payment_charges (
+    payment_id uuid NOT NULL,
+    provider text NOT NULL,
+    gateway_charge_id text NOT NULL,
+    status text NOT NULL,
+    decline_code text,
+    polls integer DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT payment_charge_provider_known CHECK ((provider = ANY (ARRAY['alpha'::text, 'beta'::text]))),
+    CONSTRAINT payment_charge_status_known CHECK ((status = ANY (ARRAY['pending'::text, 'succeeded'::text, 'failed'::text])))
+);
+
+
+--
+-- Name: payment_steps; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.payment_steps (
+    id bigint NOT NULL,
+    payment_id uuid NOT NULL,
+    name text NOT NULL,
+    status text NOT NULL,
+    attempt integer DEFAULT 1 NOT NULL,
+    detail jsonb,
+    at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: payment_steps_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.payment_steps ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.payment_steps_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: payments; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.payments (
+    id uuid NOT NULL,
+    wallet_id uuid NOT NULL,
+    service_id text NOT NULL,
+    amount bigint NOT NULL,
+    currency character(3) NOT NULL,
+    method text DEFAULT 'balance'::text NOT NULL,
+    description text,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    status text NOT NULL,
+    saga_step text NOT NULL,
+    failure_reason text,
+    provider text,
+    refunded_amount bigint DEFAULT 0 NOT NULL,
+    refund_reserved bigint DEFAULT 0 NOT NULL,
+    version integer NOT NULL,
+    trace_id text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    completed_at timestamp with time zone,
+    CONSTRAINT payment_amount_in_range CHECK (((amount >= 1) AND (amount <= '1000000000000'::bigint))),
+    CONSTRAINT payment_currency_iso4217 CHECK ((currency ~ '^[A-Z]{3}$'::text)),
+    CONSTRAINT payment_description_length CHECK ((length(description) <= 500)),
+    CONSTRAINT payment_failure_reason_iff_failed CHECK (((status = ANY (ARRAY['REJECTED'::text, 'FAILED'::text])) = (failure_reason IS NOT NULL))),
+    CONSTRAINT payment_failure_reason_known CHECK ((failure_reason = ANY (ARRAY['FRAUD_SUSPECTED'::text, 'INSUFFICIENT_FUNDS'::text, 'GATEWAY_DECLINED'::text, 'GATEWAY_UNAVAILABLE'::text]))),
+    CONSTRAINT payment_metadata_is_object CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT payment_method_known CHECK ((method = 'balance'::text)),
+    CONSTRAINT payment_refunds_within_amount CHECK (((refunded_amount >= 0) AND (refund_reserved >= 0) AND ((refunded_amount + refund_reserved) <= amount))),
+    CONSTRAINT payment_saga_step_known CHECK ((saga_step = ANY (ARRAY['requested'::text, 'fraud_checked'::text, 'debited'::text, 'charge_requested'::text, 'completed'::text, 'rejected'::text, 'failed'::text]))),
+    CONSTRAINT payment_service_id_length CHECK (((length(service_id) >= 1) AND (length(service_id) <= 128))),
+    CONSTRAINT payment_status_known CHECK ((status = ANY (ARRAY['PENDING'::text, 'PROCESSING'::text, 'COMPLETED'::text, 'REJECTED'::text, 'FAILED'::text, 'PARTIALLY_REFUNDED'::text, 'REFUNDED'::text]))),
+    CONSTRAINT payment_version_positive CHECK ((version > 0))
+);
+
+
+--
 -- Name: process_heartbeats; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -297,7 +536,27 @@ CREATE TABLE public.process_heartbeats (
     hostname text NOT NULL,
     started_at timestamp with time zone DEFAULT now() NOT NULL,
     last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
+    graphile_worker_ids text[] DEFAULT '{}'::text[] NOT NULL,
     CONSTRAINT heartbeat_role_known CHECK ((role = ANY (ARRAY['api'::text, 'worker'::text, 'relay'::text])))
+);
+
+
+--
+-- Name: refunds; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.refunds (
+    id uuid NOT NULL,
+    payment_id uuid NOT NULL,
+    amount bigint NOT NULL,
+    reason text,
+    status text NOT NULL,
+    gateway_refund_id text,
+    trace_id text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    completed_at timestamp with time zone,
+    CONSTRAINT refund_amount_positive CHECK ((amount > 0)),
+    CONSTRAINT refund_status_known CHECK ((status = ANY (ARRAY['PENDING'::text, 'SUCCEEDED'::text])))
 );
 
 
@@ -306,7 +565,7 @@ CREATE TABLE public.process_heartbeats (
 --
 
 CREATE TABLE public.schema_migrations (
-    version character varying NOT NULL
+    version character varying(128) NOT NULL
 );
 
 
@@ -331,6 +590,22 @@ CREATE TABLE public.wallets (
 
 
 --
+-- Name: dead_letter_jobs dead_letter_jobs_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.dead_letter_jobs
+    ADD CONSTRAINT dead_letter_jobs_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: dead_letter_jobs dead_letter_once_per_job; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.dead_letter_jobs
+    ADD CONSTRAINT dead_letter_once_per_job UNIQUE (job_id);
+
+
+--
 -- Name: events event_version_unique; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -344,6 +619,22 @@ ALTER TABLE ONLY public.events
 
 ALTER TABLE ONLY public.events
     ADD CONSTRAINT events_pkey PRIMARY KEY (event_id);
+
+
+--
+-- Name: fraud_blocklist fraud_blocklist_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.fraud_blocklist
+    ADD CONSTRAINT fraud_blocklist_pkey PRIMARY KEY (kind, value);
+
+
+--
+-- Name: gateway_webhook_events gateway_webhook_events_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.gateway_webhook_events
+    ADD CONSTRAINT gateway_webhook_events_pkey PRIMARY KEY (provider, event_id);
 
 
 --
@@ -387,11 +678,59 @@ ALTER TABLE ONLY public.outbox
 
 
 --
+-- Name: payment_charges payment_charge_gateway_id_unique; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.payment_charges
+    ADD CONSTRAINT payment_charge_gateway_id_unique UNIQUE (provider, gateway_charge_id);
+
+
+--
+-- Name: payment_charges payment_charges_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.payment_charges
+    ADD CONSTRAINT payment_charges_pkey PRIMARY KEY (payment_id, provider);
+
+
+--
+-- Name: payment_steps payment_step_once_per_attempt; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.payment_steps
+    ADD CONSTRAINT payment_step_once_per_attempt UNIQUE (payment_id, name, attempt, status);
+
+
+--
+-- Name: payment_steps payment_steps_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.payment_steps
+    ADD CONSTRAINT payment_steps_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: payments payments_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.payments
+    ADD CONSTRAINT payments_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: process_heartbeats process_heartbeats_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.process_heartbeats
     ADD CONSTRAINT process_heartbeats_pkey PRIMARY KEY (instance_id);
+
+
+--
+-- Name: refunds refunds_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.refunds
+    ADD CONSTRAINT refunds_pkey PRIMARY KEY (id);
 
 
 --
@@ -408,6 +747,13 @@ ALTER TABLE ONLY public.schema_migrations
 
 ALTER TABLE ONLY public.wallets
     ADD CONSTRAINT wallets_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: dead_letter_jobs_open; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX dead_letter_jobs_open ON public.dead_letter_jobs USING btree (id) WHERE (replayed_at IS NULL);
 
 
 --
@@ -460,10 +806,52 @@ CREATE INDEX outbox_created_at ON public.outbox USING btree (created_at);
 
 
 --
+-- Name: payment_steps_payment; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX payment_steps_payment ON public.payment_steps USING btree (payment_id, id);
+
+
+--
+-- Name: payments_created; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX payments_created ON public.payments USING btree (created_at DESC, id DESC);
+
+
+--
+-- Name: payments_non_terminal; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX payments_non_terminal ON public.payments USING btree (updated_at) WHERE (status = ANY (ARRAY['PENDING'::text, 'PROCESSING'::text]));
+
+
+--
+-- Name: payments_status_created; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX payments_status_created ON public.payments USING btree (status, created_at DESC, id DESC);
+
+
+--
+-- Name: payments_wallet_created; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX payments_wallet_created ON public.payments USING btree (wallet_id, created_at DESC, id DESC);
+
+
+--
 -- Name: process_heartbeats_role_last_seen; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE INDEX process_heartbeats_role_last_seen ON public.process_heartbeats USING btree (role, last_seen_at DESC);
+
+
+--
+-- Name: refunds_payment; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX refunds_payment ON public.refunds USING btree (payment_id);
 
 
 --
@@ -510,6 +898,14 @@ ALTER TABLE ONLY public.ledger_entries
 
 
 --
+-- Name: ledger_entries ledger_entry_payment_exists; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.ledger_entries
+    ADD CONSTRAINT ledger_entry_payment_exists FOREIGN KEY (payment_id) REFERENCES public.payments(id);
+
+
+--
 -- Name: ledger_entries ledger_entry_wallet_exists; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -523,6 +919,38 @@ ALTER TABLE ONLY public.ledger_entries
 
 ALTER TABLE ONLY public.outbox
     ADD CONSTRAINT outbox_event_exists FOREIGN KEY (event_id) REFERENCES public.events(event_id);
+
+
+--
+-- Name: payment_charges payment_charge_payment_exists; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.payment_charges
+    ADD CONSTRAINT payment_charge_payment_exists FOREIGN KEY (payment_id) REFERENCES public.payments(id);
+
+
+--
+-- Name: payment_steps payment_step_payment_exists; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.payment_steps
+    ADD CONSTRAINT payment_step_payment_exists FOREIGN KEY (payment_id) REFERENCES public.payments(id);
+
+
+--
+-- Name: payments payment_wallet_exists; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.payments
+    ADD CONSTRAINT payment_wallet_exists FOREIGN KEY (wallet_id) REFERENCES public.wallets(id);
+
+
+--
+-- Name: refunds refund_payment_exists; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.refunds
+    ADD CONSTRAINT refund_payment_exists FOREIGN KEY (payment_id) REFERENCES public.payments(id);
 
 
 --
