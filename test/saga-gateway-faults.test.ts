@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { request } from './helpers/http.ts';
 import { freePort } from './helpers/processes.ts';
-import { auditIsClean, startSystem, type TestSystem, walletState } from './helpers/system.ts';
+import { startSystem, type TestSystem, walletState } from './helpers/system.ts';
 
 let system: TestSystem;
 let workerMetrics: string;

@@ -55,3 +55,13 @@ export async function recordEvent<T extends EventType>(
   if (!row) throw new Error('event__append returned no row');
   return { eventId, version: row.version, occurredAt: row.occurred_at };
 }
+
+/**
+ * Enqueues a job on `trx` without an event, for a transition whose event belongs to another
+ * aggregate (the wallet debit enqueues the charge step). Same transaction, same guarantees.
+ */
+export async function enqueueJob(trx: Trx, job: NextJob): Promise<void> {
+  await sql`select graphile_worker.add_job(${job.task}, ${JSON.stringify(job.payload)}::json,
+              job_key => ${job.jobKey ?? null}, run_at => ${job.runAt ?? null}::timestamptz,
+              max_attempts => ${job.maxAttempts ?? 25}::int)`.execute(trx);
+}

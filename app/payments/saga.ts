@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Trx } from '../db/database.ts';
 import type { FailureReason, Provider } from '../db/types.ts';
+import { enqueueJob } from '../events/record-event.ts';
 import { moveWalletMoney } from '../wallets/wallet.money.ts';
 import type { FraudDecision } from './fraud.ts';
 import { changePayment, type PaymentEvent } from './payment.aggregate.ts';
@@ -41,23 +42,10 @@ export async function applyFraudDecision(
 
 /** Debits the wallet (row lock inside), or rejects the payment when the balance is short. */
 export async function debitWalletForPayment(trx: Trx, payment: PaymentRow, opts: SagaOptions) {
-  const moved = await moveWalletMoney(trx, {
-    walletId: payment.wallet_id,
-    entryType: 'PAYMENT_DEBIT',
-    amount: payment.amount,
-    paymentId: payment.id,
-    sourceRef: `payment:${payment.id}:debit`,
-    reference: payment.service_id,
-    traceId: payment.trace_id,
-    eventType: 'wallet.debited',
-    eventData: ({ entryId, balanceAfter, currency }) => ({
-      entry_id: entryId,
-      payment_id: payment.id,
-      amount: payment.amount,
-      currency,
-      balance_after: balanceAfter,
-    }),
-  });
+  const moved = await moveWalletMoney(
+    trx,
+    paymentMovement(payment, 'PAYMENT_DEBIT', 'wallet.debited', 'debit'),
+  );
   if (!moved.ok) {
     await recordStep(trx, {
       paymentId: payment.id,
@@ -75,7 +63,7 @@ export async function debitWalletForPayment(trx: Trx, payment: PaymentRow, opts:
   });
   const updated = await changePayment(trx, payment, [], { saga_step: 'debited', status: 'PROCESSING' });
   // The charge step has no event of its own to ride on: enqueue it here, in the same transaction.
-  await enqueue(trx, sagaJob(SAGA_TASKS.chargeGateway, payment.id, opts));
+  await enqueueJob(trx, sagaJob(SAGA_TASKS.chargeGateway, payment.id, opts));
   return { payment: updated, debited: true };
 }
 
@@ -217,23 +205,10 @@ async function reject(trx: Trx, payment: PaymentRow, reason: FailureReason, befo
 
 /** The compensating path: a PAYMENT_REVERSAL restores the debit, the payment ends FAILED. */
 async function compensate(trx: Trx, payment: PaymentRow, reason: FailureReason, before: PaymentEvent[]) {
-  const reversed = await moveWalletMoney(trx, {
-    walletId: payment.wallet_id,
-    entryType: 'PAYMENT_REVERSAL',
-    amount: payment.amount,
-    paymentId: payment.id,
-    sourceRef: `payment:${payment.id}:reversal`,
-    reference: payment.service_id,
-    traceId: payment.trace_id,
-    eventType: 'wallet.debit_reversed',
-    eventData: ({ entryId, balanceAfter, currency }) => ({
-      entry_id: entryId,
-      payment_id: payment.id,
-      amount: payment.amount,
-      currency,
-      balance_after: balanceAfter,
-    }),
-  });
+  const reversed = await moveWalletMoney(
+    trx,
+    paymentMovement(payment, 'PAYMENT_REVERSAL', 'wallet.debit_reversed', 'reversal'),
+  );
   if (!reversed.ok) throw new Error('a reversal cannot be refused for funds');
   await recordStep(trx, {
     paymentId: payment.id,
@@ -249,8 +224,36 @@ async function compensate(trx: Trx, payment: PaymentRow, reason: FailureReason, 
   );
 }
 
-async function enqueue(trx: Trx, job: ReturnType<typeof sagaJob>) {
-  await sql`select graphile_worker.add_job(${job.task}, ${JSON.stringify(job.payload)}::json,
-              job_key => ${job.jobKey ?? null}, max_attempts => ${job.maxAttempts ?? 25}::int,
-              run_at => ${job.runAt ?? null}::timestamptz)`.execute(trx);
+/** The wallet side of a payment: its debit, or the reversal that undoes it. */
+function paymentMovement(
+  payment: PaymentRow,
+  entryType: 'PAYMENT_DEBIT' | 'PAYMENT_REVERSAL',
+  eventType: 'wallet.debited' | 'wallet.debit_reversed',
+  step: 'debit' | 'reversal',
+) {
+  return {
+    walletId: payment.wallet_id,
+    entryType,
+    amount: payment.amount,
+    paymentId: payment.id,
+    sourceRef: `payment:${payment.id}:${step}`,
+    reference: payment.service_id,
+    traceId: payment.trace_id,
+    eventType,
+    eventData: ({
+      entryId,
+      balanceAfter,
+      currency,
+    }: {
+      entryId: string;
+      balanceAfter: number;
+      currency: string;
+    }) => ({
+      entry_id: entryId,
+      payment_id: payment.id,
+      amount: payment.amount,
+      currency,
+      balance_after: balanceAfter,
+    }),
+  };
 }

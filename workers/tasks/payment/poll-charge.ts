@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { enqueueJob } from '../../../app/events/record-event.ts';
 import type { GatewayCharge } from '../../../app/gateway/gateway-client.ts';
 import { observeSettlement } from '../../../app/payments/payment.metrics.ts';
 import {
@@ -72,9 +72,7 @@ export const pollCharge = (deps: WorkerDeps) =>
         runAt: new Date(Date.now() + delaySeconds * 1000),
         key: pollJobKey(paymentId),
       });
-      await sql`select graphile_worker.add_job(${next.task}, ${JSON.stringify(next.payload)}::json,
-                  job_key => ${next.jobKey ?? null}, run_at => ${next.runAt ?? null}::timestamptz,
-                  max_attempts => ${next.maxAttempts ?? 25}::int)`.execute(trx);
+      await enqueueJob(trx, next);
       return undefined;
     });
     if (settled) observeSettlement(settled);
