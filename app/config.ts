@@ -54,6 +54,43 @@ const configSchema = z.object({
   FRAUD_MAX_AMOUNT: z.coerce.number().int().min(1).max(1_000_000_000_000).default(100_000_000),
   FRAUD_VELOCITY_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(30),
   FRAUD_DECLINE_SCORE: z.coerce.number().int().min(1).max(100).default(80),
+  // Kafka. Unset: `npm start` runs a local Kafka-protocol broker (mokapi) on 127.0.0.1:9092.
+  KAFKA_BROKERS: z
+    .string()
+    .regex(/^[\w.-]+:\d{1,5}(,[\w.-]+:\d{1,5})*$/, 'must be host:port[,host:port...]')
+    .optional(),
+  // The local broker's dashboard and API port (mokapi), when `npm start` runs it.
+  LOCAL_KAFKA_DASHBOARD_PORT: port.default(18080),
+  KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(3),
+  // Idempotent producer: on for Apache Kafka. `npm start` and the tests turn it off for mokapi,
+  // which rejects the second multi-record batch of an idempotent producer (out of order sequence).
+  KAFKA_IDEMPOTENT: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  KAFKA_CLIENT_ID: z.string().min(1).default('wallet-payments-relay'),
+  // The outbox relay: its replication slot and publication, batching, standby polling, metrics.
+  RELAY_SLOT_NAME: z
+    .string()
+    .regex(/^[a-z0-9_]{1,63}$/, 'lower case letters, digits and _')
+    .default('outbox_relay'),
+  RELAY_PUBLICATION: z
+    .string()
+    .regex(/^[a-z0-9_]{1,63}$/, 'lower case letters, digits and _')
+    .default('outbox_pub'),
+  RELAY_BATCH_MAX_ROWS: z.coerce.number().int().min(1).max(100_000).default(500),
+  RELAY_BATCH_MAX_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(0),
+  RELAY_MAX_BUFFERED_ROWS: z.coerce.number().int().min(100).max(1_000_000).default(20_000),
+  RELAY_STANDBY_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+  RELAY_METRICS_PORT: port.default(9465),
+  RELAY_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).max(300).default(5),
+  // Relayed outbox rows older than this are deleted by a worker cron task (the events stay).
+  OUTBOX_RETENTION_HOURS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 365)
+    .default(168),
   // The gateway simulator process (gateway-sim/main.ts).
   GATEWAY_SIM_PORT: port.default(8090),
   HEALTH_STALE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
@@ -79,6 +116,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 /** The URL used when DATABASE_URL is unset: the embedded Postgres that `npm start` runs. */
 export function embeddedDatabaseUrl(config: Config): string {
   return `postgres://postgres:postgres@127.0.0.1:${config.EMBEDDED_PG_PORT}/payments`;
+}
+
+/** The Kafka bootstrap servers: KAFKA_BROKERS, or the local broker `npm start` runs. */
+export function kafkaBrokers(config: Config): string[] {
+  return (config.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 }
 
 export function databaseUrl(config: Config): string {

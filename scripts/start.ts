@@ -5,6 +5,7 @@ import { type Config, loadConfig } from '../app/config.ts';
 import { type RunningPostgres, startEmbeddedPostgres } from '../app/db/embedded-postgres.ts';
 import { migrate } from '../app/db/migrate.ts';
 import { exitOnConfigError } from '../app/process.ts';
+import { type LocalBroker, startLocalBroker } from '../outbox-relay/local-broker.ts';
 
 /**
  * `npm start`: the whole system on one machine for a newcomer. Starts embedded Postgres (unless
@@ -14,6 +15,7 @@ import { exitOnConfigError } from '../app/process.ts';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const config = exitOnConfigError(loadConfig);
 const say = (line: string) => process.stdout.write(`[start] ${line}\n`);
+let stopping = false;
 
 let postgres: RunningPostgres | undefined;
 let databaseUrl = config.DATABASE_URL;
@@ -32,6 +34,17 @@ if (!databaseUrl) {
 say('applying migrations');
 await migrate(databaseUrl);
 
+let broker: LocalBroker | undefined;
+let kafkaBrokers = config.KAFKA_BROKERS;
+if (!kafkaBrokers) {
+  say('starting the local Kafka-protocol broker (mokapi, validating docs/asyncapi.yaml)');
+  broker = await startLocalBroker({ port: 9092, apiPort: config.LOCAL_KAFKA_DASHBOARD_PORT });
+  kafkaBrokers = broker.brokers;
+  broker.process.on('exit', (code, signal) => {
+    if (!stopping) say(`the local broker exited (${signal ?? code}); the relay will retry until it is back`);
+  });
+}
+
 interface Role {
   name: string;
   entry: string;
@@ -42,8 +55,8 @@ const roles: Role[] = [
   { name: 'gateway-sim', entry: 'gateway-sim/main.ts', restarts: 0 },
   { name: 'api', entry: 'app/main.ts', restarts: 0 },
   { name: 'worker', entry: 'workers/main.ts', restarts: 0 },
+  { name: 'relay', entry: 'outbox-relay/main.ts', restarts: 0 },
 ];
-let stopping = false;
 
 function launch(role: Role, env: NodeJS.ProcessEnv): void {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, role.entry)], {
@@ -63,9 +76,15 @@ function launch(role: Role, env: NodeJS.ProcessEnv): void {
   });
 }
 
-const env = { ...process.env, DATABASE_URL: databaseUrl };
+const env = {
+  ...process.env,
+  DATABASE_URL: databaseUrl,
+  KAFKA_BROKERS: kafkaBrokers,
+  // mokapi mishandles idempotent multi-record batches (see KAFKA_IDEMPOTENT in app/config.ts).
+  ...(broker ? { KAFKA_IDEMPOTENT: 'false' } : {}),
+};
 for (const role of roles) launch(role, env);
-printUrls(config, databaseUrl);
+printUrls(config, databaseUrl, kafkaBrokers, Boolean(broker));
 
 async function shutdown(signal: NodeJS.Signals) {
   if (stopping) return;
@@ -83,6 +102,10 @@ async function shutdown(signal: NodeJS.Signals) {
         }),
     ),
   );
+  if (broker) {
+    say('stopping the local broker');
+    await broker.stop();
+  }
   if (postgres) {
     say('stopping Postgres');
     await postgres.stop();
@@ -97,7 +120,7 @@ process.removeAllListeners('SIGTERM');
 process.on('SIGINT', shutdown);
 process.on('SIGTERM', shutdown);
 
-function printUrls(c: Config, dbUrl: string) {
+function printUrls(c: Config, dbUrl: string, kafka: string, local: boolean) {
   const api = `http://${c.HOST}:${c.PORT}`;
   say(`API            ${api}`);
   say(`API reference  ${api}/docs  (OpenAPI: ${api}/openapi.json)`);
@@ -106,5 +129,9 @@ function printUrls(c: Config, dbUrl: string) {
   );
   say(`gateway sim    http://${c.HOST}:${c.GATEWAY_SIM_PORT}/alpha/_control  (and /beta/_control)`);
   say(`database       ${dbUrl.replace(/:[^:@/]+@/, ':***@')}`);
+  say(
+    `kafka          ${kafka}  topics payments.events, wallets.events${local ? ` (dashboard http://127.0.0.1:${c.LOCAL_KAFKA_DASHBOARD_PORT})` : ''}`,
+  );
+  say(`relay metrics  http://${c.HOST}:${c.RELAY_METRICS_PORT}/metrics`);
   say('Ctrl-C stops everything');
 }

@@ -4,10 +4,10 @@ import { type Config, databaseUrl } from '../app/config.ts';
 import { createDatabase } from '../app/db/database.ts';
 import { GatewayClient } from '../app/gateway/gateway-client.ts';
 import type { Logger } from '../app/observability/logger.ts';
+import { startMetricsServer } from '../app/observability/metrics-server.ts';
 import { fraudRulesFrom, sagaOptionsFrom, type WorkerDeps } from './deps.ts';
 import { graphileLogger } from './graphile-logger.ts';
 import { startHeartbeat } from './heartbeat.ts';
-import { startMetricsServer } from './metrics-server.ts';
 import { createTaskList, crontab } from './tasks/index.ts';
 
 /**

@@ -187,7 +187,18 @@ export interface DeadLetterJobTable {
   replay_job_id: number | null;
 }
 
+export interface RelayProgressTable {
+  slot_name: string;
+  acked_lsn: string | null;
+  last_commit_at: Timestamp | null;
+  events_relayed: ColumnType<number, number | undefined, number>;
+  leader_instance: string;
+  backfill_completed_at: Timestamp | null;
+  updated_at: Timestamp;
+}
+
 export interface DB {
+  relay_progress: RelayProgressTable;
   payments: PaymentTable;
   payment_steps: PaymentStepTable;
   payment_charges: PaymentChargeTable;

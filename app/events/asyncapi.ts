@@ -19,7 +19,10 @@ const envelopeDescription: Record<string, string> = {
 };
 
 function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { unrepresentable: 'any' }) as Record<string, unknown>;
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
   return rest;
 }
 
@@ -31,11 +34,24 @@ function envelopeSchemaFor(type: EventType) {
     title: type,
     type: 'object',
     additionalProperties: false,
-    required: ['event_id', 'event_type', 'aggregate_type', 'aggregate_id', 'version', 'occurred_at', 'trace_id', 'data'],
+    required: [
+      'event_id',
+      'event_type',
+      'aggregate_type',
+      'aggregate_id',
+      'version',
+      'occurred_at',
+      'trace_id',
+      'data',
+    ],
     properties: {
       event_id: { type: 'string', format: 'uuid', description: envelopeDescription.event_id },
       event_type: { type: 'string', enum: [type], description: envelopeDescription.event_type },
-      aggregate_type: { type: 'string', enum: [aggregateType], description: envelopeDescription.aggregate_type },
+      aggregate_type: {
+        type: 'string',
+        enum: [aggregateType],
+        description: envelopeDescription.aggregate_type,
+      },
       aggregate_id: { type: 'string', format: 'uuid', description: envelopeDescription.aggregate_id },
       version: { type: 'integer', minimum: 1, description: envelopeDescription.version },
       occurred_at: { type: 'string', format: 'date-time', description: envelopeDescription.occurred_at },
@@ -54,8 +70,10 @@ const HEADERS_NOTE =
  */
 export function buildAsyncApiDocument(options: { partitions?: number; server?: string } = {}) {
   const types = Object.keys(eventCatalogue).sort() as EventType[];
-  const byAggregate = (aggregate: AggregateType) => types.filter((t) => eventCatalogue[t].aggregateType === aggregate);
-  const messageName = (aggregate: AggregateType) => (aggregate === 'payment' ? 'PaymentEvent' : 'WalletEvent');
+  const byAggregate = (aggregate: AggregateType) =>
+    types.filter((t) => eventCatalogue[t].aggregateType === aggregate);
+  const messageName = (aggregate: AggregateType) =>
+    aggregate === 'payment' ? 'PaymentEvent' : 'WalletEvent';
   const message = (aggregate: AggregateType) => ({
     name: messageName(aggregate),
     title: `${aggregate} event`,
@@ -82,7 +100,13 @@ export function buildAsyncApiDocument(options: { partitions?: number; server?: s
         'app/events/catalogue.ts by `npm run asyncapi`; do not edit by hand.',
     },
     defaultContentType: 'application/json',
-    servers: { local: { host: options.server ?? '127.0.0.1:9092', protocol: 'kafka', description: 'npm start (mokapi)' } },
+    servers: {
+      local: {
+        host: options.server ?? '127.0.0.1:9092',
+        protocol: 'kafka',
+        description: 'npm start (mokapi)',
+      },
+    },
     channels: { paymentsEvents: channel('payment'), walletsEvents: channel('wallet') },
     operations: {
       publishPaymentEvents: {

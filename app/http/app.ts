@@ -3,6 +3,7 @@ import { pinoHttp } from 'pino-http';
 import swaggerUi from 'swagger-ui-express';
 import { RouteNotFound, UnsupportedMediaType, ValidationFailed } from '../errors.ts';
 import { webhooksRouter } from '../gateway/webhooks.routes.ts';
+import { useDatabaseForGauges } from '../observability/db-gauges.ts';
 import { httpRequestDuration, registry } from '../observability/metrics.ts';
 import { paymentsRouter } from '../payments/payments.routes.ts';
 import { walletsRouter } from '../wallets/wallets.routes.ts';
@@ -19,6 +20,7 @@ import { findNulString } from './validation.ts';
  * Order matters: context and metrics first, then body checks, then routes, then the problem handler.
  */
 export function createApp(deps: ApiDeps): Express {
+  useDatabaseForGauges(deps.db);
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);

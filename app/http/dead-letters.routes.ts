@@ -1,9 +1,6 @@
 import { Router } from 'express';
 import { sql } from 'kysely';
-import client from 'prom-client';
-import type { Db } from '../db/database.ts';
 import { AppError, NotFound } from '../errors.ts';
-import { registry } from '../observability/metrics.ts';
 import type { AppDeps } from './deps.ts';
 import { openApiRegistry, problemResponses } from './openapi.ts';
 import { parseQuery } from './validation.ts';
@@ -21,22 +18,6 @@ class DeadLetterAlreadyReplayed extends AppError {
   }
 }
 
-let gaugeDb: Db | undefined;
-new client.Gauge({
-  name: 'dead_letter_jobs',
-  help: 'Dead-lettered jobs not yet replayed',
-  registers: [registry],
-  async collect() {
-    if (!gaugeDb) return;
-    const { rows } = await sql<{
-      n: number;
-    }>`select count(*)::int as n from dead_letter_jobs where replayed_at is null`
-      .execute(gaugeDb)
-      .catch(() => ({ rows: [] as { n: number }[] }));
-    if (rows[0]) this.set(rows[0].n);
-  },
-});
-
 const listQuery = z.strictObject({
   include: z.enum(['open', 'all']).default('open'),
   limit: z.coerce.number().int().min(1).max(500).default(100),
@@ -44,7 +25,6 @@ const listQuery = z.strictObject({
 
 /** Mounted under /admin (bearer token checked there). SQL functions do the work; see docs/runbooks/dead-letters.md. */
 export function deadLettersRouter({ db, config }: AppDeps): Router {
-  gaugeDb = db;
   const router = Router();
 
   router.get('/dead-letters', async (req, res) => {

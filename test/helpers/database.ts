@@ -23,7 +23,25 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     url,
     async drop() {
       await database.close();
-      await withAdmin(adminUrl, (c) => c.query(`drop database if exists ${name} with (force)`));
+      await withAdmin(adminUrl, async (c) => {
+        // A replication slot pins its database: stop its reader, drop it, then the database.
+        await c.query(
+          `select pg_terminate_backend(active_pid) from pg_replication_slots where database = $1 and active_pid is not null`,
+          [name],
+        );
+        for (let i = 0; i < 50; i++) {
+          const { rows } = await c.query<{ slot_name: string; active: boolean }>(
+            'select slot_name, active from pg_replication_slots where database = $1',
+            [name],
+          );
+          if (rows.length === 0) break;
+          for (const r of rows.filter((x) => !x.active)) {
+            await c.query('select pg_drop_replication_slot($1)', [r.slot_name]).catch(() => {});
+          }
+          await new Promise((res) => setTimeout(res, 100));
+        }
+        await c.query(`drop database if exists ${name} with (force)`);
+      });
     },
   };
 }

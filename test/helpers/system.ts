@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { ADMIN_TOKEN, startTestApp, type TestApp } from './app.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { idem, request } from './http.ts';
+import { startTestBroker } from './kafka.ts';
 import { freePort, type RoleProcess, spawnRole, waitFor } from './processes.ts';
 
 /**
@@ -28,6 +29,10 @@ export const FAST_ENV: Record<string, string> = {
   GATEWAY_BREAKER_THRESHOLD: '5',
   GATEWAY_BREAKER_HALF_OPEN_MS: '1000',
   FRAUD_VELOCITY_PER_MINUTE: '1000',
+  KAFKA_IDEMPOTENT: 'false',
+  RELAY_METRICS_PORT: '0',
+  RELAY_HEARTBEAT_SECONDS: '1',
+  RELAY_STANDBY_POLL_MS: '200',
 };
 
 export interface TestSystem {
@@ -37,6 +42,10 @@ export interface TestSystem {
   env: Record<string, string>;
   workers: RoleProcess[];
   startWorker(extraEnv?: Record<string, string>): Promise<RoleProcess>;
+  relays: RoleProcess[];
+  startRelay(extraEnv?: Record<string, string>): Promise<RoleProcess>;
+  /** The test's own broker, when started with relays. */
+  brokers?: string;
   control(provider: 'alpha' | 'beta', controls: Record<string, unknown>): Promise<any>;
   newWallet(balance: number, currency?: string): Promise<string>;
   pay(
@@ -50,15 +59,19 @@ export interface TestSystem {
 
 export async function startSystem(
   overrides: Record<string, string> = {},
-  options: { workers?: number } = {},
+  options: { workers?: number; relays?: number } = {},
 ): Promise<TestSystem> {
   const database = await createTestDatabase();
+  const broker = options.relays ? await startTestBroker() : undefined;
   const simPort = await freePort();
   const gatewayUrl = `http://127.0.0.1:${simPort}`;
   const env: Record<string, string> = {
     ...FAST_ENV,
     DATABASE_URL: database.url,
     GATEWAY_BASE_URL: gatewayUrl,
+    // Slots are per cluster: one per test database.
+    RELAY_SLOT_NAME: `slot_${database.url.split('/').pop()}`,
+    ...(broker ? { KAFKA_BROKERS: broker.brokers } : {}),
     ...overrides,
   };
   const sim = spawnRole('gateway-sim/main.ts', { ...env, GATEWAY_SIM_PORT: String(simPort) });
@@ -85,6 +98,25 @@ export async function startSystem(
   };
   for (let i = 0; i < (options.workers ?? 1); i++) await startWorker();
 
+  const relays: RoleProcess[] = [];
+  const startRelay = async (extraEnv: Record<string, string> = {}) => {
+    const relay = spawnRole('outbox-relay/main.ts', { ...env, ...extraEnv });
+    relays.push(relay);
+    await waitFor(
+      `relay ${relay.pid} heartbeat\n${relay.output()}`,
+      async () =>
+        (await database.db
+          .selectFrom('process_heartbeats')
+          .select('pid')
+          .where('pid', '=', relay.pid)
+          .where('role', '=', 'relay')
+          .executeTakeFirst()) !== undefined,
+      30_000,
+    );
+    return relay;
+  };
+  for (let i = 0; i < (options.relays ?? 0); i++) await startRelay();
+
   let keys = 0;
   const system: TestSystem = {
     api,
@@ -93,6 +125,9 @@ export async function startSystem(
     env,
     workers,
     startWorker,
+    relays,
+    startRelay,
+    brokers: broker?.brokers,
     async control(provider, controls) {
       const res = await fetch(`${gatewayUrl}/${provider}/_control`, {
         method: 'POST',
@@ -135,7 +170,8 @@ export async function startSystem(
       );
     },
     async close() {
-      await Promise.all(workers.map((w) => w.kill('SIGTERM')));
+      await Promise.all([...workers, ...relays].map((p) => p.kill('SIGTERM')));
+      await broker?.stop();
       await sim.kill('SIGTERM');
       await api.close();
       await database.drop();

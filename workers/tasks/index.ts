@@ -3,6 +3,7 @@ import { SAGA_TASKS } from '../../app/payments/saga-jobs.ts';
 import { withDeadLetter } from '../dead-letter.ts';
 import type { WorkerDeps } from '../deps.ts';
 import { pruneIdempotencyKeys } from './maintenance/prune-idempotency-keys.ts';
+import { pruneOutbox } from './maintenance/prune-outbox.ts';
 import { sweepDeadLetters } from './maintenance/sweep-dead-letters.ts';
 import { chargeGateway } from './payment/charge-gateway.ts';
 import { debitWallet } from './payment/debit-wallet.ts';
@@ -20,6 +21,7 @@ export function createTaskList(deps: WorkerDeps): TaskList {
     [SAGA_TASKS.refund]: withDeadLetter(refundPayment(deps)),
     maintenance__prune_idempotency_keys: pruneIdempotencyKeys,
     maintenance__sweep_dead_letters: sweepDeadLetters,
+    maintenance__prune_outbox: pruneOutbox(deps.config.OUTBOX_RETENTION_HOURS),
   };
 }
 
@@ -27,4 +29,5 @@ export function createTaskList(deps: WorkerDeps): TaskList {
 export const crontab = [
   '17 * * * * maintenance__prune_idempotency_keys ?fill=2h&max=1',
   '* * * * * maintenance__sweep_dead_letters ?max=1',
+  '23 * * * * maintenance__prune_outbox ?fill=2h&max=1',
 ].join('\n');

@@ -1,9 +1,9 @@
 import http from 'node:http';
-import type { Logger } from '../app/observability/logger.ts';
-import { registry } from '../app/observability/metrics.ts';
+import type { Logger } from './logger.ts';
+import { registry } from './metrics.ts';
 
 /**
- * Workers have no API, but saga transitions (and so most business metrics) happen here: expose
+ * Workers and the relay have no API, but their transitions (and so most business metrics) happen there: expose
  * this process's registry on its own port for Prometheus. Port 0 disables it.
  */
 export function startMetricsServer(port: number, host: string, logger: Logger): { close(): Promise<void> } {

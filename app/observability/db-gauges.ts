@@ -1,0 +1,45 @@
+import { sql } from 'kysely';
+import client from 'prom-client';
+import type { Db } from '../db/database.ts';
+import { registry } from './metrics.ts';
+
+/**
+ * Gauges read from the database when Prometheus scrapes the API: the state they report lives in
+ * tables (dead letters, relay progress), not in any one process.
+ */
+let gaugeDb: Db | undefined;
+
+/** Points the gauges at the API's database (the last call wins; tests start several APIs). */
+export function useDatabaseForGauges(db: Db): void {
+  gaugeDb = db;
+}
+
+new client.Gauge({
+  name: 'dead_letter_jobs',
+  help: 'Dead-lettered jobs not yet replayed',
+  registers: [registry],
+  async collect() {
+    if (!gaugeDb) return;
+    const { rows } = await sql<{
+      n: number;
+    }>`select count(*)::int as n from dead_letter_jobs where replayed_at is null`
+      .execute(gaugeDb)
+      .catch(() => ({ rows: [] as { n: number }[] }));
+    if (rows[0]) this.set(rows[0].n);
+  },
+});
+
+new client.Gauge({
+  name: 'outbox_relay_lag_seconds',
+  help: 'Age of the oldest outbox row not yet acknowledged by Kafka (0 when the relay is caught up)',
+  registers: [registry],
+  async collect() {
+    if (!gaugeDb) return;
+    const { rows } = await sql<{ lag: number | null }>`
+      select extract(epoch from now() - min(o.created_at))::float8 as lag from outbox o
+       where o.created_at > coalesce((select min(last_commit_at) from relay_progress), '-infinity')`
+      .execute(gaugeDb)
+      .catch(() => ({ rows: [] as { lag: number | null }[] }));
+    if (rows[0]) this.set(rows[0].lag ?? 0);
+  },
+});

@@ -1,0 +1,86 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse, stringify } from 'yaml';
+
+/**
+ * A local Kafka-protocol broker for `npm start` and the tests: mokapi (a Go binary shipped in the
+ * npm package @go-mokapi/linux-x64), loading docs/asyncapi.yaml, so every produced record is
+ * validated against the stream's contract (INVALID_RECORD otherwise). In memory only.
+ * The spec is copied alone into a fresh directory (mokapi loads every file in the directory it
+ * watches), with its server set to the chosen port.
+ */
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface LocalBroker {
+  brokers: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export async function startLocalBroker(options: {
+  port: number;
+  apiPort: number;
+  spec?: string;
+}): Promise<LocalBroker> {
+  const binary = createRequire(import.meta.url).resolve('@go-mokapi/linux-x64/bin/mokapi');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-mokapi-'));
+  chmodSync(dir, 0o755);
+  const spec = parse(readFileSync(options.spec ?? path.join(root, 'docs/asyncapi.yaml'), 'utf8'));
+  spec.servers = { local: { host: `127.0.0.1:${options.port}`, protocol: 'kafka' } };
+  writeFileSync(path.join(dir, 'asyncapi.yaml'), stringify(spec));
+
+  const child = spawn(
+    binary,
+    [
+      '--providers-file-directory',
+      dir,
+      '--api-port',
+      String(options.apiPort),
+      '--health-enabled=false',
+      '--mcp-server-enabled=false',
+      '--log-level',
+      'warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (d) => {
+    stderr = (stderr + d).slice(-5000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  // mokapi keeps running when its port is taken, so "something answers" is not enough: the child
+  // must be alive and must not have reported a bind error.
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) break;
+    if (/address already in use/.test(stderr)) break;
+    if (await canConnect(options.port)) return { brokers: `127.0.0.1:${options.port}`, process: child, stop };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await stop();
+  throw new Error(`mokapi did not start on port ${options.port}: ${stderr.trim().slice(-500)}`);
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

@@ -1,0 +1,13 @@
+import { hostname } from 'node:os';
+import { loadConfig } from '../app/config.ts';
+import { createLogger } from '../app/observability/logger.ts';
+import { collectDefaultMetrics } from '../app/observability/metrics.ts';
+import { exitOnConfigError, onShutdown } from '../app/process.ts';
+import { startRelay } from './relay.ts';
+
+/** The `relay` role: outbox -> Kafka, single active (others stand by), until SIGINT/SIGTERM. */
+const config = exitOnConfigError(loadConfig);
+const logger = createLogger(config.LOG_LEVEL, { role: 'relay', host: hostname() });
+collectDefaultMetrics('relay');
+const relay = await startRelay(config, logger);
+onShutdown(logger, () => relay.stop());

@@ -1,0 +1,165 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import client from 'prom-client';
+import { type Config, databaseUrl, kafkaBrokers } from '../app/config.ts';
+import { createDatabase } from '../app/db/database.ts';
+import type { Logger } from '../app/observability/logger.ts';
+import { registry } from '../app/observability/metrics.ts';
+import { startMetricsServer } from '../app/observability/metrics-server.ts';
+import { startHeartbeat } from '../workers/heartbeat.ts';
+import { backfillIfNeeded } from './backfill.ts';
+import { createKafka, createPublisher, ensureTopics, type Publisher } from './kafka.ts';
+import { acquireLeadership } from './leader.ts';
+import { relayLeader } from './metrics.ts';
+import { RelayStream } from './relay-stream.ts';
+import { ensurePublicationAndSlot } from './replication-setup.ts';
+
+/**
+ * One relay process: stands by until it holds the leader lock, then sets up the publication,
+ * slot and topics and streams the outbox to Kafka. A stream failure restarts the stream (from the
+ * slot's last acknowledged commit) after a backoff, keeping leadership; losing the lock's
+ * connection ends the process, since single-active can no longer be guaranteed.
+ */
+export async function startRelay(config: Config, logger: Logger) {
+  const connectionString = databaseUrl(config);
+  const database = createDatabase(connectionString, { max: 3, applicationName: 'outbox-relay-admin' });
+  const instanceId = `relay:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const heartbeat = startHeartbeat(database.pool, 'relay', config.RELAY_HEARTBEAT_SECONDS, logger);
+  const metricsServer = startMetricsServer(config.RELAY_METRICS_PORT, config.HOST, logger);
+  registerSlotGauge(database.pool, config.RELAY_SLOT_NAME);
+
+  let stopping = false;
+  let stream: RelayStream | undefined;
+  let publisher: Publisher | undefined;
+  let progress = { lsn: '0/0', lastCommitAt: null as Date | null, events: 0, dirty: false };
+
+  const saveProgress = async () => {
+    if (!progress.dirty) return;
+    progress.dirty = false;
+    const { lsn, lastCommitAt, events } = progress;
+    progress.events = 0;
+    await database.pool
+      .query(
+        `insert into relay_progress (slot_name, acked_lsn, last_commit_at, events_relayed, leader_instance)
+         values ($1, $2::pg_lsn, $3, $4, $5)
+         on conflict (slot_name) do update set acked_lsn = excluded.acked_lsn,
+           last_commit_at = coalesce(excluded.last_commit_at, relay_progress.last_commit_at),
+           events_relayed = relay_progress.events_relayed + excluded.events_relayed,
+           leader_instance = excluded.leader_instance, updated_at = now()`,
+        [config.RELAY_SLOT_NAME, lsn, lastCommitAt, events, instanceId],
+      )
+      .catch((err) => logger.warn({ err }, 'could not record relay progress'));
+  };
+  const progressTimer = setInterval(() => void saveProgress(), 1000);
+  progressTimer.unref();
+
+  let leadership: Awaited<ReturnType<typeof acquireLeadership>>;
+  const lead = () =>
+    acquireLeadership({
+      connectionString,
+      lockName: `wallet-payments:outbox-relay:${config.RELAY_SLOT_NAME}`,
+      pollMs: config.RELAY_STANDBY_POLL_MS,
+      logger,
+      isStopping: () => stopping,
+      onLost: (err) => {
+        logger.fatal({ err }, 'lost the leader lock: exiting so that no two relays stream at once');
+        process.exit(1);
+      },
+    });
+
+  const loop = (async () => {
+    leadership = await lead();
+    if (!leadership) return;
+    relayLeader.set(1);
+    logger.info({ instanceId, slot: config.RELAY_SLOT_NAME }, 'relay is the leader');
+    let backoffMs = 500;
+    while (!stopping) {
+      try {
+        const setup = await ensurePublicationAndSlot(
+          database.pool,
+          config.RELAY_PUBLICATION,
+          config.RELAY_SLOT_NAME,
+        );
+        if (setup.created) logger.info({ slot: config.RELAY_SLOT_NAME }, 'created the replication slot');
+        const kafka = createKafka(kafkaBrokers(config), config.KAFKA_CLIENT_ID, logger);
+        await ensureTopics(kafka, config.KAFKA_TOPIC_PARTITIONS);
+        publisher = await createPublisher(kafka, { idempotent: config.KAFKA_IDEMPOTENT });
+        await backfillIfNeeded(database.pool, publisher, {
+          slot: config.RELAY_SLOT_NAME,
+          instanceId,
+          slotCreated: setup.created,
+          logger,
+        });
+        stream = new RelayStream({
+          connectionString,
+          slot: config.RELAY_SLOT_NAME,
+          publication: config.RELAY_PUBLICATION,
+          publisher,
+          logger,
+          batchMaxRows: config.RELAY_BATCH_MAX_ROWS,
+          batchMaxWaitMs: config.RELAY_BATCH_MAX_WAIT_MS,
+          maxBufferedRows: config.RELAY_MAX_BUFFERED_ROWS,
+          onAcked: (p) => {
+            progress = {
+              lsn: p.lsn,
+              lastCommitAt: p.lastCommitAt ?? progress.lastCommitAt,
+              events: progress.events + p.events,
+              dirty: true,
+            };
+            backoffMs = 500;
+          },
+        });
+        logger.info('relay streaming');
+        await stream.run();
+      } catch (err) {
+        if (stopping) break;
+        logger.error(
+          { err, retryInMs: backoffMs },
+          'relay stream stopped; restarting from the last acknowledged commit',
+        );
+        await new Promise((resolve) => setTimeout(resolve, backoffMs));
+        backoffMs = Math.min(backoffMs * 2, 15_000);
+      } finally {
+        await publisher?.close().catch(() => {});
+        publisher = undefined;
+      }
+    }
+  })();
+
+  return {
+    instanceId,
+    isLeader: () => leadership !== undefined,
+    /** Settles when the relay stopped (or never led, if stopped while standing by). */
+    done: loop,
+    async stop() {
+      stopping = true;
+      await stream?.stop();
+      await loop;
+      clearInterval(progressTimer);
+      await saveProgress();
+      relayLeader.set(0);
+      await leadership?.release();
+      await heartbeat.stop();
+      await metricsServer.close();
+      await database.close();
+    },
+  };
+}
+
+/** Bytes of WAL the slot keeps on disk, and how far its confirmed position trails the WAL end. */
+function registerSlotGauge(pool: import('pg').Pool, slot: string): void {
+  new client.Gauge({
+    name: 'outbox_relay_slot_retained_wal_bytes',
+    help: 'WAL retained by the relay slot (current WAL position - restart_lsn)',
+    registers: [registry],
+    async collect() {
+      const { rows } = await pool
+        .query<{ retained: string | null }>(
+          'select pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::text as retained from pg_replication_slots where slot_name = $1',
+          [slot],
+        )
+        .catch(() => ({ rows: [] as { retained: string | null }[] }));
+      if (rows[0]?.retained) this.set(Number(rows[0].retained));
+    },
+  });
+}
