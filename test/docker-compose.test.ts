@@ -23,7 +23,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('builds every app role from the one Dockerfile, after migrations', () => {
-    for (const role of ['api', 'worker']) {
+    for (const role of ['api', 'worker', 'relay']) {
       const service = compose.services[role];
       expect(service.build).toBe('.');
       expect(service.depends_on.migrate.condition).toBe('service_completed_successfully');
@@ -32,12 +32,19 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('has Prometheus scrape the api and the workers', () => {
+  it('runs the relay against Apache Kafka, and the gateway simulator', () => {
+    expect(compose.services.relay.environment.KAFKA_BROKERS).toBe('kafka:9092');
+    expect(compose.services.relay.depends_on.kafka.condition).toBe('service_healthy');
+    expect(compose.services['gateway-sim'].command.at(-1)).toBe('gateway-sim/main.ts');
+  });
+
+  it('has Prometheus scrape the api, the workers and the relay', () => {
     const prometheus = parse(readFileSync('ops/prometheus.yml', 'utf8'));
     const job = (name: string) =>
       prometheus.scrape_configs.find((c: { job_name: string }) => c.job_name === name);
     expect(job('api').static_configs[0].targets).toEqual(['api:8080']);
     expect(job('worker').dns_sd_configs[0]).toMatchObject({ names: ['worker'], port: 9464 });
+    expect(job('relay').dns_sd_configs[0]).toMatchObject({ names: ['relay'], port: 9465 });
   });
 
   it.runIf(hasDockerCompose())('passes docker-compose config', () => {

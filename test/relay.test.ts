@@ -155,4 +155,22 @@ describe('outbox relay to Kafka (mokapi validating docs/asyncapi.yaml)', () => {
     const metrics = await (await fetch(`${system.api.baseUrl}/metrics`)).text();
     expect(metrics).toMatch(/^outbox_relay_lag_seconds(\{[^}]*\})? /m);
   });
+
+  it('re-publishes a range of events from the event store on request', async () => {
+    const walletId = await system.newWallet(700);
+    const { rows } = await sql<{ from: number; to: number; ids: string[] }>`
+      select min(position)::int as from, max(position)::int as to, array_agg(event_id::text) as ids
+        from events where aggregate_id = ${walletId}::uuid`.execute(system.database.db);
+    const range = rows[0];
+    const republished = await sql<{ n: number }>`select outbox__republish(${range?.from}, ${range?.to})::int as n`.execute(
+      system.database.db,
+    );
+    expect(republished.rows[0]?.n).toBe(2);
+    const messages = await consumeUntil(
+      system.brokers as string,
+      (ms) => ms.filter((m) => m.key === walletId).length >= 4,
+    );
+    const deliveries = messages.filter((m) => m.key === walletId).map((m) => m.value.version);
+    expect(deliveries.sort()).toEqual([1, 1, 2, 2]);
+  });
 });

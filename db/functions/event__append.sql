@@ -37,14 +37,7 @@ BEGIN
   VALUES (p_event_id, p_aggregate_type, p_aggregate_id, p_expected_version + 1, p_event_type, p_data, p_trace_id)
   RETURNING * INTO v_event;
 
-  INSERT INTO outbox (event_id, topic, key, event_type, headers, payload)
-  VALUES (
-    v_event.event_id,
-    v_event.aggregate_type || 's.events',
-    v_event.aggregate_id::text,
-    v_event.event_type,
-    jsonb_build_object('event_id', v_event.event_id, 'event_type', v_event.event_type, 'trace_id', v_event.trace_id),
-    event__envelope(v_event));
+  PERFORM outbox__write(v_event);
 
   IF p_job_identifier IS NOT NULL THEN
     PERFORM graphile_worker.add_job(
