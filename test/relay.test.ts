@@ -162,9 +162,9 @@ describe('outbox relay to Kafka (mokapi validating docs/asyncapi.yaml)', () => {
       select min(position)::int as from, max(position)::int as to, array_agg(event_id::text) as ids
         from events where aggregate_id = ${walletId}::uuid`.execute(system.database.db);
     const range = rows[0];
-    const republished = await sql<{ n: number }>`select outbox__republish(${range?.from}, ${range?.to})::int as n`.execute(
-      system.database.db,
-    );
+    const republished = await sql<{
+      n: number;
+    }>`select outbox__republish(${range?.from}, ${range?.to})::int as n`.execute(system.database.db);
     expect(republished.rows[0]?.n).toBe(2);
     const messages = await consumeUntil(
       system.brokers as string,
