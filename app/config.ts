@@ -91,6 +91,10 @@ const configSchema = z.object({
     .min(1)
     .max(24 * 365)
     .default(168),
+  // Consistency: the stuck-saga sweeper re-drives payments unchanged for STUCK_PAYMENT_SECONDS;
+  // the scheduled audit (every AUDIT_INTERVAL_MINUTES) counts payments stuck for AUDIT_STUCK_AFTER_SECONDS.
+  STUCK_PAYMENT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(120),
+  AUDIT_STUCK_AFTER_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
   // The gateway simulator process (gateway-sim/main.ts).
   GATEWAY_SIM_PORT: port.default(8090),
   HEALTH_STALE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),

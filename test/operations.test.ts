@@ -28,8 +28,25 @@ describe('operations endpoints', () => {
     const healthy = await request(app.baseUrl, 'GET', '/health');
     expect(healthy.body).toMatchObject({
       status: 'healthy',
-      checks: { database: { status: 'pass' }, worker: { status: 'pass' }, relay: { status: 'pass' } },
+      checks: {
+        database: { status: 'pass' },
+        worker: { status: 'pass' },
+        relay: { status: 'pass' },
+        audit: { status: 'pass' },
+      },
     });
+
+    // A scheduled audit that found discrepancies degrades the system until a clean run.
+    await app.database.pool.query(
+      `insert into audit_runs (discrepancies, details) values (2, '{"wallet_balances": 2}')`,
+    );
+    const audited = await request(app.baseUrl, 'GET', '/health');
+    expect(audited.body.status).toBe('degraded');
+    expect(audited.body.checks.audit.status).toBe('fail');
+    const metrics = await (await fetch(`${app.baseUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^audit_discrepancies(\{[^}]*\})? 2$/m);
+    await app.database.pool.query(`insert into audit_runs (discrepancies, details) values (0, '{}')`);
+    expect((await request(app.baseUrl, 'GET', '/health')).body.status).toBe('healthy');
 
     // A heartbeat older than HEALTH_STALE_SECONDS no longer counts.
     await app.database.pool.query(

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestPayment } from '../app/payments/payment.commands.ts';
 import { waitFor } from './helpers/processes.ts';
 import { auditIsClean, startSystem, type TestSystem, walletState } from './helpers/system.ts';
 
@@ -55,5 +56,46 @@ describe('scenario 5: recovery from a killed worker', () => {
     const stats = (await (await fetch(`${system.gatewayUrl}/alpha/_control`)).json()).stats;
     expect(stats.charges).toBe(10);
     expect(await auditIsClean(system.database)).toBe(true);
+  });
+
+  it('re-drives a payment whose job was lost, once it is stuck past the threshold', async () => {
+    const walletId = await system.newWallet(1000);
+    await system.control('alpha', { latency_ms: 0 });
+    // A payment whose fraud-check job is lost (removed in the very transaction that enqueued it).
+    const accepted = await system.database.db.transaction().execute(async (trx) => {
+      const payment = await requestPayment(
+        trx,
+        {
+          walletId,
+          serviceId: 's',
+          amount: 100,
+          currency: 'USD',
+          description: null,
+          metadata: {},
+          traceId: 'lost',
+        },
+        { jobMaxAttempts: 3, webhookDeadlineSeconds: 2 },
+      );
+      await sql`select graphile_worker.remove_job(${`payment__fraud_check:${payment.id}`})`.execute(trx);
+      return payment;
+    });
+    await sql`update payments set updated_at = now() - interval '10 minutes' where id = ${accepted.id}::uuid`.execute(
+      system.database.db,
+    );
+    const stuckList = await sql<{
+      payment_id: string;
+    }>`select payment_id from audit__stuck_payments(interval '5 minutes')`.execute(system.database.db);
+    expect(stuckList.rows.map((r) => r.payment_id)).toContain(accepted.id);
+
+    const redriven = await sql<{
+      payment_id: string;
+      task: string;
+    }>`select * from payment__redrive_stuck(interval '5 minutes')`.execute(system.database.db);
+    expect(redriven.rows).toContainEqual({ payment_id: accepted.id, task: 'payment__fraud_check' });
+    const settled = await system.waitSettled(accepted.id);
+    expect(settled.status).toBe('COMPLETED');
+    expect(settled.steps.map((s: { name: string; status: string }) => `${s.name}:${s.status}`)).toContain(
+      'sweeper:redriven',
+    );
   });
 });

@@ -122,6 +122,8 @@ describe('wallets API', () => {
       headers: { authorization: 'Bearer test-admin-token-0123456789' },
     });
     expect(res.status).toBe(200);
-    expect(res.body.wallet_balances).toEqual({ ok: true, discrepancies: [] });
+    expect(res.body.discrepancies).toBe(0);
+    expect(res.body.checks.wallet_balances).toEqual([]);
+    expect(res.body.checks.money_conservation.every((c: { ok: boolean }) => c.ok)).toBe(true);
   });
 });

@@ -197,7 +197,15 @@ export interface RelayProgressTable {
   updated_at: Timestamp;
 }
 
+export interface AuditRunTable {
+  id: Generated<number>;
+  ran_at: Timestamp;
+  discrepancies: number;
+  details: ColumnType<Record<string, number>, string, string>;
+}
+
 export interface DB {
+  audit_runs: AuditRunTable;
   relay_progress: RelayProgressTable;
   payments: PaymentTable;
   payment_steps: PaymentStepTable;

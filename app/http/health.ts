@@ -37,20 +37,38 @@ export function healthRouter({ db, config }: AppDeps): Router {
       : { status: 'fail', detail: `no ${role} reported in the last ${config.HEALTH_STALE_SECONDS}s` };
   }
 
+  /** The latest scheduled audit: any discrepancy makes the system degraded until a clean run. */
+  async function auditCheck(): Promise<Check> {
+    const row = await db
+      .selectFrom('audit_runs')
+      .select(['discrepancies', 'ran_at', 'details'])
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    if (!row) return { status: 'pass', detail: 'no audit has run yet' };
+    return row.discrepancies === 0
+      ? { status: 'pass', detail: `clean at ${row.ran_at.toISOString()}` }
+      : {
+          status: 'fail',
+          detail: `${row.discrepancies} discrepancies at ${row.ran_at.toISOString()}: ${JSON.stringify(row.details)}`,
+        };
+  }
+
   router.get('/health', async (_req, res) => {
     const database = await databaseCheck();
     const unknown: Check = { status: 'fail', detail: 'database unreachable' };
-    const [worker, relay] =
+    const [worker, relay, audit] =
       database.status === 'pass'
-        ? await Promise.all([heartbeatCheck('worker'), heartbeatCheck('relay')])
-        : [unknown, unknown];
+        ? await Promise.all([heartbeatCheck('worker'), heartbeatCheck('relay'), auditCheck()])
+        : [unknown, unknown, unknown];
+    const checks = { database, worker, relay, audit };
     const status =
       database.status === 'fail'
         ? 'unhealthy'
-        : worker.status === 'pass' && relay.status === 'pass'
+        : Object.values(checks).every((c) => c.status === 'pass')
           ? 'healthy'
           : 'degraded';
-    res.status(status === 'unhealthy' ? 503 : 200).json({ status, checks: { database, worker, relay } });
+    res.status(status === 'unhealthy' ? 503 : 200).json({ status, checks });
   });
 
   router.get('/health/live', (_req, res) => {

@@ -43,3 +43,18 @@ new client.Gauge({
     if (rows[0]) this.set(rows[0].lag ?? 0);
   },
 });
+
+new client.Gauge({
+  name: 'audit_discrepancies',
+  help: 'Discrepancies found by the latest scheduled consistency check (audit_runs)',
+  registers: [registry],
+  async collect() {
+    if (!gaugeDb) return;
+    const { rows } = await sql<{
+      n: number;
+    }>`select discrepancies as n from audit_runs order by id desc limit 1`
+      .execute(gaugeDb)
+      .catch(() => ({ rows: [] as { n: number }[] }));
+    this.set(rows[0]?.n ?? 0);
+  },
+});

@@ -2,6 +2,7 @@ import type { TaskList } from 'graphile-worker';
 import { SAGA_TASKS } from '../../app/payments/saga-jobs.ts';
 import { withDeadLetter } from '../dead-letter.ts';
 import type { WorkerDeps } from '../deps.ts';
+import { redriveStuckPayments, runAudit } from './maintenance/consistency.ts';
 import { pruneIdempotencyKeys } from './maintenance/prune-idempotency-keys.ts';
 import { pruneOutbox } from './maintenance/prune-outbox.ts';
 import { sweepDeadLetters } from './maintenance/sweep-dead-letters.ts';
@@ -22,6 +23,11 @@ export function createTaskList(deps: WorkerDeps): TaskList {
     maintenance__prune_idempotency_keys: pruneIdempotencyKeys,
     maintenance__sweep_dead_letters: sweepDeadLetters,
     maintenance__prune_outbox: pruneOutbox(deps.config.OUTBOX_RETENTION_HOURS),
+    maintenance__audit: runAudit(deps.config.AUDIT_STUCK_AFTER_SECONDS, deps.config.OUTBOX_RETENTION_HOURS),
+    maintenance__redrive_stuck_payments: redriveStuckPayments(
+      deps.config.STUCK_PAYMENT_SECONDS,
+      deps.config.JOB_MAX_ATTEMPTS,
+    ),
   };
 }
 
@@ -30,4 +36,6 @@ export const crontab = [
   '17 * * * * maintenance__prune_idempotency_keys ?fill=2h&max=1',
   '* * * * * maintenance__sweep_dead_letters ?max=1',
   '23 * * * * maintenance__prune_outbox ?fill=2h&max=1',
+  '* * * * * maintenance__audit ?max=1',
+  '* * * * * maintenance__redrive_stuck_payments ?max=1',
 ].join('\n');
