@@ -97,6 +97,8 @@ const configSchema = z.object({
   AUDIT_STUCK_AFTER_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
   // The gateway simulator process (gateway-sim/main.ts).
   GATEWAY_SIM_PORT: port.default(8090),
+  // Where the simulator keeps its charges across restarts (unset: in memory only).
+  GATEWAY_SIM_STATE_FILE: z.string().min(1).optional(),
   HEALTH_STALE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
 });
 

@@ -10,6 +10,7 @@ const logger = createLogger(config.LOG_LEVEL, { role: 'gateway-sim', host: hostn
 const simulator = createGatewaySimulator({
   secrets: { alpha: config.GATEWAY_ALPHA_SECRET, beta: config.GATEWAY_BETA_SECRET },
   logger,
+  stateFile: config.GATEWAY_SIM_STATE_FILE,
 });
 const server = simulator.app.listen(config.GATEWAY_SIM_PORT, config.HOST, () => {
   logger.info({ url: `http://${config.HOST}:${config.GATEWAY_SIM_PORT}` }, 'gateway simulator listening');

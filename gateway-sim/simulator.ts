@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import express, { type Express, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { signPayload } from '../app/gateway/signature.ts';
@@ -44,6 +45,9 @@ const refundSchema = z.object({ charge_id: z.string().min(1), amount: z.number()
 interface Charge {
   id: string;
   status: 'pending' | 'succeeded' | 'failed';
+  /** Decided when the charge is created; applied (and announced) after webhook_delay_ms. */
+  outcome: 'succeeded' | 'failed';
+  callback_url: string;
   amount: number;
   currency: string;
   reference: string;
@@ -63,6 +67,11 @@ interface ProviderState {
 export interface SimulatorOptions {
   secrets: Record<string, string>;
   logger: Logger;
+  /**
+   * Where charges and refunds are kept across restarts (a real gateway does not forget a charge
+   * when it restarts). Written before each answer, by write-then-rename. Unset: memory only.
+   */
+  stateFile?: string;
   /** Webhook delivery retries on non-2xx or network errors (the gateway's own at-least-once). */
   webhookRetries?: number;
 }
@@ -71,6 +80,21 @@ export function createGatewaySimulator(options: SimulatorOptions): { app: Expres
   const providers = new Map<string, ProviderState>(
     Object.keys(options.secrets).map((name) => [name, freshState()]),
   );
+  const save = () => {
+    if (!options.stateFile) return;
+    const data = Object.fromEntries(
+      [...providers].map(([name, st]) => [
+        name,
+        {
+          charges: [...st.charges.values()],
+          chargeByKey: [...st.chargeByKey],
+          refundByKey: [...st.refundByKey],
+        },
+      ]),
+    );
+    writeFileSync(`${options.stateFile}.tmp`, JSON.stringify(data));
+    renameSync(`${options.stateFile}.tmp`, options.stateFile);
+  };
   const timers = new Set<NodeJS.Timeout>();
   const later = (ms: number, fn: () => void) => {
     const t = setTimeout(() => {
@@ -155,6 +179,8 @@ export function createGatewaySimulator(options: SimulatorOptions): { app: Expres
     const charge: Charge = {
       id: `ch_${randomBytes(12).toString('hex')}`,
       status: 'pending',
+      outcome: Math.random() < state.controls.decline_rate ? 'failed' : 'succeeded',
+      callback_url: parsed.data.callback_url,
       amount: parsed.data.amount,
       currency: parsed.data.currency,
       reference: parsed.data.reference,
@@ -165,22 +191,8 @@ export function createGatewaySimulator(options: SimulatorOptions): { app: Expres
     state.charges.set(charge.id, charge);
     state.chargeByKey.set(key, charge.id);
     state.stats.charges++;
-    const declined = Math.random() < state.controls.decline_rate;
-    later(state.controls.webhook_delay_ms, () => {
-      charge.status = declined ? 'failed' : 'succeeded';
-      charge.decline_code = declined ? 'card_declined' : null;
-      const event = {
-        event_id: `evt_${randomUUID()}`,
-        type: declined ? 'charge.failed' : 'charge.succeeded',
-        charge: { ...charge },
-      };
-      if (Math.random() < state.controls.webhook_drop_rate) {
-        state.stats.webhooksDropped++;
-        return;
-      }
-      const copies = Math.random() < state.controls.webhook_duplicate_rate ? 2 : 1;
-      for (let i = 0; i < copies; i++) void deliver(name, state, parsed.data.callback_url, event, 0);
-    });
+    save();
+    settleLater(name, state, charge);
     res.status(202).json({ id: charge.id, status: charge.status });
   });
 
@@ -190,7 +202,8 @@ export function createGatewaySimulator(options: SimulatorOptions): { app: Expres
     if (!(await faults(state, res))) return;
     const charge = state.charges.get(String(req.params.id));
     if (!charge) return void res.status(404).json({ error: 'no such charge' });
-    res.json(charge);
+    const { outcome: _o, callback_url: _c, ...visible } = charge;
+    res.json(visible);
   });
 
   app.post('/:provider/refunds', async (req, res) => {
@@ -218,8 +231,51 @@ export function createGatewaySimulator(options: SimulatorOptions): { app: Expres
     };
     if (key) state.refundByKey.set(key, refund);
     state.stats.refunds++;
+    save();
     res.json(refund);
   });
+
+  /** After webhook_delay_ms the charge reaches its outcome and the gateway announces it. */
+  function settleLater(name: string, state: ProviderState, charge: Charge): void {
+    later(state.controls.webhook_delay_ms, () => {
+      charge.status = charge.outcome;
+      charge.decline_code = charge.outcome === 'failed' ? 'card_declined' : null;
+      save();
+      const { outcome: _o, callback_url: _c, ...visible } = charge;
+      const event = {
+        event_id: `evt_${randomUUID()}`,
+        type: charge.outcome === 'failed' ? 'charge.failed' : 'charge.succeeded',
+        charge: visible,
+      };
+      if (Math.random() < state.controls.webhook_drop_rate) {
+        state.stats.webhooksDropped++;
+        return;
+      }
+      const copies = Math.random() < state.controls.webhook_duplicate_rate ? 2 : 1;
+      for (let i = 0; i < copies; i++) void deliver(name, state, charge.callback_url, event, 0);
+    });
+  }
+
+  // Back from a restart: reload what was kept, and settle the charges that were still pending.
+  if (options.stateFile && existsSync(options.stateFile)) {
+    const data = JSON.parse(readFileSync(options.stateFile, 'utf8')) as Record<
+      string,
+      {
+        charges: Charge[];
+        chargeByKey: [string, string][];
+        refundByKey: [string, ProviderState['refundByKey'] extends Map<string, infer R> ? R : never][];
+      }
+    >;
+    for (const [name, saved] of Object.entries(data)) {
+      const state = providers.get(name);
+      if (!state) continue;
+      for (const charge of saved.charges) state.charges.set(charge.id, charge);
+      state.chargeByKey = new Map(saved.chargeByKey);
+      state.refundByKey = new Map(saved.refundByKey);
+      for (const charge of state.charges.values())
+        if (charge.status === 'pending') settleLater(name, state, charge);
+    }
+  }
 
   async function deliver(
     name: string,

@@ -112,23 +112,21 @@ describe('audits and replay', () => {
 
   it('reports a payment whose status disagrees with its event stream', async () => {
     const wallet = await makeWallet(database, { balance: 100 });
-    const payment = await database.db
-      .transaction()
-      .execute((trx) =>
-        requestPayment(
-          trx,
-          {
-            walletId: wallet.id,
-            serviceId: 's',
-            amount: 50,
-            currency: 'USD',
-            description: null,
-            metadata: {},
-            traceId: 't',
-          },
-          { jobMaxAttempts: 1, webhookDeadlineSeconds: 1 },
-        ),
-      );
+    const payment = await database.db.transaction().execute((trx) =>
+      requestPayment(
+        trx,
+        {
+          walletId: wallet.id,
+          serviceId: 's',
+          amount: 50,
+          currency: 'USD',
+          description: null,
+          metadata: {},
+          traceId: 't',
+        },
+        { jobMaxAttempts: 1, webhookDeadlineSeconds: 1 },
+      ),
+    );
     expect(await rows(sql`select * from audit__payment_status()`)).toEqual([]);
     await tamper(
       `update payments set status = 'COMPLETED', saga_step = 'completed' where id = '${payment.id}'`,

@@ -1,0 +1,390 @@
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { sql } from 'kysely';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createDatabase, type Database } from '../app/db/database.ts';
+import { type RunningPostgres, startEmbeddedPostgres } from '../app/db/embedded-postgres.ts';
+import { migrate } from '../app/db/migrate.ts';
+import type { LocalBroker } from '../outbox-relay/local-broker.ts';
+import { ADMIN_TOKEN } from './helpers/app.ts';
+import { consumeUntil, dedupe, startTestBroker, versionsByKey } from './helpers/kafka.ts';
+import { freePort, type RoleProcess, spawnRole, waitFor } from './helpers/processes.ts';
+import { FAST_ENV } from './helpers/system.ts';
+
+/**
+ * The chaos suite: every role as a real process over a durable Postgres of its own, a mixed load
+ * from four concurrent clients (deposits, payments, insufficient funds, refunds, gateway faults),
+ * and SIGKILLs of random processes at random moments, Postgres included (immediate shutdown).
+ * Then quiescence, and the invariants: every payment and refund terminal, every audit clean, the
+ * replay equal to the live tables, money conserved, every event on Kafka in per-key order, every
+ * dead letter explained. The broker is not killed: mokapi keeps messages in memory only.
+ *
+ * CHAOS_PROFILE=short (npm test, ~1.5 min) or long (npm run test:chaos, ~4 min).
+ */
+const LONG = process.env.CHAOS_PROFILE === 'long';
+const PROFILE = LONG
+  ? { name: 'long', loadMs: 180_000, killEveryMs: [1200, 2800], postgresKillsAt: [0.15, 0.4, 0.65, 0.85] }
+  : { name: 'short', loadMs: 40_000, killEveryMs: [700, 1500], postgresKillsAt: [0.3, 0.7] };
+const KILLABLE = ['api', 'worker-1', 'worker-2', 'relay-1', 'relay-2', 'gateway-sim'] as const;
+
+const rand = (min: number, max: number) => min + Math.floor(Math.random() * (max - min + 1));
+const pick = <T>(list: readonly T[]): T => list[Math.floor(Math.random() * list.length)] as T;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Role {
+  name: string;
+  entry: string;
+  env: Record<string, string>;
+  proc?: RoleProcess;
+  restarts: number;
+}
+
+const cleanup: Array<() => Promise<void>> = [];
+afterAll(async () => {
+  for (const fn of cleanup.reverse()) await fn().catch(() => {});
+});
+
+describe(`chaos (${PROFILE.name} profile)`, () => {
+  it('loses nothing and creates nothing while processes and Postgres are killed at random', async () => {
+    // --- a durable Postgres of our own, so we can kill it ---
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-chaos-'));
+    chmodSync(dir, 0o755);
+    const pgPort = await freePort();
+    const pgOptions = {
+      dataDir: path.join(dir, 'data'),
+      port: pgPort,
+      database: 'chaos',
+      persistent: true,
+      durable: true,
+    };
+    let postgres: RunningPostgres = await startEmbeddedPostgres(pgOptions);
+    const url = postgres.url;
+    await migrate(url);
+    const database: Database = createDatabase(url, { max: 4, applicationName: 'chaos-observer' });
+    cleanup.push(async () => {
+      await database.close();
+      await postgres.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    const broker: LocalBroker = await startTestBroker();
+    cleanup.push(() => broker.stop());
+    const [apiPort, simPort] = [await freePort(), await freePort()];
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
+    const simUrl = `http://127.0.0.1:${simPort}`;
+    const env: Record<string, string> = {
+      ...FAST_ENV,
+      LOG_LEVEL: 'error',
+      DATABASE_URL: url,
+      KAFKA_BROKERS: broker.brokers,
+      PORT: String(apiPort),
+      GATEWAY_SIM_PORT: String(simPort),
+      GATEWAY_BASE_URL: simUrl,
+      GATEWAY_CALLBACK_BASE_URL: apiUrl,
+      RELAY_SLOT_NAME: 'chaos_slot',
+      IDEMPOTENCY_LEASE_SECONDS: '5',
+      JOB_MAX_ATTEMPTS: '5',
+      STUCK_PAYMENT_SECONDS: '20',
+      // The gateway is an external system: it keeps its charges when it restarts.
+      GATEWAY_SIM_STATE_FILE: path.join(dir, 'gateway-sim.json'),
+    };
+
+    // --- the roles, supervised like npm start does: a role that dies is restarted ---
+    let stopping = false;
+    const roles: Role[] = [
+      { name: 'gateway-sim', entry: 'gateway-sim/main.ts', env, restarts: 0 },
+      { name: 'api', entry: 'app/main.ts', env, restarts: 0 },
+      { name: 'worker-1', entry: 'workers/main.ts', env, restarts: 0 },
+      { name: 'worker-2', entry: 'workers/main.ts', env, restarts: 0 },
+      { name: 'relay-1', entry: 'outbox-relay/main.ts', env, restarts: 0 },
+      { name: 'relay-2', entry: 'outbox-relay/main.ts', env, restarts: 0 },
+    ];
+    const launch = (role: Role) => {
+      const proc = spawnRole(role.entry, role.env);
+      role.proc = proc;
+      proc.child.once('exit', () => {
+        if (stopping) return;
+        role.restarts++;
+        setTimeout(() => !stopping && launch(role), rand(200, 1200));
+      });
+    };
+    roles.forEach(launch);
+    cleanup.push(async () => {
+      stopping = true;
+      await Promise.all(roles.map((r) => r.proc?.kill('SIGTERM')));
+    });
+    await waitFor('the api', async () => (await fetch(`${apiUrl}/health/ready`)).ok, 30_000);
+    await waitFor('the simulator', async () => (await fetch(`${simUrl}/health`)).ok, 30_000);
+
+    // --- a client that retries like a real one: same idempotency key until it gets an answer ---
+    const stats = { payments: 0, deposits: 0, refunds: 0, faults: 0, clientRetries: 0 };
+    const acceptedPayments = new Set<string>();
+    const acceptedDeposits = new Set<string>();
+    async function call(method: string, p: string, body?: unknown, key?: string, deadlineMs = 60_000) {
+      const until = Date.now() + deadlineMs;
+      for (;;) {
+        try {
+          const res = await fetch(`${apiUrl}${p}`, {
+            method,
+            headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
+            body: body === undefined ? undefined : JSON.stringify(body),
+            signal: AbortSignal.timeout(10_000),
+          });
+          const json = (await res.json().catch(() => null)) as any;
+          if (res.status < 500 && !(res.status === 409 && json?.code === 'IDEMPOTENCY_IN_PROGRESS'))
+            return { status: res.status, body: json };
+        } catch {}
+        if (Date.now() > until) return { status: 0, body: null };
+        stats.clientRetries++;
+        await sleep(rand(100, 400));
+      }
+    }
+
+    const wallets: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const w = await call(
+        'POST',
+        '/wallets',
+        { owner_id: `chaos-${i}`, currency: 'USD' },
+        `chaos-wallet-${i}`,
+      );
+      expect(w.status).toBe(201);
+      wallets.push(w.body.id);
+      const d = await call('POST', `/wallets/${w.body.id}/deposits`, { amount: 5000 }, `chaos-seed-${i}`);
+      expect(d.status).toBe(201);
+      acceptedDeposits.add(d.body.entry.id);
+    }
+
+    const loadEnds = Date.now() + PROFILE.loadMs;
+    let op = 0;
+    const client = async (n: number) => {
+      while (Date.now() < loadEnds) {
+        const key = `chaos-${n}-${op++}`;
+        const roll = Math.random();
+        if (roll < 0.55) {
+          const r = await call(
+            'POST',
+            '/payments',
+            { wallet_id: pick(wallets), service_id: 'chaos', amount: rand(100, 2500), currency: 'USD' },
+            key,
+          );
+          if (r.status === 202) {
+            acceptedPayments.add(r.body.id);
+            stats.payments++;
+          }
+        } else if (roll < 0.72) {
+          const r = await call(
+            'POST',
+            `/wallets/${pick(wallets)}/deposits`,
+            { amount: rand(500, 3000) },
+            key,
+          );
+          if (r.status === 201) {
+            acceptedDeposits.add(r.body.entry.id);
+            stats.deposits++;
+          }
+        } else if (roll < 0.85 && acceptedPayments.size > 0) {
+          const id = pick([...acceptedPayments]);
+          const r = await call(
+            'POST',
+            `/payments/${id}/refunds`,
+            Math.random() < 0.5 ? {} : { amount: rand(1, 300) },
+            key,
+            15_000,
+          );
+          if (r.status === 202) stats.refunds++;
+        } else {
+          const provider = pick(['alpha', 'beta'] as const);
+          const control = pick([
+            { timeout_rate: 0.3 },
+            { error_rate: 0.3 },
+            { decline_rate: 0.2 },
+            { webhook_drop_rate: 0.5 },
+            { webhook_duplicate_rate: 0.5 },
+            { latency_ms: 300 },
+            'reset',
+          ] as const);
+          const target =
+            control === 'reset' ? `${simUrl}/${provider}/_control/reset` : `${simUrl}/${provider}/_control`;
+          await fetch(target, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: control === 'reset' ? undefined : JSON.stringify(control),
+          }).catch(() => {});
+          stats.faults++;
+        }
+      }
+    };
+
+    // --- the chaos: SIGKILL a random role every ~1-3 s; Postgres immediate shutdowns at set times ---
+    const kills: Record<string, number> = {};
+    const killer = (async () => {
+      while (Date.now() < loadEnds) {
+        await sleep(rand(PROFILE.killEveryMs[0] as number, PROFILE.killEveryMs[1] as number));
+        const alive = roles.filter(
+          (r) =>
+            (KILLABLE as readonly string[]).includes(r.name) &&
+            r.proc?.child.exitCode === null &&
+            r.proc.child.signalCode === null,
+        );
+        const role = alive.length > 0 ? pick(alive) : undefined;
+        if (role?.proc) {
+          await role.proc.kill('SIGKILL');
+          kills[role.name] = (kills[role.name] ?? 0) + 1;
+        }
+      }
+    })();
+    const startedAt = Date.now();
+    const postgresKiller = (async () => {
+      for (const at of PROFILE.postgresKillsAt) {
+        await sleep(Math.max(0, startedAt + at * PROFILE.loadMs - Date.now()));
+        const pid = Number(
+          readFileSync(path.join(pgOptions.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0],
+        );
+        process.kill(pid, 'SIGQUIT'); // immediate shutdown: no checkpoint, crash recovery at start
+        await waitFor(
+          'postgres to die',
+          async () => !existsSync(`/proc/${pid}`) || /\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')),
+          15_000,
+          50,
+        );
+        kills.postgres = (kills.postgres ?? 0) + 1;
+        await sleep(rand(500, 1500));
+        postgres = await startEmbeddedPostgres(pgOptions);
+      }
+    })();
+    await Promise.all([client(1), client(2), client(3), client(4), killer, postgresKiller]);
+
+    // --- quiescence: faults off, stuck sagas re-driven, dead letters replayed once explained ---
+    const loadEndedAt = Date.now();
+    await waitFor('the simulator back', async () => (await fetch(`${simUrl}/health`)).ok, 30_000);
+    for (const provider of ['alpha', 'beta'])
+      await fetch(`${simUrl}/${provider}/_control/reset`, { method: 'POST' });
+    await waitFor('the api back', async () => (await fetch(`${apiUrl}/health/ready`)).ok, 30_000);
+    const deadLetters: Array<{ id: number; task: string; last_error: string; payment_id: string | null }> =
+      [];
+    await waitFor(
+      'every payment and refund to settle',
+      async () => {
+        const { rows } = await sql<{ open: number; refunds: number }>`
+          select (select count(*)::int from payments where status in ('PENDING', 'PROCESSING')) as open,
+                 (select count(*)::int from refunds where status = 'PENDING') as refunds`.execute(
+          database.db,
+        );
+        if (rows[0]?.open === 0 && rows[0]?.refunds === 0) return true;
+        await sql`select payment__redrive_stuck(interval '10 seconds')`.execute(database.db);
+        const letters = await database.db
+          .selectFrom('dead_letter_jobs')
+          .select(['id', 'task', 'last_error', 'payment_id'])
+          .where('replayed_at', 'is', null)
+          .execute();
+        for (const letter of letters) {
+          deadLetters.push(letter);
+          await fetch(`${apiUrl}/admin/dead-letters/${letter.id}/replay`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+          });
+        }
+        return false;
+      },
+      240_000,
+      2000,
+    ).catch(async (err) => {
+      const stuck = await sql`select p.id, p.status, p.saga_step, p.updated_at,
+          (select json_agg(json_build_object('task', j.task_identifier, 'attempts', j.attempts, 'run_at', j.run_at, 'locked_by', j.locked_by, 'err', left(j.last_error, 200)))
+             from graphile_worker.jobs j where j.key like '%' || p.id || '%') as jobs,
+          (select json_agg(s.name || ':' || s.status order by s.id) from payment_steps s where s.payment_id = p.id) as steps
+          from payments p where p.status in ('PENDING', 'PROCESSING') limit 5`.execute(database.db);
+      const refunds =
+        await sql`select id, payment_id, status from refunds where status = 'PENDING' limit 5`.execute(
+          database.db,
+        );
+      const jobs =
+        await sql`select task_identifier, count(*)::int, max(attempts) from graphile_worker.jobs group by 1`.execute(
+          database.db,
+        );
+      process.stdout.write(
+        `STUCK ${JSON.stringify(stuck.rows, null, 1)}\nREFUNDS ${JSON.stringify(refunds.rows)}\nJOBS ${JSON.stringify(jobs.rows)}\n`,
+      );
+      for (const r of roles)
+        process.stdout.write(`--- ${r.name} (restarts ${r.restarts})\n${r.proc?.output().slice(-1500)}\n`);
+      throw err;
+    });
+    const quiescentAfterMs = Date.now() - loadEndedAt;
+
+    // --- the invariants ---
+    const missingPayments = [...acceptedPayments].filter((id) => !id);
+    const { rows: present } = await sql<{ payments: number; entries: number }>`
+      select (select count(*)::int from payments where id = any(${[...acceptedPayments]}::uuid[])) as payments,
+             (select count(*)::int from ledger_entries where id = any(${[...acceptedDeposits]}::uuid[])) as entries`.execute(
+      database.db,
+    );
+    expect(missingPayments).toEqual([]);
+    expect(present[0]?.payments).toBe(acceptedPayments.size); // every acknowledged payment exists
+    expect(present[0]?.entries).toBe(acceptedDeposits.size); // every acknowledged deposit exists
+
+    const { rows: statuses } = await sql<{
+      status: string;
+      n: number;
+    }>`select status, count(*)::int as n from payments group by status order by status`.execute(database.db);
+    expect(
+      statuses.every((s) =>
+        ['COMPLETED', 'REJECTED', 'FAILED', 'PARTIALLY_REFUNDED', 'REFUNDED'].includes(s.status),
+      ),
+    ).toBe(true);
+
+    const { rows: audit } = await sql<{ discrepancies: number; details: Record<string, number> }>`
+      select discrepancies, details from audit__run(interval '1 second', interval '168 hours')`.execute(
+      database.db,
+    );
+    expect(audit[0]?.details).toEqual({
+      wallet_balances: 0,
+      money_conservation: 0,
+      stuck_payments: 0,
+      payment_status: 0,
+      outbox: 0,
+    });
+    expect((await sql`select * from replay__verify()`.execute(database.db)).rows).toEqual([]);
+    const { rows: negative } = await sql<{
+      n: number;
+    }>`select count(*)::int as n from ledger_entries where balance_after < 0`.execute(database.db);
+    expect(negative[0]?.n).toBe(0);
+    for (const letter of deadLetters) {
+      expect(letter.last_error.length).toBeGreaterThan(0);
+      expect(letter.task).toMatch(/^payment__/);
+    }
+
+    const eventIds = new Set(
+      (await database.db.selectFrom('events').select('event_id').execute()).map((e) => e.event_id),
+    );
+    const messages = await consumeUntil(
+      broker.brokers,
+      (ms) => {
+        const got = new Set(ms.map((m) => m.value.event_id));
+        for (const id of eventIds) if (!got.has(id)) return false;
+        return true;
+      },
+      180_000,
+    );
+    const { unique, duplicates } = dedupe(messages);
+    expect(unique.length).toBe(eventIds.size);
+    for (const [key, versions] of versionsByKey(messages))
+      expect(versions, key).toEqual(versions.map((_, i) => i + 1));
+
+    const totalKills = Object.values(kills).reduce((a, b) => a + b, 0);
+    process.stdout.write(
+      [
+        `[chaos ${PROFILE.name}] load ${PROFILE.loadMs / 1000}s: ${stats.payments} payments, ${stats.deposits} deposits, ${stats.refunds} refunds, ${stats.faults} gateway fault toggles, ${stats.clientRetries} client retries`,
+        `[chaos ${PROFILE.name}] kills: ${totalKills} (${Object.entries(kills)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')})`,
+        `[chaos ${PROFILE.name}] payments by status: ${statuses.map((s) => `${s.status} ${s.n}`).join(', ')}`,
+        `[chaos ${PROFILE.name}] events ${eventIds.size}, Kafka deliveries ${messages.length}, duplicates downstream ${duplicates}`,
+        `[chaos ${PROFILE.name}] dead letters ${deadLetters.length} (replayed), quiescent ${(quiescentAfterMs / 1000).toFixed(1)}s after the load, audits clean, replay = live`,
+      ].join('\n') + '\n',
+    );
+    expect(totalKills).toBeGreaterThanOrEqual(20);
+    expect(kills.postgres).toBeGreaterThanOrEqual(2);
+  }, 900_000);
+});
