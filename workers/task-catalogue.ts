@@ -1,5 +1,16 @@
 import type { Task, TaskList } from 'graphile-worker';
+import client from 'prom-client';
 import type { z } from 'zod';
+import { registry } from '../app/observability/metrics.ts';
+
+/** How long a job waited between becoming runnable (run_at) and starting: queue pickup latency. */
+export const jobPickupLatency = new client.Histogram({
+  name: 'job_pickup_latency_seconds',
+  help: 'From a job becoming runnable (run_at) to a worker starting it',
+  labelNames: ['task'] as const,
+  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [registry],
+});
 
 /**
  * A typed task: its payload is parsed with zod before anything else runs, since jobs may have been
@@ -10,6 +21,11 @@ export function defineTask<S extends z.ZodType>(
   run: (payload: z.output<S>, helpers: Parameters<Task>[1]) => Promise<void>,
 ): Task {
   return async (raw, helpers) => {
+    // Only first attempts: a retry's wait is graphile-worker's backoff, not pickup latency.
+    if (helpers.job.attempts === 1) {
+      const waited = (Date.now() - new Date(helpers.job.run_at).getTime()) / 1000;
+      jobPickupLatency.observe({ task: helpers.job.task_identifier }, Math.max(0, waited));
+    }
     const parsed = schema.safeParse(raw);
     if (!parsed.success) {
       // A payload that cannot parse will never parse: fail loudly; it ends in the dead letters.

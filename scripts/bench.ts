@@ -1,0 +1,421 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { sql } from 'kysely';
+import { createDatabase } from '../app/db/database.ts';
+import { startEmbeddedPostgres } from '../app/db/embedded-postgres.ts';
+import { migrate } from '../app/db/migrate.ts';
+import { startLocalBroker } from '../outbox-relay/local-broker.ts';
+import { freePort, type RoleProcess, spawnRole, waitFor } from './lib/processes.ts';
+
+/**
+ * `npm run bench`: the whole system on this machine, durability on (fsync, synchronous_commit),
+ * measured against the database's own limit in the same run:
+ *   baseline pgbench -N (8 clients, 20 s) on the same Postgres instance;
+ *   end-to-end payments/s at saturation (request -> COMPLETED), gateway latency 0 and 50 ms;
+ *   POST /payments latency at fixed rates (autocannon);
+ *   job pickup and relay commit-to-ack latency (the processes' own histograms);
+ *   peak memory per process; throughput with 1, 2 and 4 workers;
+ *   errors and invariants (audits, replay) after it all.
+ * Medians of RUNS runs (default 3). Writes docs/benchmarks.md and docs/benchmarks.svg.
+ */
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 15);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0
+    ? Number.NaN
+    : (s[Math.floor((s.length - 1) / 2)] as number) / 2 + (s[Math.ceil((s.length - 1) / 2)] as number) / 2;
+};
+const say = (line: string) => process.stdout.write(`[bench] ${line}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------- system
+const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-bench-'));
+chmodSync(dir, 0o755);
+const external = process.env.DATABASE_URL;
+const pg = external
+  ? undefined
+  : await startEmbeddedPostgres({
+      dataDir: path.join(dir, 'pg'),
+      port: await freePort(),
+      database: 'bench',
+      persistent: false,
+      durable: true,
+    });
+const url = external ?? (pg?.url as string);
+await migrate(url);
+const database = createDatabase(url, { max: 4, applicationName: 'bench' });
+const broker = await startLocalBroker({ port: await freePort(), apiPort: await freePort() });
+const ports = {
+  api: await freePort(),
+  sim: await freePort(),
+  workerMetrics: [] as number[],
+  relayMetrics: await freePort(),
+};
+const apiUrl = `http://127.0.0.1:${ports.api}`;
+const simUrl = `http://127.0.0.1:${ports.sim}`;
+const env: Record<string, string> = {
+  LOG_LEVEL: 'error',
+  DATABASE_URL: url,
+  KAFKA_BROKERS: broker.brokers,
+  KAFKA_IDEMPOTENT: 'false',
+  PORT: String(ports.api),
+  DB_POOL_MAX: '20',
+  GATEWAY_SIM_PORT: String(ports.sim),
+  GATEWAY_BASE_URL: simUrl,
+  GATEWAY_CALLBACK_BASE_URL: apiUrl,
+  RELAY_METRICS_PORT: String(ports.relayMetrics),
+  RELAY_SLOT_NAME: 'bench_slot',
+  FRAUD_VELOCITY_PER_MINUTE: '1000000',
+  WORKER_CONCURRENCY: '10',
+};
+const procs: Record<string, RoleProcess> = {};
+const start = (name: string, entry: string, extra: Record<string, string> = {}) => {
+  procs[name] = spawnRole(entry, { ...env, ...extra });
+};
+start('gateway-sim', 'gateway-sim/main.ts');
+start('api', 'app/main.ts');
+start('relay', 'outbox-relay/main.ts');
+await waitFor('api', async () => (await fetch(`${apiUrl}/health/ready`)).ok, 30_000);
+await waitFor('simulator', async () => (await fetch(`${simUrl}/health`)).ok, 30_000);
+
+async function setWorkers(n: number) {
+  for (const name of Object.keys(procs).filter((k) => k.startsWith('worker-'))) {
+    await procs[name]?.kill('SIGTERM');
+    delete procs[name];
+  }
+  ports.workerMetrics = [];
+  for (let i = 1; i <= n; i++) {
+    const port = await freePort();
+    ports.workerMetrics.push(port);
+    start(`worker-${i}`, 'workers/main.ts', { WORKER_METRICS_PORT: String(port) });
+  }
+  await waitFor(
+    'workers',
+    async () => {
+      const { rows } = await sql<{
+        n: number;
+      }>`select count(*)::int as n from process_heartbeats where role = 'worker' and last_seen_at > now() - interval '3 seconds'`.execute(
+        database.db,
+      );
+      return (rows[0]?.n ?? 0) >= n;
+    },
+    30_000,
+  );
+}
+
+const control = (provider: string, body: object) =>
+  fetch(`${simUrl}/${provider}/_control`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+
+const wallets: string[] = [];
+for (let i = 0; i < 50; i++) {
+  const w = await (
+    await fetch(`${apiUrl}/wallets`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ owner_id: `bench-${i}`, currency: 'USD' }),
+    })
+  ).json();
+  await fetch(`${apiUrl}/wallets/${w.id}/deposits`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'idempotency-key': `seed-${w.id}` },
+    body: JSON.stringify({ amount: 900_000_000_000 }),
+  });
+  wallets.push(w.id);
+}
+
+let keySeq = 0;
+function paymentLoad(options: { seconds: number; connections: number; overallRate?: number }) {
+  return autocannon({
+    url: `${apiUrl}/payments`,
+    method: 'POST',
+    connections: options.connections,
+    duration: options.seconds,
+    overallRate: options.overallRate,
+    requests: [
+      {
+        setupRequest: (req) => ({
+          ...req,
+          headers: {
+            'content-type': 'application/json',
+            'idempotency-key': `bench-${process.pid}-${keySeq++}`,
+          },
+          body: JSON.stringify({
+            wallet_id: wallets[keySeq % wallets.length],
+            service_id: 'bench',
+            amount: 100,
+            currency: 'USD',
+          }),
+        }),
+      },
+    ],
+  });
+}
+
+/** Drives payments at saturation, then waits for every one to settle: completed payments per second. */
+async function throughput(gatewayLatencyMs: number) {
+  await control('alpha', { latency_ms: gatewayLatencyMs });
+  const t0 = new Date();
+  const load = await paymentLoad({ seconds: LOAD_SECONDS, connections: 32 });
+  await waitFor(
+    'payments to settle',
+    async () => {
+      const { rows } = await sql<{
+        n: number;
+      }>`select count(*)::int as n from payments where created_at >= ${t0} and status in ('PENDING','PROCESSING')`.execute(
+        database.db,
+      );
+      return rows[0]?.n === 0;
+    },
+    600_000,
+    500,
+  );
+  const { rows } = await sql<{ completed: number; other: number; last: Date }>`
+    select count(*) filter (where status = 'COMPLETED')::int as completed, count(*) filter (where status <> 'COMPLETED')::int as other,
+           max(completed_at) as last from payments where created_at >= ${t0}`.execute(database.db);
+  const r = rows[0] as { completed: number; other: number; last: Date };
+  const seconds = (r.last.getTime() - t0.getTime()) / 1000;
+  return {
+    perSecond: r.completed / seconds,
+    completed: r.completed,
+    notCompleted: r.other,
+    non2xx: load.non2xx,
+    errors: load.errors,
+  };
+}
+
+async function scrapeHistogram(port: number, name: string) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const buckets = new Map<number, number>();
+  for (const m of text.matchAll(new RegExp(`^${name}_bucket\\{([^}]*)\\} (\\d+(?:\\.\\d+)?)`, 'gm'))) {
+    const le = /le="([^"]+)"/.exec(m[1] as string)?.[1] as string;
+    const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
+    buckets.set(bound, (buckets.get(bound) ?? 0) + Number(m[2]));
+  }
+  return buckets;
+}
+function quantile(buckets: Map<number, number>, q: number): number {
+  const sorted = [...buckets].sort((a, b) => a[0] - b[0]);
+  const total = sorted.at(-1)?.[1] ?? 0;
+  if (!total) return Number.NaN;
+  let prevBound = 0;
+  let prevCount = 0;
+  for (const [bound, count] of sorted) {
+    if (count >= q * total) {
+      if (!Number.isFinite(bound)) return prevBound;
+      return prevBound + ((bound - prevBound) * (q * total - prevCount)) / Math.max(1, count - prevCount);
+    }
+    prevBound = bound;
+    prevCount = count;
+  }
+  return prevBound;
+}
+const merge = (maps: Map<number, number>[]) => {
+  const out = new Map<number, number>();
+  for (const m of maps) for (const [k, v] of m) out.set(k, (out.get(k) ?? 0) + v);
+  return out;
+};
+
+// ---------------------------------------------------------------- baseline: pgbench -N
+function pgbenchBinary(): string {
+  for (const candidate of [
+    'pgbench',
+    ...['18', '17', '16', '15'].map((v) => `/usr/lib/postgresql/${v}/bin/pgbench`),
+  ]) {
+    if (spawnSync(candidate, ['--version']).status === 0) return candidate;
+  }
+  if (process.getuid?.() === 0) {
+    say('pgbench not found: installing postgresql-client with apt-get');
+    execFileSync('apt-get', ['update', '-qq']);
+    execFileSync('apt-get', ['install', '-y', '-qq', 'postgresql-client']);
+    return 'pgbench';
+  }
+  throw new Error('pgbench is needed for the baseline: install postgresql-client');
+}
+const pgbench = pgbenchBinary();
+const pgbenchUrl = Object.assign(new URL(url), { pathname: '/pgbench' }).toString();
+await database.pool.query('create database pgbench').catch(() => {});
+execFileSync(pgbench, ['-i', '-q', '-s', '8', pgbenchUrl], { stdio: 'ignore' });
+function runPgbench(): number {
+  const out = execFileSync(pgbench, ['-N', '-n', '-c', '8', '-j', '2', '-T', '20', pgbenchUrl]).toString();
+  return Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1]);
+}
+
+// ---------------------------------------------------------------- the runs
+const results = {
+  pgbench: [] as number[],
+  e2e0: [] as number[],
+  e2e50: [] as number[],
+  lat: {} as Record<number, { p50: number[]; p90: number[]; p97_5: number[]; p99: number[] }>,
+  errors: 0,
+  scaling: {} as Record<number, number[]>,
+};
+await setWorkers(1);
+for (let run = 1; run <= RUNS; run++) {
+  say(`run ${run}/${RUNS}: pgbench -N`);
+  results.pgbench.push(runPgbench());
+  say(`run ${run}/${RUNS}: end-to-end throughput, gateway 0 ms`);
+  const t0 = await throughput(0);
+  results.e2e0.push(t0.perSecond);
+  say(`run ${run}/${RUNS}: end-to-end throughput, gateway 50 ms`);
+  const t50 = await throughput(50);
+  results.e2e50.push(t50.perSecond);
+  results.errors += t0.non2xx + t0.errors + t0.notCompleted + t50.non2xx + t50.errors + t50.notCompleted;
+  await control('alpha', { latency_ms: 0 });
+  for (const rate of [100, 200, 300]) {
+    say(`run ${run}/${RUNS}: POST /payments at ${rate} requests/s`);
+    const r = await paymentLoad({ seconds: 10, connections: 20, overallRate: rate });
+    results.errors += r.non2xx + r.errors;
+    const slot = (results.lat[rate] ??= { p50: [], p90: [], p97_5: [], p99: [] });
+    slot.p50.push(r.latency.p50);
+    slot.p90.push(r.latency.p90);
+    slot.p97_5.push(r.latency.p97_5);
+    slot.p99.push(r.latency.p99);
+    await sleep(2000);
+  }
+}
+const pickup = merge(
+  await Promise.all(ports.workerMetrics.map((p) => scrapeHistogram(p, 'job_pickup_latency_seconds'))),
+);
+const relayLag = await scrapeHistogram(ports.relayMetrics, 'outbox_relay_commit_to_ack_seconds');
+const relayEvents = Number(
+  /^outbox_relay_events_total\{[^}]*\} (\d+)/m.exec(
+    await (await fetch(`http://127.0.0.1:${ports.relayMetrics}/metrics`)).text(),
+  )?.[1] ?? 0,
+);
+
+for (const workers of [1, 2, 4]) {
+  await setWorkers(workers);
+  results.scaling[workers] = [];
+  for (let run = 1; run <= RUNS; run++) {
+    say(`scaling: ${workers} worker process(es), run ${run}/${RUNS}`);
+    results.scaling[workers]?.push((await throughput(0)).perSecond);
+  }
+}
+
+const memory = Object.fromEntries(
+  Object.entries(procs).map(([name, p]) => {
+    const status = existsSync(`/proc/${p.pid}/status`) ? readFileSync(`/proc/${p.pid}/status`, 'utf8') : '';
+    return [name, Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024];
+  }),
+);
+const audit = (
+  await sql<{ discrepancies: number }>`select discrepancies from audit__run(interval '1 hour')`.execute(
+    database.db,
+  )
+).rows[0];
+const replayDiff = (await sql`select * from replay__verify()`.execute(database.db)).rows.length;
+const { rows: counts } = await sql<{ payments: number; events: number; txPerPayment: number }>`
+  select (select count(*)::int from payments) as payments, (select count(*)::int from events) as events`.execute(
+  database.db,
+);
+
+// ---------------------------------------------------------------- report
+const TX_PER_PAYMENT = 6; // idempotency claim, create, fraud check, debit, charge recorded, webhook outcome
+const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+const base = median(results.pgbench);
+const e2e0 = median(results.e2e0);
+const e2e50 = median(results.e2e50);
+const rows: Array<[string, string, string]> = [
+  ['pgbench -N, 8 clients, 20 s (tps)', f(base, 0), 'baseline'],
+  [
+    'payments/s end to end, gateway 0 ms',
+    f(e2e0),
+    `x${TX_PER_PAYMENT} tx = ${f(e2e0 * TX_PER_PAYMENT, 0)} tx/s = ${f((100 * e2e0 * TX_PER_PAYMENT) / base)}% of pgbench`,
+  ],
+  ['payments/s end to end, gateway 50 ms', f(e2e50), `${f((100 * e2e50) / e2e0)}% of the 0 ms figure`],
+  ...[100, 200, 300].map((rate) => {
+    const l = results.lat[rate] as { p50: number[]; p90: number[]; p97_5: number[]; p99: number[] };
+    return [
+      `POST /payments at ${rate}/s: p50 / p90 / p97.5 / p99 (ms)`,
+      `${f(median(l.p50))} / ${f(median(l.p90))} / ${f(median(l.p97_5))} / ${f(median(l.p99))}`,
+      'autocannon',
+    ] as [string, string, string];
+  }),
+  [
+    'job pickup p50 / p99 (ms)',
+    `${f(quantile(pickup, 0.5) * 1000)} / ${f(quantile(pickup, 0.99) * 1000)}`,
+    'run_at -> start, first attempts',
+  ],
+  [
+    'relay commit -> Kafka ack p50 / p99 (ms)',
+    `${f(quantile(relayLag, 0.5) * 1000)} / ${f(quantile(relayLag, 0.99) * 1000)}`,
+    `${relayEvents} events relayed`,
+  ],
+  ...[1, 2, 4].map(
+    (w) =>
+      [`payments/s with ${w} worker process(es)`, f(median(results.scaling[w] ?? [])), 'gateway 0 ms'] as [
+        string,
+        string,
+        string,
+      ],
+  ),
+  [
+    'peak memory (MB, VmHWM)',
+    Object.entries(memory)
+      .map(([k, v]) => `${k} ${f(v, 0)}`)
+      .join(', '),
+    'mokapi and Postgres not included',
+  ],
+  ['errors (non-2xx, socket errors, payments not COMPLETED)', String(results.errors), 'must be 0'],
+  [
+    'invariants after the run',
+    `audit discrepancies ${audit?.discrepancies}, replay differences ${replayDiff}`,
+    `${counts[0]?.payments} payments, ${counts[0]?.events} events`,
+  ],
+];
+const width = Math.max(...rows.map((r) => r[0].length));
+process.stdout.write(`\n${rows.map(([a, b, c]) => `${a.padEnd(width)}  ${b}   (${c})`).join('\n')}\n\n`);
+
+const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${f(os.totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}, ${external ? 'external Postgres' : 'embedded Postgres 18 (fsync on, synchronous_commit on)'}, mokapi broker`;
+const markdown = `| measurement | median of ${RUNS} runs | note |\n|---|---|---|\n${rows.map(([a, b, c]) => `| ${a} | ${b} | ${c} |`).join('\n')}\n`;
+const docPath = path.resolve('docs/benchmarks.md');
+if (existsSync(docPath)) {
+  const doc = readFileSync(docPath, 'utf8');
+  const stamped = `<!-- bench:start -->\nMeasured ${new Date().toISOString().slice(0, 16)}Z on ${machine}; load ${LOAD_SECONDS} s per throughput run.\n\n${markdown}<!-- bench:end -->`;
+  writeFileSync(docPath, doc.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, stamped));
+}
+writeFileSync(
+  path.resolve('docs/benchmarks.svg'),
+  chart([
+    ['pgbench tx/s / 10', base / 10],
+    ['payment tx/s / 10 (0 ms)', (e2e0 * TX_PER_PAYMENT) / 10],
+    ['payments/s (0 ms)', e2e0],
+    ['payments/s (50 ms)', e2e50],
+    ...[1, 2, 4].map(
+      (w) => [`payments/s, ${w} worker(s)`, median(results.scaling[w] ?? [])] as [string, number],
+    ),
+    ...[100, 200, 300].map(
+      (rate) => [`p99 ms at ${rate}/s`, median(results.lat[rate]?.p99 ?? [])] as [string, number],
+    ),
+  ]),
+);
+say('wrote docs/benchmarks.md (the table between the bench markers) and docs/benchmarks.svg');
+
+function chart(bars: Array<[string, number]>): string {
+  const max = Math.max(...bars.map((b) => (Number.isFinite(b[1]) ? b[1] : 0)), 1);
+  const rowH = 28;
+  const items = bars
+    .map(([label, value], i) => {
+      const w = Number.isFinite(value) ? Math.round((value / max) * 420) : 0;
+      const y = 30 + i * rowH;
+      return `<text x="10" y="${y + 17}" font-size="13">${label}</text><rect x="230" y="${y + 4}" width="${w}" height="18" fill="#3b82f6"/><text x="${236 + w}" y="${y + 17}" font-size="12">${f(value)}</text>`;
+    })
+    .join('\n');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="760" height="${40 + bars.length * rowH}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/><text x="10" y="20" font-size="15" font-weight="bold">npm run bench: throughput and latency (medians)</text>\n${items}\n</svg>\n`;
+}
+
+// ---------------------------------------------------------------- teardown
+for (const p of Object.values(procs)) await p.kill('SIGTERM');
+await broker.stop();
+await database.close();
+await pg?.stop();
+rmSync(dir, { recursive: true, force: true });
+process.exit(results.errors === 0 && audit?.discrepancies === 0 && replayDiff === 0 ? 0 : 1);
