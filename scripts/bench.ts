@@ -73,6 +73,21 @@ const env: Record<string, string> = {
   WORKER_CONCURRENCY: '10',
 };
 const procs: Record<string, RoleProcess> = {};
+const dumpChildren = () => {
+  for (const [name, p] of Object.entries(procs)) {
+    process.stderr.write(`--- ${name} (exit ${p.child.exitCode ?? p.child.signalCode ?? 'running'})\n${p.output().slice(-1500)}\n`);
+  }
+};
+process.on('uncaughtException', (err) => {
+  process.stderr.write(`${err.stack ?? err}\n`);
+  dumpChildren();
+  process.exit(2);
+});
+process.on('unhandledRejection', (err) => {
+  process.stderr.write(`${(err as Error)?.stack ?? err}\n`);
+  dumpChildren();
+  process.exit(2);
+});
 const start = (name: string, entry: string, extra: Record<string, string> = {}) => {
   procs[name] = spawnRole(entry, { ...env, ...extra });
 };
