@@ -75,7 +75,9 @@ const env: Record<string, string> = {
 const procs: Record<string, RoleProcess> = {};
 const dumpChildren = () => {
   for (const [name, p] of Object.entries(procs)) {
-    process.stderr.write(`--- ${name} (exit ${p.child.exitCode ?? p.child.signalCode ?? 'running'})\n${p.output().slice(-1500)}\n`);
+    process.stderr.write(
+      `--- ${name} (exit ${p.child.exitCode ?? p.child.signalCode ?? 'running'})\n${p.output().slice(-1500)}\n`,
+    );
   }
 };
 process.on('uncaughtException', (err) => {

@@ -98,4 +98,26 @@ describe('scenario 5: recovery from a killed worker', () => {
       'sweeper:redriven',
     );
   });
+
+  it("never unlocks a live worker's long-running job", async () => {
+    // The charge takes longer than WORKER_DEAD_AFTER_SECONDS (3 s here): the sweep must leave it alone.
+    await system.control('alpha', { latency_ms: 4500 });
+    const walletId = await system.newWallet(1000);
+    const accepted = (await system.pay(walletId, 100)).body;
+    const key = `payment__charge_gateway:${accepted.id}`;
+    const locked = await waitFor('the charge job to start', async () => {
+      const { rows } = await sql<{ locked_at: Date; locked_by: string }>`
+        select locked_at, locked_by from graphile_worker.jobs where key = ${key} and locked_at is not null`.execute(
+        system.database.db,
+      );
+      return rows[0];
+    });
+    await new Promise((r) => setTimeout(r, 4000)); // past dead-after (3 s) plus a sweep (1 s)
+    const { rows } = await sql<{ locked_at: Date; locked_by: string }>`
+      select locked_at, locked_by from graphile_worker.jobs where key = ${key}`.execute(system.database.db);
+    if (rows[0]) expect(rows[0]).toEqual(locked); // still the same lock, not unlocked and taken again
+    const settled = await system.waitSettled(accepted.id);
+    expect(settled.status).toBe('COMPLETED');
+    await system.control('alpha', { latency_ms: 0 });
+  });
 });

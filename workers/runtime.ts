@@ -40,7 +40,7 @@ export async function startWorkerRuntime(config: Config, logger: Logger) {
 
   const graphileWorkerIds = new Set<string>();
   const events: WorkerEvents = new EventEmitter();
-  events.on('worker:create', ({ worker }) => graphileWorkerIds.add(worker.workerId));
+  events.on('pool:create', ({ workerPool }) => graphileWorkerIds.add(workerPool.id));
 
   const runner = await run({
     pgPool: database.pool,
