@@ -26,6 +26,10 @@ const configSchema = z.object({
   // graphile-worker: how many times a saga step job runs before it is dead-lettered, and how often
   // an idle worker polls for retries (new jobs arrive by LISTEN/NOTIFY at once).
   JOB_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(25).default(5),
+  // graphile-worker batching: fetch up to this many jobs per query (0: one at a time), and group
+  // job completions made within this many ms into one statement (-1: one statement per job).
+  WORKER_LOCAL_QUEUE_SIZE: z.coerce.number().int().min(0).max(1000).default(0),
+  WORKER_COMPLETE_BATCH_DELAY_MS: z.coerce.number().int().min(-1).max(1000).default(0),
   WORKER_POLL_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
   // A worker whose heartbeat is older than this is dead: its locked jobs are unlocked by the
   // others, which sweep every WORKER_SWEEP_SECONDS.

@@ -23,6 +23,8 @@ import { freePort, type RoleProcess, spawnRole, waitFor } from './lib/processes.
  */
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 15);
+/** For quick A/B checks: BENCH_PHASES=throughput (default: pgbench,throughput,latency,scaling). */
+const PHASES = new Set((process.env.BENCH_PHASES ?? 'pgbench,throughput,latency,scaling').split(','));
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0
@@ -256,10 +258,12 @@ function pgbenchBinary(): string {
   }
   throw new Error('pgbench is needed for the baseline: install postgresql-client');
 }
-const pgbench = pgbenchBinary();
+const pgbench = PHASES.has('pgbench') ? pgbenchBinary() : 'pgbench';
 const pgbenchUrl = Object.assign(new URL(url), { pathname: '/pgbench' }).toString();
-await database.pool.query('create database pgbench').catch(() => {});
-execFileSync(pgbench, ['-i', '-q', '-s', '8', pgbenchUrl], { stdio: 'ignore' });
+if (PHASES.has('pgbench')) {
+  await database.pool.query('create database pgbench').catch(() => {});
+  execFileSync(pgbench, ['-i', '-q', '-s', '8', pgbenchUrl], { stdio: 'ignore' });
+}
 function runPgbench(): number {
   const out = execFileSync(pgbench, ['-N', '-n', '-c', '8', '-j', '2', '-T', '20', pgbenchUrl]).toString();
   return Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1]);
@@ -276,17 +280,21 @@ const results = {
 };
 await setWorkers(1);
 for (let run = 1; run <= RUNS; run++) {
-  say(`run ${run}/${RUNS}: pgbench -N`);
-  results.pgbench.push(runPgbench());
-  say(`run ${run}/${RUNS}: end-to-end throughput, gateway 0 ms`);
-  const t0 = await throughput(0);
-  results.e2e0.push(t0.perSecond);
-  say(`run ${run}/${RUNS}: end-to-end throughput, gateway 50 ms`);
-  const t50 = await throughput(50);
-  results.e2e50.push(t50.perSecond);
-  results.errors += t0.non2xx + t0.errors + t0.notCompleted + t50.non2xx + t50.errors + t50.notCompleted;
-  await control('alpha', { latency_ms: 0 });
-  for (const rate of [100, 200, 300]) {
+  if (PHASES.has('pgbench')) {
+    say(`run ${run}/${RUNS}: pgbench -N`);
+    results.pgbench.push(runPgbench());
+  }
+  if (PHASES.has('throughput')) {
+    say(`run ${run}/${RUNS}: end-to-end throughput, gateway 0 ms`);
+    const t0 = await throughput(0);
+    results.e2e0.push(t0.perSecond);
+    say(`run ${run}/${RUNS}: end-to-end throughput, gateway 50 ms`);
+    const t50 = await throughput(50);
+    results.e2e50.push(t50.perSecond);
+    results.errors += t0.non2xx + t0.errors + t0.notCompleted + t50.non2xx + t50.errors + t50.notCompleted;
+    await control('alpha', { latency_ms: 0 });
+  }
+  for (const rate of PHASES.has('latency') ? [100, 200, 300] : []) {
     say(`run ${run}/${RUNS}: POST /payments at ${rate} requests/s`);
     const r = await paymentLoad({ seconds: 10, connections: 20, overallRate: rate });
     results.errors += r.non2xx + r.errors;
@@ -308,7 +316,7 @@ const relayEvents = Number(
   )?.[1] ?? 0,
 );
 
-for (const workers of [1, 2, 4]) {
+for (const workers of PHASES.has('scaling') ? [1, 2, 4] : []) {
   await setWorkers(workers);
   results.scaling[workers] = [];
   for (let run = 1; run <= RUNS; run++) {
@@ -349,7 +357,7 @@ const rows: Array<[string, string, string]> = [
   ],
   ['payments/s end to end, gateway 50 ms', f(e2e50), `${f((100 * e2e50) / e2e0)}% of the 0 ms figure`],
   ...[100, 200, 300].map((rate) => {
-    const l = results.lat[rate] as { p50: number[]; p90: number[]; p97_5: number[]; p99: number[] };
+    const l = results.lat[rate] ?? { p50: [], p90: [], p97_5: [], p99: [] };
     return [
       `POST /payments at ${rate}/s: p50 / p90 / p97.5 / p99 (ms)`,
       `${f(median(l.p50))} / ${f(median(l.p90))} / ${f(median(l.p97_5))} / ${f(median(l.p99))}`,
@@ -394,7 +402,8 @@ process.stdout.write(`\n${rows.map(([a, b, c]) => `${a.padEnd(width)}  ${b}   ($
 const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${f(os.totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}, ${external ? 'external Postgres' : 'embedded Postgres 18 (fsync on, synchronous_commit on)'}, mokapi broker`;
 const markdown = `| measurement | median of ${RUNS} runs | note |\n|---|---|---|\n${rows.map(([a, b, c]) => `| ${a} | ${b} | ${c} |`).join('\n')}\n`;
 const docPath = path.resolve('docs/benchmarks.md');
-if (existsSync(docPath)) {
+const fullRun = PHASES.size === 4;
+if (fullRun && existsSync(docPath)) {
   const doc = readFileSync(docPath, 'utf8');
   const stamped = `<!-- bench:start -->\nMeasured ${new Date().toISOString().slice(0, 16)}Z on ${machine}; load ${LOAD_SECONDS} s per throughput run.\n\n${markdown}<!-- bench:end -->`;
   writeFileSync(docPath, doc.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, stamped));
@@ -414,7 +423,7 @@ writeFileSync(
     ),
   ]),
 );
-say('wrote docs/benchmarks.md (the table between the bench markers) and docs/benchmarks.svg');
+if (fullRun) say('wrote docs/benchmarks.md (the table between the bench markers) and docs/benchmarks.svg');
 
 function chart(bars: Array<[string, number]>): string {
   const max = Math.max(...bars.map((b) => (Number.isFinite(b[1]) ? b[1] : 0)), 1);

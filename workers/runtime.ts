@@ -51,6 +51,15 @@ export async function startWorkerRuntime(config: Config, logger: Logger) {
     noHandleSignals: true,
     events,
     logger: graphileLogger(logger),
+    preset: {
+      worker: {
+        ...(config.WORKER_LOCAL_QUEUE_SIZE > 0
+          ? { localQueue: { size: config.WORKER_LOCAL_QUEUE_SIZE } }
+          : {}),
+        completeJobBatchDelay: config.WORKER_COMPLETE_BATCH_DELAY_MS,
+        failJobBatchDelay: config.WORKER_COMPLETE_BATCH_DELAY_MS,
+      },
+    },
   });
   const heartbeat = startHeartbeat(database.pool, 'worker', config.WORKER_HEARTBEAT_SECONDS, logger, () => [
     ...graphileWorkerIds,
