@@ -8,6 +8,7 @@ import { createDatabase } from '../app/db/database.ts';
 import { startEmbeddedPostgres } from '../app/db/embedded-postgres.ts';
 import { migrate } from '../app/db/migrate.ts';
 import { startLocalBroker } from '../outbox-relay/local-broker.ts';
+import { chart } from './lib/bench-chart.ts';
 import { freePort, type RoleProcess, spawnRole, waitFor } from './lib/processes.ts';
 
 /**
@@ -474,35 +475,23 @@ if (fullRun && existsSync(docPath)) {
   const stamped = `<!-- bench:start -->\nMeasured ${new Date().toISOString().slice(0, 16)}Z on ${machine}; load ${LOAD_SECONDS} s per throughput run.\n\n${markdown}<!-- bench:end -->`;
   writeFileSync(docPath, doc.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, stamped));
 }
-writeFileSync(
-  path.resolve('docs/benchmarks.svg'),
-  chart([
-    ['pgbench tx/s / 10', base / 10],
-    ['payment tx/s / 10 (0 ms)', (e2e0 * TX_PER_PAYMENT) / 10],
-    ['payments/s (0 ms)', e2e0],
-    ['payments/s (50 ms)', e2e50],
-    ...[1, 2, 4].map(
-      (w) => [`payments/s, ${w} worker(s)`, median(results.scaling[w] ?? [])] as [string, number],
-    ),
-    ...[100, 200, 300].map(
-      (rate) => [`p99 ms at ${rate}/s`, median(results.lat[rate]?.p99 ?? [])] as [string, number],
-    ),
-  ]),
-);
+if (fullRun)
+  writeFileSync(
+    path.resolve('docs/benchmarks.svg'),
+    chart([
+      ['pgbench tx/s / 10', base / 10],
+      ['payment tx/s / 10 (0 ms)', (e2e0 * TX_PER_PAYMENT) / 10],
+      ['payments/s (0 ms)', e2e0],
+      ['payments/s (50 ms)', e2e50],
+      ...[1, 2, 4].map(
+        (w) => [`payments/s, ${w} worker(s)`, median(results.scaling[w] ?? [])] as [string, number],
+      ),
+      ...[100, 200, 300].map(
+        (rate) => [`p99 ms at ${rate}/s`, median(results.lat[rate]?.p99 ?? [])] as [string, number],
+      ),
+    ]),
+  );
 if (fullRun) say('wrote docs/benchmarks.md (the table between the bench markers) and docs/benchmarks.svg');
-
-function chart(bars: Array<[string, number]>): string {
-  const max = Math.max(...bars.map((b) => (Number.isFinite(b[1]) ? b[1] : 0)), 1);
-  const rowH = 28;
-  const items = bars
-    .map(([label, value], i) => {
-      const w = Number.isFinite(value) ? Math.round((value / max) * 420) : 0;
-      const y = 30 + i * rowH;
-      return `<text x="10" y="${y + 17}" font-size="13">${label}</text><rect x="230" y="${y + 4}" width="${w}" height="18" fill="#3b82f6"/><text x="${236 + w}" y="${y + 17}" font-size="12">${f(value)}</text>`;
-    })
-    .join('\n');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="760" height="${40 + bars.length * rowH}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/><text x="10" y="20" font-size="15" font-weight="bold">npm run bench: throughput and latency (medians)</text>\n${items}\n</svg>\n`;
-}
 
 // ---------------------------------------------------------------- teardown
 for (const p of Object.values(procs)) await p.kill('SIGTERM');
