@@ -16,6 +16,138 @@ SET client_min_messages = warning;
 SET row_security = off;
 
 --
+-- Name: replay; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA replay;
+
+
+--
+-- Name: audit__money_conservation(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.audit__money_conservation() RETURNS TABLE(check_name text, expected numeric, actual numeric, ok boolean)
+    LANGUAGE sql STABLE
+    AS $$
+  WITH ledger AS (
+    SELECT coalesce(sum(amount) FILTER (WHERE type = 'DEPOSIT'), 0) AS deposits,
+           coalesce(-sum(amount) FILTER (WHERE type = 'PAYMENT_DEBIT'), 0) AS debits,
+           coalesce(sum(amount) FILTER (WHERE type = 'PAYMENT_REVERSAL'), 0) AS reversals,
+           coalesce(sum(amount) FILTER (WHERE type = 'REFUND'), 0) AS refunds
+      FROM ledger_entries
+  ), pay AS (
+    -- Debited: every payment past the debit step; FAILED ones are debited and then reversed.
+    SELECT coalesce(sum(amount) FILTER (WHERE saga_step IN ('debited', 'charge_requested', 'completed', 'failed')), 0) AS debited,
+           coalesce(sum(amount) FILTER (WHERE status = 'FAILED'), 0) AS reversed,
+           coalesce(sum(refunded_amount), 0) AS refunded
+      FROM payments
+  ), bal AS (SELECT coalesce(sum(balance), 0) AS total FROM wallets)
+  SELECT c.name, c.expected, c.actual, c.expected = c.actual
+    FROM ledger, pay, bal,
+         LATERAL (VALUES
+           ('balances = deposits - debits + reversals + refunds',
+              ledger.deposits - ledger.debits + ledger.reversals + ledger.refunds, bal.total::numeric),
+           ('ledger debits = amounts of debited payments', pay.debited::numeric, ledger.debits),
+           ('ledger reversals = amounts of FAILED payments', pay.reversed::numeric, ledger.reversals),
+           ('ledger refunds = refunded amounts of payments', pay.refunded::numeric, ledger.refunds)
+         ) AS c(name, expected, actual);
+$$;
+
+
+--
+-- Name: audit__outbox(interval); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.audit__outbox(p_retention interval DEFAULT '168:00:00'::interval) RETURNS TABLE(problem text, event_id uuid, outbox_id bigint)
+    LANGUAGE sql STABLE
+    AS $$
+  SELECT 'outbox row without event', o.event_id, o.id
+    FROM outbox o LEFT JOIN events e ON e.event_id = o.event_id
+   WHERE e.event_id IS NULL
+  UNION ALL
+  SELECT 'event without outbox row', e.event_id, NULL
+    FROM events e
+   WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_id = e.event_id)
+     AND (e.occurred_at > now() - p_retention
+          OR e.occurred_at >= coalesce((SELECT min(last_commit_at) FROM relay_progress), '-infinity'));
+$$;
+
+
+--
+-- Name: audit__payment_status(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.audit__payment_status() RETURNS TABLE(payment_id uuid, live_status text, event_status text, live_refunded bigint, event_refunded bigint)
+    LANGUAGE sql STABLE
+    AS $$
+  SELECT p.id, p.status, r.status, p.refunded_amount, r.refunded_amount
+    FROM payments p
+    LEFT JOIN replay__payments_from_events() r ON r.id = p.id
+   WHERE r.id IS NULL
+      OR p.status IS DISTINCT FROM r.status
+      OR p.failure_reason IS DISTINCT FROM r.failure_reason
+      OR p.refunded_amount IS DISTINCT FROM r.refunded_amount;
+$$;
+
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: audit_runs; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.audit_runs (
+    id bigint NOT NULL,
+    ran_at timestamp with time zone DEFAULT now() NOT NULL,
+    discrepancies integer NOT NULL,
+    details jsonb NOT NULL,
+    CONSTRAINT audit_discrepancies_non_negative CHECK ((discrepancies >= 0))
+);
+
+
+--
+-- Name: audit__run(interval, interval); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.audit__run(p_stuck_after interval DEFAULT '00:10:00'::interval, p_outbox_retention interval DEFAULT '168:00:00'::interval) RETURNS public.audit_runs
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_details jsonb;
+  v_total integer;
+  v_run audit_runs;
+BEGIN
+  v_details := jsonb_build_object(
+    'wallet_balances', (SELECT count(*) FROM audit__wallet_balances()),
+    'money_conservation', (SELECT count(*) FROM audit__money_conservation() WHERE NOT ok),
+    'stuck_payments', (SELECT count(*) FROM audit__stuck_payments(p_stuck_after)),
+    'payment_status', (SELECT count(*) FROM audit__payment_status()),
+    'outbox', (SELECT count(*) FROM audit__outbox(p_outbox_retention)));
+  SELECT sum(value::int) INTO v_total FROM jsonb_each_text(v_details);
+  INSERT INTO audit_runs (discrepancies, details) VALUES (v_total, v_details) RETURNING * INTO v_run;
+  DELETE FROM audit_runs WHERE ran_at < now() - interval '30 days';
+  RETURN v_run;
+END;
+$$;
+
+
+--
+-- Name: audit__stuck_payments(interval); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.audit__stuck_payments(p_older_than interval DEFAULT '00:05:00'::interval) RETURNS TABLE(payment_id uuid, status text, saga_step text, updated_at timestamp with time zone, stuck_for interval)
+    LANGUAGE sql STABLE
+    AS $$
+  SELECT p.id, p.status, p.saga_step, p.updated_at, now() - p.updated_at
+    FROM payments p
+   WHERE p.status IN ('PENDING', 'PROCESSING') AND p.updated_at < now() - p_older_than
+   ORDER BY p.updated_at;
+$$;
+
+
+--
 -- Name: audit__wallet_balances(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -24,22 +156,11 @@ CREATE FUNCTION public.audit__wallet_balances() RETURNS TABLE(wallet_id uuid, ba
     AS $$
   WITH ledger AS (
     SELECT l.wallet_id, sum(l.amount) AS total FROM ledger_entries l GROUP BY l.wallet_id
-  ), replayed AS (
-    SELECT DISTINCT ON (e.aggregate_id)
-      e.aggregate_id,
-      e.version,
-      (SELECT (x.data ->> 'balance_after')::bigint
-         FROM events x
-        WHERE x.aggregate_id = e.aggregate_id AND x.data ? 'balance_after'
-        ORDER BY x.version DESC LIMIT 1) AS balance
-    FROM events e
-    WHERE e.aggregate_type = 'wallet'
-    ORDER BY e.aggregate_id, e.version DESC
   )
   SELECT w.id, w.balance, coalesce(l.total, 0), coalesce(r.balance, 0), w.version, r.version
     FROM wallets w
     LEFT JOIN ledger l ON l.wallet_id = w.id
-    LEFT JOIN replayed r ON r.aggregate_id = w.id
+    LEFT JOIN replay__wallets_from_events() r ON r.id = w.id
    WHERE w.balance <> coalesce(l.total, 0)
       OR w.balance <> coalesce(r.balance, 0)
       OR w.version IS DISTINCT FROM r.version;
@@ -99,10 +220,6 @@ CREATE FUNCTION public.dead_letter__sweep() RETURNS bigint
 $_$;
 
 
-SET default_tablespace = '';
-
-SET default_table_access_method = heap;
-
 --
 -- Name: events; Type: TABLE; Schema: public; Owner: -
 --
@@ -148,14 +265,7 @@ BEGIN
   VALUES (p_event_id, p_aggregate_type, p_aggregate_id, p_expected_version + 1, p_event_type, p_data, p_trace_id)
   RETURNING * INTO v_event;
 
-  INSERT INTO outbox (event_id, topic, key, event_type, headers, payload)
-  VALUES (
-    v_event.event_id,
-    v_event.aggregate_type || 's.events',
-    v_event.aggregate_id::text,
-    v_event.event_type,
-    jsonb_build_object('event_id', v_event.event_id, 'event_type', v_event.event_type, 'trace_id', v_event.trace_id),
-    event__envelope(v_event));
+  PERFORM outbox__write(v_event);
 
   IF p_job_identifier IS NOT NULL THEN
     PERFORM graphile_worker.add_job(
@@ -217,6 +327,74 @@ $$;
 
 
 --
+-- Name: outbox__prune(interval); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.outbox__prune(p_older_than interval) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_relayed_until timestamptz;
+  v_count bigint;
+BEGIN
+  SELECT min(last_commit_at) INTO v_relayed_until FROM relay_progress;
+  IF v_relayed_until IS NULL THEN
+    RETURN 0;  -- nothing is known to be relayed yet
+  END IF;
+  PERFORM set_config('app.outbox_prune', 'on', true);
+  DELETE FROM outbox
+   WHERE created_at < now() - p_older_than
+     AND created_at < v_relayed_until;
+  GET DIAGNOSTICS v_count = ROW_COUNT;
+  PERFORM set_config('app.outbox_prune', 'off', true);
+  RETURN v_count;
+END;
+$$;
+
+
+--
+-- Name: outbox__republish(bigint, bigint); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.outbox__republish(p_from_position bigint, p_to_position bigint) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_event events;
+  v_count bigint := 0;
+BEGIN
+  PERFORM set_config('app.outbox_prune', 'on', true);
+  DELETE FROM outbox o USING events e
+   WHERE o.event_id = e.event_id AND e.position BETWEEN p_from_position AND p_to_position;
+  PERFORM set_config('app.outbox_prune', 'off', true);
+  FOR v_event IN SELECT * FROM events WHERE position BETWEEN p_from_position AND p_to_position ORDER BY position LOOP
+    PERFORM outbox__write(v_event);
+    v_count := v_count + 1;
+  END LOOP;
+  RETURN v_count;
+END;
+$$;
+
+
+--
+-- Name: outbox__write(public.events); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.outbox__write(p_event public.events) RETURNS void
+    LANGUAGE sql
+    AS $$
+  INSERT INTO outbox (event_id, topic, key, event_type, headers, payload)
+  VALUES (
+    p_event.event_id,
+    p_event.aggregate_type || 's.events',
+    p_event.aggregate_id::text,
+    p_event.event_type,
+    jsonb_build_object('event_id', p_event.event_id, 'event_type', p_event.event_type, 'trace_id', p_event.trace_id),
+    event__envelope(p_event));
+$$;
+
+
+--
 -- Name: outbox_refuse_unapproved_delete(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -234,6 +412,48 @@ $$;
 
 
 --
+-- Name: payment__redrive_stuck(interval, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.payment__redrive_stuck(p_older_than interval, p_max_attempts integer DEFAULT 5) RETURNS TABLE(payment_id uuid, task text)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_payment record;
+  v_task text;
+  v_key text;
+BEGIN
+  FOR v_payment IN
+    SELECT p.id, p.saga_step FROM payments p
+     WHERE p.status IN ('PENDING', 'PROCESSING') AND p.updated_at < now() - p_older_than
+       AND NOT EXISTS (SELECT 1 FROM dead_letter_jobs d WHERE d.payment_id = p.id AND d.replayed_at IS NULL)
+     ORDER BY p.updated_at
+     FOR UPDATE SKIP LOCKED
+  LOOP
+    v_task := CASE v_payment.saga_step
+      WHEN 'requested' THEN 'payment__fraud_check'
+      WHEN 'fraud_checked' THEN 'payment__debit_wallet'
+      WHEN 'debited' THEN 'payment__charge_gateway'
+      WHEN 'charge_requested' THEN 'payment__poll_charge'
+    END;
+    CONTINUE WHEN v_task IS NULL;
+    v_key := v_task || ':' || v_payment.id;
+    CONTINUE WHEN EXISTS (SELECT 1 FROM graphile_worker.jobs j WHERE j.key = v_key AND j.locked_at IS NOT NULL);
+    PERFORM graphile_worker.add_job(v_task, json_build_object('paymentId', v_payment.id),
+                                    job_key => v_key, max_attempts => p_max_attempts);
+    INSERT INTO payment_steps (payment_id, name, status, attempt, detail)
+    VALUES (v_payment.id, 'sweeper', 'redriven',
+            1 + (SELECT count(*) FROM payment_steps s WHERE s.payment_id = v_payment.id AND s.name = 'sweeper'),
+            jsonb_build_object('task', v_task));
+    payment_id := v_payment.id;
+    task := v_task;
+    RETURN NEXT;
+  END LOOP;
+END;
+$$;
+
+
+--
 -- Name: refuse_mutation(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -244,6 +464,160 @@ BEGIN
   RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
     USING ERRCODE = 'WP002', HINT = 'Write a compensating row instead.';
 END;
+$$;
+
+
+--
+-- Name: replay__payments_from_events(uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.replay__payments_from_events(p_payment_id uuid DEFAULT NULL::uuid) RETURNS TABLE(id uuid, wallet_id uuid, amount bigint, status text, failure_reason text, provider text, refunded_amount bigint, version integer)
+    LANGUAGE sql STABLE
+    AS $$
+  WITH stream AS (
+    SELECT e.* FROM events e
+     WHERE e.aggregate_type = 'payment' AND (p_payment_id IS NULL OR e.aggregate_id = p_payment_id)
+  ), settled AS (
+    SELECT DISTINCT ON (s.aggregate_id) s.aggregate_id, s.event_type, s.data
+      FROM stream s
+     WHERE s.event_type IN ('payment.completed', 'payment.rejected', 'payment.failed', 'payment.refunded')
+     ORDER BY s.aggregate_id, s.version DESC
+  ), charged AS (
+    SELECT DISTINCT ON (s.aggregate_id) s.aggregate_id, s.data ->> 'provider' AS provider
+      FROM stream s WHERE s.event_type = 'payment.charge_requested'
+     ORDER BY s.aggregate_id, s.version DESC
+  ), folded AS (
+    SELECT s.aggregate_id,
+           max((s.data ->> 'wallet_id')::uuid::text) FILTER (WHERE s.event_type = 'payment.requested') AS wallet_id,
+           max((s.data ->> 'amount')::bigint) FILTER (WHERE s.event_type = 'payment.requested') AS amount,
+           max(s.data ->> 'reason') FILTER (WHERE s.event_type IN ('payment.rejected', 'payment.failed')) AS failure_reason,
+           coalesce(sum((s.data ->> 'amount')::bigint) FILTER (WHERE s.event_type = 'payment.refunded'), 0)::bigint AS refunded,
+           max(s.version) AS version
+      FROM stream s GROUP BY s.aggregate_id
+  )
+  SELECT f.aggregate_id,
+         f.wallet_id::uuid,
+         f.amount,
+         CASE st.event_type
+           WHEN 'payment.completed' THEN 'COMPLETED'
+           WHEN 'payment.rejected' THEN 'REJECTED'
+           WHEN 'payment.failed' THEN 'FAILED'
+           WHEN 'payment.refunded' THEN st.data ->> 'status'
+           ELSE CASE WHEN EXISTS (SELECT 1 FROM events d
+                                   WHERE d.aggregate_type = 'wallet' AND d.event_type = 'wallet.debited'
+                                     AND d.data ->> 'payment_id' = f.aggregate_id::text)
+                     THEN 'PROCESSING' ELSE 'PENDING' END
+         END,
+         f.failure_reason,
+         c.provider,
+         f.refunded,
+         f.version
+    FROM folded f
+    LEFT JOIN settled st ON st.aggregate_id = f.aggregate_id
+    LEFT JOIN charged c ON c.aggregate_id = f.aggregate_id;
+$$;
+
+
+--
+-- Name: replay__repair(text, uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.replay__repair(p_reason text, p_aggregate_id uuid DEFAULT NULL::uuid) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_diff record;
+  v_changed integer := 0;
+BEGIN
+  IF p_reason IS NULL OR length(trim(p_reason)) = 0 THEN
+    RAISE EXCEPTION 'replay__repair needs a reason' USING ERRCODE = 'WP005';
+  END IF;
+  FOR v_diff IN SELECT * FROM replay__verify(p_aggregate_id) LOOP
+    INSERT INTO replay_repairs (reason, aggregate_type, aggregate_id, field, live_value, replayed_value)
+    VALUES (p_reason, v_diff.aggregate_type, v_diff.aggregate_id, v_diff.field, v_diff.live, v_diff.replayed);
+    CONTINUE WHEN v_diff.field = 'row';
+    IF v_diff.aggregate_type = 'wallet' AND v_diff.field IN ('balance', 'version') THEN
+      UPDATE wallets w SET balance = r.balance, version = r.version, updated_at = now()
+        FROM replay.wallets r WHERE r.id = w.id AND w.id = v_diff.aggregate_id;
+      v_changed := v_changed + 1;
+    ELSIF v_diff.aggregate_type = 'payment'
+          AND v_diff.field IN ('status', 'failure_reason', 'provider', 'refunded_amount', 'version') THEN
+      UPDATE payments p SET status = r.status, failure_reason = r.failure_reason, provider = r.provider,
+                            refunded_amount = r.refunded_amount, version = r.version, updated_at = now()
+        FROM replay.payments r WHERE r.id = p.id AND p.id = v_diff.aggregate_id;
+      v_changed := v_changed + 1;
+    END IF;
+  END LOOP;
+  RETURN v_changed;
+END;
+$$;
+
+
+--
+-- Name: replay__verify(uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.replay__verify(p_aggregate_id uuid DEFAULT NULL::uuid) RETURNS TABLE(aggregate_type text, aggregate_id uuid, field text, live text, replayed text)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  DELETE FROM replay.wallets r WHERE p_aggregate_id IS NULL OR r.id = p_aggregate_id;
+  INSERT INTO replay.wallets SELECT * FROM replay__wallets_from_events(p_aggregate_id);
+  DELETE FROM replay.payments r WHERE p_aggregate_id IS NULL OR r.id = p_aggregate_id;
+  INSERT INTO replay.payments SELECT * FROM replay__payments_from_events(p_aggregate_id);
+
+  RETURN QUERY
+  SELECT 'wallet'::text, coalesce(w.id, r.id), f.name, f.live, f.replayed
+    FROM (SELECT * FROM wallets x WHERE p_aggregate_id IS NULL OR x.id = p_aggregate_id) w
+    FULL JOIN (SELECT * FROM replay.wallets y WHERE p_aggregate_id IS NULL OR y.id = p_aggregate_id) r ON r.id = w.id
+    CROSS JOIN LATERAL (VALUES
+      ('row', CASE WHEN w.id IS NULL THEN '(missing)' ELSE 'present' END, CASE WHEN r.id IS NULL THEN '(missing)' ELSE 'present' END),
+      ('balance', w.balance::text, r.balance::text),
+      ('version', w.version::text, r.version::text),
+      ('currency', w.currency::text, r.currency),
+      ('owner_id', w.owner_id, r.owner_id)
+    ) AS f(name, live, replayed)
+   WHERE f.live IS DISTINCT FROM f.replayed
+  UNION ALL
+  SELECT 'payment'::text, coalesce(p.id, r.id), f.name, f.live, f.replayed
+    FROM (SELECT * FROM payments x WHERE p_aggregate_id IS NULL OR x.id = p_aggregate_id) p
+    FULL JOIN (SELECT * FROM replay.payments y WHERE p_aggregate_id IS NULL OR y.id = p_aggregate_id) r ON r.id = p.id
+    CROSS JOIN LATERAL (VALUES
+      ('row', CASE WHEN p.id IS NULL THEN '(missing)' ELSE 'present' END, CASE WHEN r.id IS NULL THEN '(missing)' ELSE 'present' END),
+      ('status', p.status, r.status),
+      ('failure_reason', p.failure_reason, r.failure_reason),
+      ('provider', p.provider, r.provider),
+      ('refunded_amount', p.refunded_amount::text, r.refunded_amount::text),
+      ('version', p.version::text, r.version::text),
+      ('amount', p.amount::text, r.amount::text),
+      ('wallet_id', p.wallet_id::text, r.wallet_id::text)
+    ) AS f(name, live, replayed)
+   WHERE f.live IS DISTINCT FROM f.replayed
+   ORDER BY 1, 2, 3;
+END;
+$$;
+
+
+--
+-- Name: replay__wallets_from_events(uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.replay__wallets_from_events(p_wallet_id uuid DEFAULT NULL::uuid) RETURNS TABLE(id uuid, owner_id text, currency text, balance bigint, version integer)
+    LANGUAGE sql STABLE
+    AS $$
+  SELECT e.aggregate_id,
+         max(e.data ->> 'owner_id') FILTER (WHERE e.event_type = 'wallet.created'),
+         max(e.data ->> 'currency') FILTER (WHERE e.event_type = 'wallet.created'),
+         coalesce(sum(CASE e.event_type
+                        WHEN 'wallet.deposited' THEN (e.data ->> 'amount')::bigint
+                        WHEN 'wallet.debited' THEN -(e.data ->> 'amount')::bigint
+                        WHEN 'wallet.debit_reversed' THEN (e.data ->> 'amount')::bigint
+                        WHEN 'wallet.refund_credited' THEN (e.data ->> 'amount')::bigint
+                        ELSE 0 END), 0)::bigint,
+         max(e.version)
+    FROM events e
+   WHERE e.aggregate_type = 'wallet' AND (p_wallet_id IS NULL OR e.aggregate_id = p_wallet_id)
+   GROUP BY e.aggregate_id;
 $$;
 
 
@@ -274,6 +648,20 @@ BEGIN
   RETURN coalesce(v_dead, '{}');
 END;
 $$;
+
+
+--
+-- Name: audit_runs_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.audit_runs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.audit_runs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 
 --
@@ -561,6 +949,53 @@ CREATE TABLE public.refunds (
 
 
 --
+-- Name: relay_progress; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.relay_progress (
+    slot_name text NOT NULL,
+    acked_lsn pg_lsn,
+    last_commit_at timestamp with time zone,
+    events_relayed bigint DEFAULT 0 NOT NULL,
+    leader_instance text NOT NULL,
+    backfill_completed_at timestamp with time zone,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: replay_repairs; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.replay_repairs (
+    id bigint NOT NULL,
+    repaired_at timestamp with time zone DEFAULT now() NOT NULL,
+    repaired_by text DEFAULT CURRENT_USER NOT NULL,
+    reason text NOT NULL,
+    aggregate_type text NOT NULL,
+    aggregate_id uuid NOT NULL,
+    field text NOT NULL,
+    live_value text,
+    replayed_value text,
+    CONSTRAINT replay_repair_reason_given CHECK ((length(reason) > 0))
+);
+
+
+--
+-- Name: replay_repairs_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.replay_repairs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.replay_repairs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: schema_migrations; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -587,6 +1022,43 @@ CREATE TABLE public.wallets (
     CONSTRAINT wallet_owner_id_length CHECK (((length(owner_id) >= 1) AND (length(owner_id) <= 128))),
     CONSTRAINT wallet_version_positive CHECK ((version > 0))
 );
+
+
+--
+-- Name: payments; Type: TABLE; Schema: replay; Owner: -
+--
+
+CREATE TABLE replay.payments (
+    id uuid NOT NULL,
+    wallet_id uuid,
+    amount bigint,
+    status text NOT NULL,
+    failure_reason text,
+    provider text,
+    refunded_amount bigint NOT NULL,
+    version integer NOT NULL
+);
+
+
+--
+-- Name: wallets; Type: TABLE; Schema: replay; Owner: -
+--
+
+CREATE TABLE replay.wallets (
+    id uuid NOT NULL,
+    owner_id text,
+    currency text,
+    balance bigint NOT NULL,
+    version integer NOT NULL
+);
+
+
+--
+-- Name: audit_runs audit_runs_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.audit_runs
+    ADD CONSTRAINT audit_runs_pkey PRIMARY KEY (id);
 
 
 --
@@ -734,6 +1206,22 @@ ALTER TABLE ONLY public.refunds
 
 
 --
+-- Name: relay_progress relay_progress_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.relay_progress
+    ADD CONSTRAINT relay_progress_pkey PRIMARY KEY (slot_name);
+
+
+--
+-- Name: replay_repairs replay_repairs_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.replay_repairs
+    ADD CONSTRAINT replay_repairs_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: schema_migrations schema_migrations_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -747,6 +1235,29 @@ ALTER TABLE ONLY public.schema_migrations
 
 ALTER TABLE ONLY public.wallets
     ADD CONSTRAINT wallets_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: payments payments_pkey; Type: CONSTRAINT; Schema: replay; Owner: -
+--
+
+ALTER TABLE ONLY replay.payments
+    ADD CONSTRAINT payments_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: wallets wallets_pkey; Type: CONSTRAINT; Schema: replay; Owner: -
+--
+
+ALTER TABLE ONLY replay.wallets
+    ADD CONSTRAINT wallets_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: audit_runs_ran_at; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX audit_runs_ran_at ON public.audit_runs USING btree (ran_at DESC);
 
 
 --

@@ -79,42 +79,36 @@ export async function startSystem(
   const api = await startTestApp({ ...env, LOG_LEVEL: 'silent' }, database);
   env.GATEWAY_CALLBACK_BASE_URL = api.baseUrl;
 
-  const workers: RoleProcess[] = [];
-  const startWorker = async (extraEnv: Record<string, string> = {}) => {
-    const worker = spawnRole('workers/main.ts', { ...env, ...extraEnv });
-    workers.push(worker);
+  /** Spawns a worker or relay process and waits for its first heartbeat. */
+  const startBeating = async (
+    role: 'worker' | 'relay',
+    entry: string,
+    list: RoleProcess[],
+    extraEnv: Record<string, string>,
+  ) => {
+    const proc = spawnRole(entry, { ...env, ...extraEnv });
+    list.push(proc);
     await waitFor(
-      `worker ${worker.pid} heartbeat\n${worker.output()}`,
+      `${role} ${proc.pid} heartbeat\n${proc.output()}`,
       async () =>
         (await database.db
           .selectFrom('process_heartbeats')
           .select('pid')
-          .where('pid', '=', worker.pid)
-          .where('role', '=', 'worker')
+          .where('pid', '=', proc.pid)
+          .where('role', '=', role)
           .executeTakeFirst()) !== undefined,
       30_000,
     );
-    return worker;
+    return proc;
   };
+  const workers: RoleProcess[] = [];
+  const startWorker = (extraEnv: Record<string, string> = {}) =>
+    startBeating('worker', 'workers/main.ts', workers, extraEnv);
   for (let i = 0; i < (options.workers ?? 1); i++) await startWorker();
 
   const relays: RoleProcess[] = [];
-  const startRelay = async (extraEnv: Record<string, string> = {}) => {
-    const relay = spawnRole('outbox-relay/main.ts', { ...env, ...extraEnv });
-    relays.push(relay);
-    await waitFor(
-      `relay ${relay.pid} heartbeat\n${relay.output()}`,
-      async () =>
-        (await database.db
-          .selectFrom('process_heartbeats')
-          .select('pid')
-          .where('pid', '=', relay.pid)
-          .where('role', '=', 'relay')
-          .executeTakeFirst()) !== undefined,
-      30_000,
-    );
-    return relay;
-  };
+  const startRelay = (extraEnv: Record<string, string> = {}) =>
+    startBeating('relay', 'outbox-relay/main.ts', relays, extraEnv);
   for (let i = 0; i < (options.relays ?? 0); i++) await startRelay();
 
   let keys = 0;
