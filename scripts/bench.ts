@@ -338,7 +338,8 @@ for (let run = 1; run <= RUNS; run++) {
     say(`run ${run}/${RUNS}: POST /payments at ${rate} requests/s`);
     const r = await paymentLoad({ seconds: 8, connections: 20, overallRate: rate });
     results.errors += r.non2xx + r.errors;
-    const slot = (results.lat[rate] ??= { p50: [], p90: [], p97_5: [], p99: [] });
+    results.lat[rate] ??= { p50: [], p90: [], p97_5: [], p99: [] };
+    const slot = results.lat[rate];
     slot.p50.push(r.latency.p50);
     slot.p90.push(r.latency.p90);
     slot.p97_5.push(r.latency.p97_5);

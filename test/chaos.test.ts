@@ -374,7 +374,7 @@ describe(`chaos (${PROFILE.name} profile)`, () => {
 
     const totalKills = Object.values(kills).reduce((a, b) => a + b, 0);
     process.stdout.write(
-      [
+      `${[
         `[chaos ${PROFILE.name}] load ${PROFILE.loadMs / 1000}s: ${stats.payments} payments, ${stats.deposits} deposits, ${stats.refunds} refunds, ${stats.faults} gateway fault toggles, ${stats.clientRetries} client retries`,
         `[chaos ${PROFILE.name}] kills: ${totalKills} (${Object.entries(kills)
           .map(([k, v]) => `${k} ${v}`)
@@ -382,7 +382,7 @@ describe(`chaos (${PROFILE.name} profile)`, () => {
         `[chaos ${PROFILE.name}] payments by status: ${statuses.map((s) => `${s.status} ${s.n}`).join(', ')}`,
         `[chaos ${PROFILE.name}] events ${eventIds.size}, Kafka deliveries ${messages.length}, duplicates downstream ${duplicates}`,
         `[chaos ${PROFILE.name}] dead letters ${deadLetters.length} (replayed), quiescent ${(quiescentAfterMs / 1000).toFixed(1)}s after the load, audits clean, replay = live`,
-      ].join('\n') + '\n',
+      ].join('\n')}\n`,
     );
     expect(totalKills).toBeGreaterThanOrEqual(20);
     expect(kills.postgres).toBeGreaterThanOrEqual(2);

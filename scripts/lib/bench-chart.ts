@@ -11,5 +11,5 @@ export function chart(bars: Array<[string, number]>): string {
       return `<text x="10" y="${y + 17}" font-size="13">${label}</text><rect x="230" y="${y + 4}" width="${w}" height="18" fill="#3b82f6"/><text x="${236 + w}" y="${y + 17}" font-size="12">${f(value)}</text>`;
     })
     .join('\n');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="760" height="${40 + bars.length * rowH}" font-family="sans-serif"><rect width="100%" height="100%" fill="white"/><text x="10" y="20" font-size="15" font-weight="bold">npm run bench: throughput and latency (medians)</text>\n${items}\n</svg>\n`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="760" height="${40 + bars.length * rowH}" font-family="sans-serif"><title>npm run bench: throughput and latency</title><rect width="100%" height="100%" fill="white"/><text x="10" y="20" font-size="15" font-weight="bold">npm run bench: throughput and latency (medians)</text>\n${items}\n</svg>\n`;
 }
