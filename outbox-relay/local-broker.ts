@@ -5,6 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel } from 'kafkajs';
 import { parse, stringify } from 'yaml';
 
 /**
@@ -67,11 +68,36 @@ export async function startLocalBroker(options: {
   while (Date.now() < deadline) {
     if (child.exitCode !== null) break;
     if (/address already in use/.test(stderr)) break;
-    if (await canConnect(options.port)) return { brokers: `127.0.0.1:${options.port}`, process: child, stop };
+    if ((await canConnect(options.port)) && (await servesOurTopics(options.port))) {
+      return { brokers: `127.0.0.1:${options.port}`, process: child, stop };
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   await stop();
   throw new Error(`mokapi did not start on port ${options.port}: ${stderr.trim().slice(-500)}`);
+}
+
+/**
+ * Something accepting connections on the port is not proof: another process may hold it. Ask for
+ * the topics over the Kafka protocol: only our mokapi, loaded with the spec, has these.
+ */
+async function servesOurTopics(port: number): Promise<boolean> {
+  const kafka = new Kafka({
+    clientId: 'broker-probe',
+    brokers: [`127.0.0.1:${port}`],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 0 },
+  });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const topics = await admin.listTopics();
+    return topics.includes('payments.events') && topics.includes('wallets.events');
+  } catch {
+    return false;
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
 }
 
 function canConnect(port: number): Promise<boolean> {

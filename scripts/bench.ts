@@ -9,7 +9,7 @@ import { startEmbeddedPostgres } from '../app/db/embedded-postgres.ts';
 import { migrate } from '../app/db/migrate.ts';
 import { startLocalBroker } from '../outbox-relay/local-broker.ts';
 import { chart } from './lib/bench-chart.ts';
-import { freePort, type RoleProcess, spawnRole, waitFor } from './lib/processes.ts';
+import { freePort, freePorts, type RoleProcess, spawnRole, waitFor } from './lib/processes.ts';
 
 /**
  * `npm run bench`: the whole system on this machine, durability on (fsync, synchronous_commit),
@@ -52,7 +52,8 @@ const pg = external
 const url = external ?? (pg?.url as string);
 await migrate(url);
 const database = createDatabase(url, { max: 4, applicationName: 'bench' });
-const broker = await startLocalBroker({ port: await freePort(), apiPort: await freePort() });
+const [brokerPort, brokerApiPort] = await freePorts(2);
+const broker = await startLocalBroker({ port: brokerPort as number, apiPort: brokerApiPort as number });
 const ports = {
   api: await freePort(),
   sim: await freePort(),

@@ -1,10 +1,19 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { type LocalBroker, startLocalBroker } from '../../outbox-relay/local-broker.ts';
-import { freePort, waitFor } from './processes.ts';
+import { freePorts, waitFor } from './processes.ts';
 
 /** A mokapi broker of the test's own, on free ports, loading docs/asyncapi.yaml. */
 export async function startTestBroker(): Promise<LocalBroker> {
-  return startLocalBroker({ port: await freePort(), apiPort: await freePort() });
+  // Ports are free when chosen, not when mokapi binds them (other test files run alongside):
+  // startLocalBroker proves it reached *our* broker, and a collision just means new ports.
+  for (let attempt = 1; ; attempt++) {
+    const [port, apiPort] = await freePorts(2);
+    try {
+      return await startLocalBroker({ port: port as number, apiPort: apiPort as number });
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
 }
 
 export interface ConsumedMessage {
