@@ -20,6 +20,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export interface LocalBroker {
   brokers: string;
   process: ChildProcess;
+  /** mokapi's recent stderr, for diagnosing a broker that went away. */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -47,7 +49,8 @@ export async function startLocalBroker(options: {
       '--log-level',
       'warn',
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    // Its own directory as cwd too: nothing of the repository (or another broker's) is in sight.
+    { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir },
   );
   let stderr = '';
   child.stderr?.on('data', (d) => {
@@ -69,7 +72,7 @@ export async function startLocalBroker(options: {
     if (child.exitCode !== null) break;
     if (/address already in use/.test(stderr)) break;
     if ((await canConnect(options.port)) && (await servesOurTopics(options.port))) {
-      return { brokers: `127.0.0.1:${options.port}`, process: child, stop };
+      return { brokers: `127.0.0.1:${options.port}`, process: child, output: () => stderr, stop };
     }
     await new Promise((r) => setTimeout(r, 50));
   }

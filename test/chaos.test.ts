@@ -366,7 +366,12 @@ describe(`chaos (${PROFILE.name} profile)`, () => {
         return true;
       },
       180_000,
-    );
+    ).catch((err) => {
+      process.stdout.write(
+        `BROKER exit=${broker.process.exitCode} signal=${broker.process.signalCode} stderr:\n${broker.output().slice(-3000)}\n`,
+      );
+      throw err;
+    });
     const { unique, duplicates } = dedupe(messages);
     expect(unique.length).toBe(eventIds.size);
     for (const [key, versions] of versionsByKey(messages))

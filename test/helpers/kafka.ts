@@ -40,30 +40,61 @@ export async function consumeUntil(
   done: (messages: ConsumedMessage[]) => boolean,
   timeoutMs = 30_000,
 ): Promise<ConsumedMessage[]> {
+  const deadline = Date.now() + timeoutMs;
+  // A reader that loses the broker (a refused connection under load) starts over with a new group:
+  // reading from the beginning again, it still sees every message.
+  for (;;) {
+    try {
+      return await consumeOnce(brokers, done, Math.max(1000, deadline - Date.now()));
+    } catch (err) {
+      const refused = /ECONNREFUSED|Connection error|NumberOfRetriesExceeded/.test(
+        String((err as Error)?.message ?? err),
+      );
+      if (!refused || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
+async function consumeOnce(
+  brokers: string,
+  done: (messages: ConsumedMessage[]) => boolean,
+  timeoutMs: number,
+): Promise<ConsumedMessage[]> {
   const kafka = new Kafka({ clientId: 'test-reader', brokers: [brokers], logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({
     groupId: `test-${Math.random().toString(36).slice(2)}`,
     heartbeatInterval: 500,
   });
   const messages: ConsumedMessage[] = [];
-  await consumer.connect();
-  await consumer.subscribe({ topics: ['payments.events', 'wallets.events'], fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ topic, partition, message }) => {
-      messages.push({
-        topic,
-        partition,
-        offset: message.offset,
-        key: message.key?.toString() ?? '',
-        headers: Object.fromEntries(
-          Object.entries(message.headers ?? {}).map(([k, v]) => [k, v?.toString() ?? '']),
-        ),
-        value: JSON.parse(message.value?.toString() ?? 'null'),
-      });
-    },
+  let crashed: unknown;
+  consumer.on(consumer.events.CRASH, (e) => {
+    crashed = e.payload.error;
   });
   try {
-    await waitFor(`Kafka messages (have ${messages.length})`, async () => done(messages), timeoutMs, 200);
+    await consumer.connect();
+    await consumer.subscribe({ topics: ['payments.events', 'wallets.events'], fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ topic, partition, message }) => {
+        messages.push({
+          topic,
+          partition,
+          offset: message.offset,
+          key: message.key?.toString() ?? '',
+          headers: Object.fromEntries(
+            Object.entries(message.headers ?? {}).map(([k, v]) => [k, v?.toString() ?? '']),
+          ),
+          value: JSON.parse(message.value?.toString() ?? 'null'),
+        });
+      },
+    });
+    await waitFor(
+      `Kafka messages (have ${messages.length})`,
+      async () => crashed !== undefined || done(messages),
+      timeoutMs,
+      200,
+    );
+    if (crashed) throw crashed;
     return [...messages];
   } finally {
     await consumer.disconnect().catch(() => {});
