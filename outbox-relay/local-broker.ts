@@ -46,11 +46,14 @@ export async function startLocalBroker(options: {
       String(options.apiPort),
       '--health-enabled=false',
       '--mcp-server-enabled=false',
+      // The dashboard's search index would be shared between brokers (see TMPDIR below).
+      '--api-search-enabled=false',
       '--log-level',
       'warn',
     ],
-    // Its own directory as cwd too: nothing of the repository (or another broker's) is in sight.
-    { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir },
+    // Its own directory as cwd and TMPDIR: mokapi keeps a search index under $TMPDIR
+    // (/tmp/mokapi-bleve-index by default), and two brokers sharing it corrupt it and panic.
+    { stdio: ['ignore', 'ignore', 'pipe'], cwd: dir, env: { ...process.env, TMPDIR: dir } },
   );
   let stderr = '';
   child.stderr?.on('data', (d) => {
