@@ -32,6 +32,16 @@ export interface IdempotencyOptions {
   retentionHours: number;
 }
 
+export function idempotencyOptionsFrom(config: {
+  IDEMPOTENCY_LEASE_SECONDS: number;
+  IDEMPOTENCY_RETENTION_HOURS: number;
+}): IdempotencyOptions {
+  return {
+    leaseSeconds: config.IDEMPOTENCY_LEASE_SECONDS,
+    retentionHours: config.IDEMPOTENCY_RETENTION_HOURS,
+  };
+}
+
 export function idempotencyKeyOf(req: Request, required: boolean): string | undefined {
   const key = req.get('idempotency-key') ?? req.get('x-idempotent-key');
   if (key === undefined || key === '') {

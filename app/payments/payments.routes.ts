@@ -5,7 +5,12 @@ import type { AppDeps } from '../http/deps.ts';
 import { idempotencyKeyHeaders, openApiRegistry, problemResponses } from '../http/openapi.ts';
 import { parseBody, parseId, parseQuery } from '../http/validation.ts';
 import { amountSchema, currencySchema, z } from '../http/zod.ts';
-import { idempotencyKeyOf, requestHash, runIdempotent } from '../idempotency/idempotency.ts';
+import {
+  idempotencyKeyOf,
+  idempotencyOptionsFrom,
+  requestHash,
+  runIdempotent,
+} from '../idempotency/idempotency.ts';
 import { isSettled } from './payment.aggregate.ts';
 import { requestPayment } from './payment.commands.ts';
 import { paymentCreatedTotal } from './payment.metrics.ts';
@@ -54,10 +59,7 @@ const MAX_WAIT_SECONDS = 30;
 export function paymentsRouter(deps: AppDeps & { waiter: PaymentWaiter; saga: SagaOptions }): Router {
   const { db, config, waiter, saga } = deps;
   const router = Router();
-  const idempotency = {
-    leaseSeconds: config.IDEMPOTENCY_LEASE_SECONDS,
-    retentionHours: config.IDEMPOTENCY_RETENTION_HOURS,
-  };
+  const idempotency = idempotencyOptionsFrom(config);
   const notFound = (raw: string) => new PaymentNotFound(raw);
 
   const viewOf = async (payment: PaymentRow) => paymentView(payment, await listSteps(db, [payment.id]));

@@ -5,7 +5,12 @@ import type { AppDeps } from '../http/deps.ts';
 import { idempotencyKeyHeaders, openApiRegistry, problemResponses } from '../http/openapi.ts';
 import { parseBody, parseId, parseQuery } from '../http/validation.ts';
 import { amountSchema, currencySchema, z } from '../http/zod.ts';
-import { idempotencyKeyOf, requestHash, runIdempotent } from '../idempotency/idempotency.ts';
+import {
+  idempotencyKeyOf,
+  idempotencyOptionsFrom,
+  requestHash,
+  runIdempotent,
+} from '../idempotency/idempotency.ts';
 import { walletDepositedAmountTotal, walletDepositsTotal } from '../observability/metrics.ts';
 import { createWallet, depositToWallet } from './wallet.commands.ts';
 import { findWalletById, listLedgerEntries } from './wallet.repository.ts';
@@ -29,10 +34,7 @@ const walletIdParam = z.object({ id: z.uuid() });
 
 export function walletsRouter({ db, config }: AppDeps): Router {
   const router = Router();
-  const idempotency = {
-    leaseSeconds: config.IDEMPOTENCY_LEASE_SECONDS,
-    retentionHours: config.IDEMPOTENCY_RETENTION_HOURS,
-  };
+  const idempotency = idempotencyOptionsFrom(config);
 
   // The Idempotency-Key is optional here (the contract does not require it); when sent, it holds.
   router.post('/wallets', async (req: Request, res: Response) => {
