@@ -7,8 +7,11 @@ import { sql } from 'kysely';
 import { createDatabase } from '../app/db/database.ts';
 import { startEmbeddedPostgres } from '../app/db/embedded-postgres.ts';
 import { migrate } from '../app/db/migrate.ts';
+import { SAGA_TASKS } from '../app/payments/saga-jobs.ts';
 import { startLocalBroker } from '../outbox-relay/local-broker.ts';
 import { chart } from './lib/bench-chart.ts';
+import { cpuDelta, cpuSeconds, resetStatements, topStatements } from './lib/bench-profile.ts';
+import { pacedLoad } from './lib/paced-load.ts';
 import { freePort, freePorts, type RoleProcess, spawnRole, waitFor } from './lib/processes.ts';
 
 /**
@@ -27,6 +30,8 @@ const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 15);
 /** For quick A/B checks: BENCH_PHASES=throughput (default: pgbench,throughput,latency,scaling). */
 const ALL_PHASES = ['pgbench', 'throughput', 'latency', 'light', 'scaling'];
 const PHASES = new Set((process.env.BENCH_PHASES ?? ALL_PHASES.join(',')).split(','));
+/** BENCH_PROFILE=1: CPU per process and Postgres' top statements during the first 0 ms throughput run. */
+const PROFILE = process.env.BENCH_PROFILE === '1';
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0
@@ -48,6 +53,9 @@ const pg = external
       database: 'bench',
       persistent: false,
       durable: true,
+      settings: PROFILE
+        ? { shared_preload_libraries: 'pg_stat_statements', 'pg_stat_statements.track': 'all' }
+        : {},
     });
 const url = external ?? (pg?.url as string);
 await migrate(url);
@@ -95,8 +103,12 @@ process.on('unhandledRejection', (err) => {
   dumpChildren();
   process.exit(2);
 });
+/** BENCH_CPU_PROF=<dir>: every role writes a V8 CPU profile there when it stops. */
+const cpuProf = process.env.BENCH_CPU_PROF
+  ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`]
+  : [];
 const start = (name: string, entry: string, extra: Record<string, string> = {}) => {
-  procs[name] = spawnRole(entry, { ...env, ...extra });
+  procs[name] = spawnRole(entry, { ...env, ...extra }, cpuProf);
 };
 start('gateway-sim', 'gateway-sim/main.ts');
 start('api', 'app/main.ts');
@@ -175,32 +187,31 @@ for (let i = 0; i < 50; i++) {
 }
 
 let keySeq = 0;
-function paymentLoad(options: { seconds: number; connections: number; overallRate?: number }) {
+function paymentRequest() {
+  const seq = keySeq++;
+  return {
+    headers: { 'content-type': 'application/json', 'idempotency-key': `bench-${process.pid}-${seq}` },
+    body: JSON.stringify({
+      wallet_id: wallets[seq % wallets.length],
+      service_id: 'bench',
+      amount: 100,
+      currency: 'USD',
+    }),
+  };
+}
+/** Closed loop: `connections` clients, each sending its next payment when the last is answered. */
+function paymentLoad(options: { seconds: number; connections: number }) {
   return autocannon({
     url: `${apiUrl}/payments`,
     method: 'POST',
     connections: options.connections,
     duration: options.seconds,
-    overallRate: options.overallRate,
-    requests: [
-      {
-        setupRequest: (req) => ({
-          ...req,
-          headers: {
-            'content-type': 'application/json',
-            'idempotency-key': `bench-${process.pid}-${keySeq++}`,
-          },
-          body: JSON.stringify({
-            wallet_id: wallets[keySeq % wallets.length],
-            service_id: 'bench',
-            amount: 100,
-            currency: 'USD',
-          }),
-        }),
-      },
-    ],
+    requests: [{ setupRequest: (req) => ({ ...req, ...paymentRequest() }) }],
   });
 }
+/** Open loop: payments arriving evenly at `rate` per second, whatever the latency. */
+const pacedPayments = (rate: number, seconds: number) =>
+  pacedLoad({ origin: apiUrl, path: '/payments', rate, seconds, request: paymentRequest });
 
 /** Waits until no payment is PENDING or PROCESSING: the next measurement starts from a quiet system. */
 async function drain() {
@@ -251,10 +262,12 @@ async function throughput(gatewayLatencyMs: number) {
   };
 }
 
-async function scrapeHistogram(port: number, name: string) {
+/** A histogram's buckets summed over its series (or only the series whose labels contain `only`). */
+async function scrapeHistogram(port: number, name: string, only?: string) {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const buckets = new Map<number, number>();
   for (const m of text.matchAll(new RegExp(`^${name}_bucket\\{([^}]*)\\} (\\d+(?:\\.\\d+)?)`, 'gm'))) {
+    if (only && !(m[1] as string).includes(only)) continue;
     const le = /le="([^"]+)"/.exec(m[1] as string)?.[1] as string;
     const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
     buckets.set(bound, (buckets.get(bound) ?? 0) + Number(m[2]));
@@ -310,6 +323,40 @@ function runPgbench(): number {
   return Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1]);
 }
 
+// ---------------------------------------------------------------- profile (BENCH_PROFILE=1)
+/** Postgres backends by what they serve (application_name or backend type), read before each sample. */
+let backendNames = new Map<number, string>();
+async function readBackendNames() {
+  const { rows } = await database.pool.query<{ pid: number; name: string }>(
+    `select pid, coalesce(nullif(application_name, ''), backend_type) as name from pg_stat_activity`,
+  );
+  backendNames = new Map(rows.map((r) => [r.pid, `pg: ${r.name}`]));
+}
+function processGroup(cmdline: string, pid: number): string | undefined {
+  if (pid === process.pid) return 'bench + autocannon';
+  const role = Object.entries(procs).find(([, p]) => p.pid === pid)?.[0];
+  if (role) return role;
+  if (pid === broker.process.pid || cmdline.includes('mokapi')) return 'mokapi';
+  if (/^postgres:|\/bin\/postgres /.test(cmdline)) return backendNames.get(pid) ?? 'pg: other';
+  return undefined;
+}
+async function printProfile(cpu: Map<string, number>, payments: number) {
+  say(`profile: CPU seconds per process over the run (${payments} payments completed)`);
+  const total = [...cpu.values()].reduce((a, b) => a + b, 0);
+  say(`  total                ${total.toFixed(1)} s  ${((total / payments) * 1000).toFixed(2)} ms/payment`);
+  for (const [group, seconds] of [...cpu].sort((a, b) => b[1] - a[1]))
+    say(
+      `  ${group.padEnd(20)} ${seconds.toFixed(1)} s  ${((seconds / payments) * 1000).toFixed(2)} ms/payment`,
+    );
+  for (const toplevel of [true, false]) {
+    say(`profile: ${toplevel ? 'top-level' : 'nested'} statements by total execution time`);
+    for (const st of await topStatements(database.pool, toplevel))
+      say(
+        `  ${String(st.totalMs.toFixed(0)).padStart(7)} ms  ${(st.calls / payments).toFixed(2).padStart(6)}/payment  ${st.meanMs.toFixed(3)} ms  ${st.query.slice(0, 150)}`,
+      );
+  }
+}
+
 // ---------------------------------------------------------------- the runs
 const results = {
   pgbench: [] as number[],
@@ -327,7 +374,13 @@ for (let run = 1; run <= RUNS; run++) {
   }
   if (PHASES.has('throughput')) {
     say(`run ${run}/${RUNS}: end-to-end throughput, gateway 0 ms`);
+    const profiling = PROFILE && run === 1;
+    if (profiling) await resetStatements(database.pool);
+    if (profiling) await readBackendNames();
+    const cpu0 = profiling ? cpuSeconds(processGroup) : new Map<string, number>();
     const t0 = await throughput(0);
+    if (profiling) await readBackendNames();
+    if (profiling) await printProfile(cpuDelta(cpu0, cpuSeconds(processGroup)), t0.completed);
     results.e2e0.push(t0.perSecond);
     say(`run ${run}/${RUNS}: end-to-end throughput, gateway 50 ms`);
     const t50 = await throughput(50);
@@ -337,7 +390,7 @@ for (let run = 1; run <= RUNS; run++) {
   }
   for (const rate of PHASES.has('latency') ? [100, 200, 300] : []) {
     say(`run ${run}/${RUNS}: POST /payments at ${rate} requests/s`);
-    const r = await paymentLoad({ seconds: 8, connections: 20, overallRate: rate });
+    const r = await pacedPayments(rate, 8);
     results.errors += r.non2xx + r.errors;
     results.lat[rate] ??= { p50: [], p90: [], p97_5: [], p99: [] };
     const slot = results.lat[rate];
@@ -349,8 +402,10 @@ for (let run = 1; run <= RUNS; run++) {
   // Rates above capacity leave a backlog: let it finish before the next run's baseline.
   if (PHASES.has('latency')) await drain();
 }
-const scrapePickup = async () =>
-  merge(await Promise.all(ports.workerMetrics.map((p) => scrapeHistogram(p, 'job_pickup_latency_seconds'))));
+const scrapePickup = async (only?: string) =>
+  merge(
+    await Promise.all(ports.workerMetrics.map((p) => scrapeHistogram(p, 'job_pickup_latency_seconds', only))),
+  );
 const scrapeRelayLag = () => scrapeHistogram(ports.relayMetrics, 'outbox_relay_commit_to_ack_seconds');
 const pickup = await scrapePickup();
 const relayLag = await scrapeRelayLag();
@@ -358,16 +413,31 @@ const relayLag = await scrapeRelayLag();
 // A light, steady load below capacity: pickup and relay lag as they are when the system keeps up
 // (the whole-run histograms above include the backlog that saturation builds).
 const light = { pickup: new Map<number, number>(), relay: new Map<number, number>() };
+const lightTasks = Object.values(SAGA_TASKS).slice(0, 3);
+const minus = (after: Map<number, number>, before: Map<number, number>) =>
+  new Map([...after].map(([k, v]) => [k, v - (before.get(k) ?? 0)]));
 if (PHASES.has('light')) {
   say('light load: 10 payments/s for 20 s');
   const [p0, r0] = [await scrapePickup(), await scrapeRelayLag()];
-  const r = await paymentLoad({ seconds: 20, connections: 4, overallRate: 10 });
+  const tasksBefore = await Promise.all(lightTasks.map((t) => scrapePickup(`task="${t}"`)));
+  if (PROFILE) await resetStatements(database.pool);
+  if (PROFILE) await readBackendNames();
+  const cpu0 = PROFILE ? cpuSeconds(processGroup) : new Map<string, number>();
+  const r = await pacedPayments(10, 20);
   results.errors += r.non2xx + r.errors;
   await drain();
+  if (PROFILE) await printProfile(cpuDelta(cpu0, cpuSeconds(processGroup)), 200);
   await sleep(1000);
   const [p1, r1] = [await scrapePickup(), await scrapeRelayLag()];
-  for (const [k, v] of p1) light.pickup.set(k, v - (p0.get(k) ?? 0));
-  for (const [k, v] of r1) light.relay.set(k, v - (r0.get(k) ?? 0));
+  light.pickup = minus(p1, p0);
+  light.relay = minus(r1, r0);
+  // Per task: the first step's wait includes the API's transaction, the others a worker's.
+  for (const [i, task] of lightTasks.entries()) {
+    const p = minus(await scrapePickup(`task="${task}"`), tasksBefore[i] as Map<number, number>);
+    say(
+      `  pickup ${task}: p50 ${(quantile(p, 0.5) * 1000).toFixed(1)} ms, p99 ${(quantile(p, 0.99) * 1000).toFixed(1)} ms`,
+    );
+  }
 }
 const relayEvents = Number(
   /^outbox_relay_events_total\{[^}]*\} (\d+)/m.exec(
@@ -420,7 +490,7 @@ const rows: Array<[string, string, string]> = [
     return [
       `POST /payments at ${rate}/s: p50 / p90 / p97.5 / p99 (ms)`,
       `${f(median(l.p50))} / ${f(median(l.p90))} / ${f(median(l.p97_5))} / ${f(median(l.p99))}`,
-      'autocannon',
+      'open loop, evenly paced',
     ] as [string, string, string];
   }),
   [

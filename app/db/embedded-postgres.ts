@@ -14,6 +14,8 @@ export interface EmbeddedPostgresOptions {
   persistent: boolean;
   /** fsync off is only for throwaway test clusters. */
   durable: boolean;
+  /** More `-c name=value` settings (the benchmark's profile loads pg_stat_statements). */
+  settings?: Record<string, string>;
   onLog?: (line: string) => void;
 }
 
@@ -57,6 +59,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       '-c',
       'listen_addresses=127.0.0.1',
       ...durability,
+      ...Object.entries(options.settings ?? {}).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
     ],
   });
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await pg.initialise();
