@@ -272,7 +272,9 @@ BEGIN
       p_job_identifier,
       coalesce(p_job_payload, '{}'::json),
       job_key => p_job_key,
-      run_at => p_job_run_at,
+      -- Not now(), the transaction's start: the job is scheduled when it is enqueued, so the
+      -- pickup latency measured from run_at is the queue's, not this transaction's duration.
+      run_at => coalesce(p_job_run_at, clock_timestamp()),
       max_attempts => coalesce(p_job_max_attempts, 25));
   END IF;
 
@@ -407,6 +409,114 @@ BEGIN
       USING ERRCODE = 'WP002';
   END IF;
   RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: payments; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.payments (
+    id uuid NOT NULL,
+    wallet_id uuid NOT NULL,
+    service_id text NOT NULL,
+    amount bigint NOT NULL,
+    currency character(3) NOT NULL,
+    method text DEFAULT 'balance'::text NOT NULL,
+    description text,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    status text NOT NULL,
+    saga_step text NOT NULL,
+    failure_reason text,
+    provider text,
+    refunded_amount bigint DEFAULT 0 NOT NULL,
+    refund_reserved bigint DEFAULT 0 NOT NULL,
+    version integer NOT NULL,
+    trace_id text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    completed_at timestamp with time zone,
+    CONSTRAINT payment_amount_in_range CHECK (((amount >= 1) AND (amount <= '1000000000000'::bigint))),
+    CONSTRAINT payment_currency_iso4217 CHECK ((currency ~ '^[A-Z]{3}$'::text)),
+    CONSTRAINT payment_description_length CHECK ((length(description) <= 500)),
+    CONSTRAINT payment_failure_reason_iff_failed CHECK (((status = ANY (ARRAY['REJECTED'::text, 'FAILED'::text])) = (failure_reason IS NOT NULL))),
+    CONSTRAINT payment_failure_reason_known CHECK ((failure_reason = ANY (ARRAY['FRAUD_SUSPECTED'::text, 'INSUFFICIENT_FUNDS'::text, 'GATEWAY_DECLINED'::text, 'GATEWAY_UNAVAILABLE'::text]))),
+    CONSTRAINT payment_metadata_is_object CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT payment_method_known CHECK ((method = 'balance'::text)),
+    CONSTRAINT payment_refunds_within_amount CHECK (((refunded_amount >= 0) AND (refund_reserved >= 0) AND ((refunded_amount + refund_reserved) <= amount))),
+    CONSTRAINT payment_saga_step_known CHECK ((saga_step = ANY (ARRAY['requested'::text, 'fraud_checked'::text, 'debited'::text, 'charge_requested'::text, 'completed'::text, 'rejected'::text, 'failed'::text]))),
+    CONSTRAINT payment_service_id_length CHECK (((length(service_id) >= 1) AND (length(service_id) <= 128))),
+    CONSTRAINT payment_status_known CHECK ((status = ANY (ARRAY['PENDING'::text, 'PROCESSING'::text, 'COMPLETED'::text, 'REJECTED'::text, 'FAILED'::text, 'PARTIALLY_REFUNDED'::text, 'REFUNDED'::text]))),
+    CONSTRAINT payment_version_positive CHECK ((version > 0))
+);
+
+
+--
+-- Name: payment__change(uuid, integer, jsonb, jsonb, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.payment__change(p_payment_id uuid, p_expected_version integer, p_events jsonb, p_changes jsonb, p_steps jsonb DEFAULT '[]'::jsonb) RETURNS public.payments
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_old     payments;
+  v_new     payments;
+  v_version integer := p_expected_version;
+  v_event   jsonb;
+  v_job     jsonb;
+  v_unknown text;
+BEGIN
+  SELECT k INTO v_unknown FROM jsonb_object_keys(p_changes) k
+   WHERE k NOT IN ('saga_step', 'status', 'failure_reason', 'provider', 'completed_at',
+                   'refunded_amount', 'refund_reserved')
+   LIMIT 1;
+  IF v_unknown IS NOT NULL THEN
+    RAISE EXCEPTION 'payment__change cannot set column %', v_unknown
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+
+  SELECT * INTO v_old FROM payments WHERE id = p_payment_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'payment % not found', p_payment_id USING ERRCODE = 'no_data_found';
+  END IF;
+
+  FOR v_event IN SELECT e FROM jsonb_array_elements(p_events) e LOOP
+    v_job := nullif(v_event -> 'job', 'null'::jsonb);
+    PERFORM event__append(
+      (v_event ->> 'event_id')::uuid, 'payment', p_payment_id, v_version,
+      v_event ->> 'type', v_event -> 'data', v_old.trace_id,
+      v_job ->> 'task', (v_job -> 'payload')::json, v_job ->> 'key',
+      (v_job ->> 'run_at')::timestamptz, (v_job ->> 'max_attempts')::integer);
+    v_version := v_version + 1;
+  END LOOP;
+
+  INSERT INTO payment_steps (payment_id, name, status, attempt, detail)
+  SELECT p_payment_id, s ->> 'name', s ->> 'status', coalesce((s ->> 'attempt')::integer, 1),
+         nullif(s -> 'detail', 'null'::jsonb)
+    FROM jsonb_array_elements(p_steps) WITH ORDINALITY AS t(s, n)
+   ORDER BY n
+  ON CONFLICT ON CONSTRAINT payment_step_once_per_attempt DO NOTHING;
+
+  v_new := jsonb_populate_record(v_old, p_changes);
+  UPDATE payments SET
+    saga_step       = v_new.saga_step,
+    status          = v_new.status,
+    failure_reason  = v_new.failure_reason,
+    provider        = v_new.provider,
+    completed_at    = v_new.completed_at,
+    refunded_amount = v_new.refunded_amount,
+    refund_reserved = v_new.refund_reserved,
+    version         = v_version,
+    updated_at      = now()
+  WHERE id = p_payment_id
+  RETURNING * INTO v_new;
+
+  IF v_old.status NOT IN ('COMPLETED', 'REJECTED', 'FAILED')
+     AND v_new.status IN ('COMPLETED', 'REJECTED', 'FAILED') THEN
+    PERFORM pg_notify('payment_settled', p_payment_id::text);
+  END IF;
+  RETURN v_new;
 END;
 $$;
 
@@ -871,45 +981,6 @@ ALTER TABLE public.payment_steps ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTIT
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
-);
-
-
---
--- Name: payments; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.payments (
-    id uuid NOT NULL,
-    wallet_id uuid NOT NULL,
-    service_id text NOT NULL,
-    amount bigint NOT NULL,
-    currency character(3) NOT NULL,
-    method text DEFAULT 'balance'::text NOT NULL,
-    description text,
-    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
-    status text NOT NULL,
-    saga_step text NOT NULL,
-    failure_reason text,
-    provider text,
-    refunded_amount bigint DEFAULT 0 NOT NULL,
-    refund_reserved bigint DEFAULT 0 NOT NULL,
-    version integer NOT NULL,
-    trace_id text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    completed_at timestamp with time zone,
-    CONSTRAINT payment_amount_in_range CHECK (((amount >= 1) AND (amount <= '1000000000000'::bigint))),
-    CONSTRAINT payment_currency_iso4217 CHECK ((currency ~ '^[A-Z]{3}$'::text)),
-    CONSTRAINT payment_description_length CHECK ((length(description) <= 500)),
-    CONSTRAINT payment_failure_reason_iff_failed CHECK (((status = ANY (ARRAY['REJECTED'::text, 'FAILED'::text])) = (failure_reason IS NOT NULL))),
-    CONSTRAINT payment_failure_reason_known CHECK ((failure_reason = ANY (ARRAY['FRAUD_SUSPECTED'::text, 'INSUFFICIENT_FUNDS'::text, 'GATEWAY_DECLINED'::text, 'GATEWAY_UNAVAILABLE'::text]))),
-    CONSTRAINT payment_metadata_is_object CHECK ((jsonb_typeof(metadata) = 'object'::text)),
-    CONSTRAINT payment_method_known CHECK ((method = 'balance'::text)),
-    CONSTRAINT payment_refunds_within_amount CHECK (((refunded_amount >= 0) AND (refund_reserved >= 0) AND ((refunded_amount + refund_reserved) <= amount))),
-    CONSTRAINT payment_saga_step_known CHECK ((saga_step = ANY (ARRAY['requested'::text, 'fraud_checked'::text, 'debited'::text, 'charge_requested'::text, 'completed'::text, 'rejected'::text, 'failed'::text]))),
-    CONSTRAINT payment_service_id_length CHECK (((length(service_id) >= 1) AND (length(service_id) <= 128))),
-    CONSTRAINT payment_status_known CHECK ((status = ANY (ARRAY['PENDING'::text, 'PROCESSING'::text, 'COMPLETED'::text, 'REJECTED'::text, 'FAILED'::text, 'PARTIALLY_REFUNDED'::text, 'REFUNDED'::text]))),
-    CONSTRAINT payment_version_positive CHECK ((version > 0))
 );
 
 

@@ -40,9 +40,8 @@ export async function recordEvent<T extends EventType>(
   trx: Trx,
   input: RecordEventInput<T>,
 ): Promise<RecordedEvent> {
-  const entry = eventCatalogue[input.type];
-  const aggregateType: AggregateType = entry.aggregateType;
-  const data = entry.data.parse(input.data);
+  const aggregateType: AggregateType = eventCatalogue[input.type].aggregateType;
+  const data = validEventData(input.type, input.data);
   const eventId = input.eventId ?? randomUUID();
   const next = input.next;
   const { rows } = await sql<{ version: number; occurred_at: Date }>`
@@ -56,12 +55,30 @@ export async function recordEvent<T extends EventType>(
   return { eventId, version: row.version, occurredAt: row.occurred_at };
 }
 
+/** An event's data checked against the catalogue: a malformed event never reaches the store. */
+export function validEventData<T extends EventType>(type: T, data: EventData<T>): unknown {
+  return eventCatalogue[type].data.parse(data);
+}
+
+/** A job as event__append and payment__change take it (JSON). */
+export function jobSpec(job: NextJob) {
+  return {
+    task: job.task,
+    payload: job.payload,
+    key: job.jobKey ?? null,
+    run_at: job.runAt?.toISOString() ?? null,
+    max_attempts: job.maxAttempts ?? null,
+  };
+}
+
 /**
  * Enqueues a job on `trx` without an event, for a transition whose event belongs to another
- * aggregate (the wallet debit enqueues the charge step). Same transaction, same guarantees.
+ * aggregate (the wallet debit enqueues the charge step). Same transaction, same guarantees; run_at
+ * defaults to the moment of enqueueing, as in event__append.
  */
 export async function enqueueJob(trx: Trx, job: NextJob): Promise<void> {
   await sql`select graphile_worker.add_job(${job.task}, ${JSON.stringify(job.payload)}::json,
-              job_key => ${job.jobKey ?? null}, run_at => ${job.runAt ?? null}::timestamptz,
+              job_key => ${job.jobKey ?? null},
+              run_at => coalesce(${job.runAt ?? null}::timestamptz, clock_timestamp()),
               max_attempts => ${job.maxAttempts ?? 25}::int)`.execute(trx);
 }

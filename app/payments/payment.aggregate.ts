@@ -1,9 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Trx } from '../db/database.ts';
 import type { PaymentStatus } from '../db/types.ts';
 import type { EventData, EventType } from '../events/catalogue.ts';
-import { type NextJob, recordEvent } from '../events/record-event.ts';
-import { type PaymentRow, updatePayment } from './payment.repository.ts';
+import { jobSpec, type NextJob, validEventData } from '../events/record-event.ts';
+import type { PaymentRow } from './payment.repository.ts';
 
 export const TERMINAL_STATUSES: readonly PaymentStatus[] = [
   'COMPLETED',
@@ -20,35 +21,57 @@ export type PaymentEvent = {
   [T in EventType]: T extends `payment.${string}` ? { type: T; data: EventData<T>; next?: NextJob } : never;
 }[EventType];
 
-/** The channel `Prefer: wait` listens on; the payload is the payment id. */
+/** The channel `Prefer: wait` listens on; the payload is the payment id (sent by payment__change). */
 export const PAYMENT_SETTLED_CHANNEL = 'payment_settled';
 
+/** What a transition records in payment_steps (the operator's view of the saga). */
+export interface PaymentStep {
+  name: string;
+  status: string;
+  attempt?: number;
+  detail?: Record<string, unknown>;
+}
+
+/** The payment columns a transition may change (version and updated_at follow from the events). */
+export type PaymentChanges = Partial<
+  Pick<
+    PaymentRow,
+    | 'saga_step'
+    | 'status'
+    | 'failure_reason'
+    | 'provider'
+    | 'completed_at'
+    | 'refunded_amount'
+    | 'refund_reserved'
+  >
+>;
+
 /**
- * Appends payment events (in order, each at the next version) and applies `changes` to the payment
- * row, on `trx`, which must hold the payment's row lock. When the payment settles, NOTIFYs
- * PAYMENT_SETTLED_CHANNEL, delivered by Postgres only if and when the transaction commits.
+ * One transition of a payment, in one round trip (db/functions/payment__change.sql): appends its
+ * events in order, each at the next version with its outbox row and next job, records `steps`, and
+ * applies `changes` to the payment row, on `trx`, which must hold the payment's row lock. When the
+ * payment settles, NOTIFYs PAYMENT_SETTLED_CHANNEL, delivered by Postgres only if and when the
+ * transaction commits. Event data is validated against the catalogue here, before anything is sent.
  */
 export async function changePayment(
   trx: Trx,
   payment: PaymentRow,
   events: PaymentEvent[],
-  changes: Parameters<typeof updatePayment>[2],
+  changes: PaymentChanges,
+  steps: PaymentStep[] = [],
 ): Promise<PaymentRow> {
-  let version = payment.version;
-  for (const event of events) {
-    const recorded = await recordEvent(trx, {
-      type: event.type,
-      aggregateId: payment.id,
-      expectedVersion: version,
-      data: event.data as never,
-      traceId: payment.trace_id,
-      next: event.next,
-    });
-    version = recorded.version;
-  }
-  const updated = await updatePayment(trx, payment.id, { ...changes, version });
-  if (!isSettled(payment.status) && isSettled(updated.status)) {
-    await sql`select pg_notify(${PAYMENT_SETTLED_CHANNEL}, ${payment.id})`.execute(trx);
-  }
+  const appended = events.map((event) => ({
+    event_id: randomUUID(),
+    type: event.type,
+    data: validEventData(event.type, event.data),
+    job: event.next ? jobSpec(event.next) : null,
+  }));
+  const { rows } = await sql<PaymentRow>`
+    select * from payment__change(${payment.id}::uuid, ${payment.version}::int, ${JSON.stringify(appended)}::jsonb,
+                                  ${JSON.stringify(changes)}::jsonb, ${JSON.stringify(steps)}::jsonb)`.execute(
+    trx,
+  );
+  const updated = rows[0];
+  if (!updated) throw new Error('payment__change returned no row');
   return updated;
 }

@@ -3,7 +3,7 @@ import type { Trx } from '../db/database.ts';
 import { AppError, WalletNotFound } from '../errors.ts';
 import { findWalletById } from '../wallets/wallet.repository.ts';
 import { changePayment } from './payment.aggregate.ts';
-import { insertPayment, type PaymentRow, recordStep } from './payment.repository.ts';
+import { insertPayment, type PaymentRow } from './payment.repository.ts';
 import { SAGA_TASKS, type SagaOptions, sagaJob } from './saga-jobs.ts';
 
 export class CurrencyMismatch extends AppError {
@@ -77,7 +77,7 @@ export async function requestPayment(
       },
     ],
     {},
+    [{ name: 'request', status: 'accepted' }],
   );
-  await recordStep(trx, { paymentId: id, name: 'request', status: 'accepted' });
   return payment;
 }

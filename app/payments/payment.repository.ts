@@ -37,19 +37,6 @@ export function insertPayment(
     .executeTakeFirstOrThrow();
 }
 
-export function updatePayment(
-  trx: Trx,
-  id: string,
-  changes: Partial<Omit<PaymentRow, 'id' | 'metadata' | 'created_at' | 'updated_at'>>,
-): Promise<PaymentRow> {
-  return trx
-    .updateTable('payments')
-    .set({ ...changes, updated_at: sql<Date>`now()` })
-    .where('id', '=', id)
-    .returningAll()
-    .executeTakeFirstOrThrow();
-}
-
 /** Newest first, keyset-paginated on (created_at, id). */
 export function listPayments(
   db: Db,

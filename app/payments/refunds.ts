@@ -124,12 +124,6 @@ export async function settleRefund(
     .execute();
   const refundedAmount = payment.refunded_amount + refund.amount;
   const status = refundedAmount === payment.amount ? 'REFUNDED' : 'PARTIALLY_REFUNDED';
-  await recordStep(trx, {
-    paymentId: payment.id,
-    name: 'refund',
-    status: 'succeeded',
-    detail: { refund_id: refund.id, amount: refund.amount },
-  });
   return changePayment(
     trx,
     payment,
@@ -140,5 +134,6 @@ export async function settleRefund(
       },
     ],
     { refunded_amount: refundedAmount, refund_reserved: payment.refund_reserved - refund.amount, status },
+    [{ name: 'refund', status: 'succeeded', detail: { refund_id: refund.id, amount: refund.amount } }],
   );
 }

@@ -4,8 +4,8 @@ import type { FailureReason, Provider } from '../db/types.ts';
 import { enqueueJob } from '../events/record-event.ts';
 import { moveWalletMoney } from '../wallets/wallet.money.ts';
 import type { FraudDecision } from './fraud.ts';
-import { changePayment, type PaymentEvent } from './payment.aggregate.ts';
-import { type PaymentChargeRow, type PaymentRow, recordStep } from './payment.repository.ts';
+import { changePayment, type PaymentEvent, type PaymentStep } from './payment.aggregate.ts';
+import type { PaymentChargeRow, PaymentRow } from './payment.repository.ts';
 import { pollJobKey, SAGA_TASKS, type SagaOptions, sagaJob } from './saga-jobs.ts';
 
 /**
@@ -20,24 +20,22 @@ export async function applyFraudDecision(
   decision: FraudDecision,
   opts: SagaOptions,
 ) {
-  await recordStep(trx, {
-    paymentId: payment.id,
+  const step: PaymentStep = {
     name: 'fraud_check',
     status: decision.approved ? 'approved' : 'declined',
     detail: { score: decision.score, reasons: decision.reasons },
-  });
+  };
   const checked: PaymentEvent = { type: 'payment.fraud_checked', data: decision };
   if (decision.approved) {
     return changePayment(
       trx,
       payment,
       [{ ...checked, next: sagaJob(SAGA_TASKS.debitWallet, payment.id, opts) }],
-      {
-        saga_step: 'fraud_checked',
-      },
+      { saga_step: 'fraud_checked' },
+      [step],
     );
   }
-  return reject(trx, payment, 'FRAUD_SUSPECTED', [checked]);
+  return reject(trx, payment, 'FRAUD_SUSPECTED', [checked], [step]);
 }
 
 /** Debits the wallet (row lock inside), or rejects the payment when the balance is short. */
@@ -47,21 +45,12 @@ export async function debitWalletForPayment(trx: Trx, payment: PaymentRow, opts:
     paymentMovement(payment, 'PAYMENT_DEBIT', 'wallet.debited', 'debit'),
   );
   if (!moved.ok) {
-    await recordStep(trx, {
-      paymentId: payment.id,
-      name: 'wallet_debit',
-      status: 'declined',
-      detail: { reason: moved.reason },
-    });
-    return { payment: await reject(trx, payment, 'INSUFFICIENT_FUNDS', []), debited: false };
+    const declined = { name: 'wallet_debit', status: 'declined', detail: { reason: moved.reason } };
+    return { payment: await reject(trx, payment, 'INSUFFICIENT_FUNDS', [], [declined]), debited: false };
   }
-  await recordStep(trx, {
-    paymentId: payment.id,
-    name: 'wallet_debit',
-    status: 'succeeded',
-    detail: { balance_after: moved.entry.balance_after },
-  });
-  const updated = await changePayment(trx, payment, [], { saga_step: 'debited', status: 'PROCESSING' });
+  const updated = await changePayment(trx, payment, [], { saga_step: 'debited', status: 'PROCESSING' }, [
+    { name: 'wallet_debit', status: 'succeeded', detail: { balance_after: moved.entry.balance_after } },
+  ]);
   // The charge step has no event of its own to ride on: enqueue it here, in the same transaction.
   await enqueueJob(trx, sagaJob(SAGA_TASKS.chargeGateway, payment.id, opts));
   return { payment: updated, debited: true };
@@ -84,13 +73,6 @@ export async function recordChargeRequested(
     })
     .onConflict((oc) => oc.columns(['payment_id', 'provider']).doNothing())
     .execute();
-  await recordStep(trx, {
-    paymentId: payment.id,
-    name: 'gateway_charge',
-    status: 'requested',
-    attempt: charge.attempt,
-    detail: { provider: charge.provider, charge_id: charge.chargeId },
-  });
   const runAt = new Date(Date.now() + opts.webhookDeadlineSeconds * 1000);
   return changePayment(
     trx,
@@ -108,6 +90,14 @@ export async function recordChargeRequested(
       },
     ],
     { saga_step: 'charge_requested', provider: charge.provider },
+    [
+      {
+        name: 'gateway_charge',
+        status: 'requested',
+        attempt: charge.attempt,
+        detail: { provider: charge.provider, charge_id: charge.chargeId },
+      },
+    ],
   );
 }
 
@@ -127,7 +117,7 @@ export async function failUnavailable(
       error: f.error,
     },
   }));
-  return compensate(trx, payment, 'GATEWAY_UNAVAILABLE', events);
+  return compensate(trx, payment, 'GATEWAY_UNAVAILABLE', [], events);
 }
 
 /**
@@ -152,8 +142,7 @@ export async function applyChargeOutcome(
     .where('provider', '=', charge.provider)
     .execute();
   await sql`select graphile_worker.remove_job(${pollJobKey(payment.id)})`.execute(trx);
-  await recordStep(trx, {
-    paymentId: payment.id,
+  const result: PaymentStep = {
     name: 'gateway_result',
     status: outcome.status,
     detail: {
@@ -161,7 +150,7 @@ export async function applyChargeOutcome(
       source,
       ...(outcome.status === 'failed' ? { decline_code: outcome.declineCode } : {}),
     },
-  });
+  };
   if (outcome.status === 'succeeded') {
     return changePayment(
       trx,
@@ -177,50 +166,65 @@ export async function applyChargeOutcome(
         },
       ],
       { saga_step: 'completed', status: 'COMPLETED', completed_at: new Date() },
+      [result],
     );
   }
-  return compensate(trx, payment, 'GATEWAY_DECLINED', [
-    {
-      type: 'payment.charge_failed',
-      data: {
-        provider: charge.provider,
-        charge_id: charge.gateway_charge_id,
-        outcome: 'declined',
-        decline_code: outcome.declineCode,
-        error: null,
+  return compensate(
+    trx,
+    payment,
+    'GATEWAY_DECLINED',
+    [result],
+    [
+      {
+        type: 'payment.charge_failed',
+        data: {
+          provider: charge.provider,
+          charge_id: charge.gateway_charge_id,
+          outcome: 'declined',
+          decline_code: outcome.declineCode,
+          error: null,
+        },
       },
-    },
-  ]);
+    ],
+  );
 }
 
 /** No money moved: the payment ends REJECTED. */
-async function reject(trx: Trx, payment: PaymentRow, reason: FailureReason, before: PaymentEvent[]) {
-  return changePayment(trx, payment, [...before, { type: 'payment.rejected', data: { reason } }], {
-    saga_step: 'rejected',
-    status: 'REJECTED',
-    failure_reason: reason,
-    completed_at: new Date(),
-  });
+async function reject(
+  trx: Trx,
+  payment: PaymentRow,
+  reason: FailureReason,
+  before: PaymentEvent[],
+  steps: PaymentStep[],
+) {
+  return changePayment(
+    trx,
+    payment,
+    [...before, { type: 'payment.rejected', data: { reason } }],
+    { saga_step: 'rejected', status: 'REJECTED', failure_reason: reason, completed_at: new Date() },
+    steps,
+  );
 }
 
 /** The compensating path: a PAYMENT_REVERSAL restores the debit, the payment ends FAILED. */
-async function compensate(trx: Trx, payment: PaymentRow, reason: FailureReason, before: PaymentEvent[]) {
+async function compensate(
+  trx: Trx,
+  payment: PaymentRow,
+  reason: FailureReason,
+  stepsBefore: PaymentStep[],
+  before: PaymentEvent[],
+) {
   const reversed = await moveWalletMoney(
     trx,
     paymentMovement(payment, 'PAYMENT_REVERSAL', 'wallet.debit_reversed', 'reversal'),
   );
   if (!reversed.ok) throw new Error('a reversal cannot be refused for funds');
-  await recordStep(trx, {
-    paymentId: payment.id,
-    name: 'compensation',
-    status: 'succeeded',
-    detail: { reason },
-  });
   return changePayment(
     trx,
     payment,
     [...before, { type: 'payment.failed', data: { reason, refunded_to_wallet: payment.amount } }],
     { saga_step: 'failed', status: 'FAILED', failure_reason: reason, completed_at: new Date() },
+    [...stepsBefore, { name: 'compensation', status: 'succeeded', detail: { reason } }],
   );
 }
 

@@ -44,7 +44,9 @@ BEGIN
       p_job_identifier,
       coalesce(p_job_payload, '{}'::json),
       job_key => p_job_key,
-      run_at => p_job_run_at,
+      -- Not now(), the transaction's start: the job is scheduled when it is enqueued, so the
+      -- pickup latency measured from run_at is the queue's, not this transaction's duration.
+      run_at => coalesce(p_job_run_at, clock_timestamp()),
       max_attempts => coalesce(p_job_max_attempts, 25));
   END IF;
 
