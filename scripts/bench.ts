@@ -11,7 +11,7 @@ import { SAGA_TASKS } from '../app/payments/saga-jobs.ts';
 import { startLocalBroker } from '../outbox-relay/local-broker.ts';
 import { chart } from './lib/bench-chart.ts';
 import { cpuDelta, cpuSeconds, resetStatements, topStatements } from './lib/bench-profile.ts';
-import { pacedLoad } from './lib/paced-load.ts';
+import { type PacedLoadResult, pacedLoad } from './lib/paced-load.ts';
 import { freePort, freePorts, type RoleProcess, spawnRole, waitFor } from './lib/processes.ts';
 
 /**
@@ -363,11 +363,25 @@ async function printProfile(cpu: Map<string, number>, payments: number) {
 }
 
 // ---------------------------------------------------------------- the runs
+interface LatencySlot {
+  p50: number[];
+  p90: number[];
+  p97_5: number[];
+  p99: number[];
+}
+function recordLatency(slot: LatencySlot, r: PacedLoadResult) {
+  results.errors += r.non2xx + r.errors;
+  slot.p50.push(r.latency.p50);
+  slot.p90.push(r.latency.p90);
+  slot.p97_5.push(r.latency.p97_5);
+  slot.p99.push(r.latency.p99);
+}
 const results = {
   pgbench: [] as number[],
   e2e0: [] as number[],
   e2e50: [] as number[],
-  lat: {} as Record<number, { p50: number[]; p90: number[]; p97_5: number[]; p99: number[] }>,
+  lat: {} as Record<number, LatencySlot>,
+  apiAlone: { p50: [], p90: [], p97_5: [], p99: [] } as LatencySlot,
   errors: 0,
   scaling: {} as Record<number, number[]>,
   /** Commits in the database during a 0 ms run, per payment completed: the whole system's, measured. */
@@ -411,15 +425,18 @@ for (let run = 1; run <= RUNS; run++) {
   }
   for (const rate of PHASES.has('latency') ? LATENCY_RATES : []) {
     say(`run ${run}/${RUNS}: POST /payments at ${rate} requests/s`);
-    const r = await pacedPayments(rate, 8);
-    results.errors += r.non2xx + r.errors;
     results.lat[rate] ??= { p50: [], p90: [], p97_5: [], p99: [] };
-    const slot = results.lat[rate];
-    slot.p50.push(r.latency.p50);
-    slot.p90.push(r.latency.p90);
-    slot.p97_5.push(r.latency.p97_5);
-    slot.p99.push(r.latency.p99);
+    recordLatency(results.lat[rate], await pacedPayments(rate, 8));
     // A rate above capacity leaves a backlog: let it finish before the next measurement.
+    await drain();
+  }
+  if (PHASES.has('latency')) {
+    // The API's own share: the same 200/s with no worker competing for the two cores (the jobs
+    // wait in the queue and run once the workers are back).
+    say(`run ${run}/${RUNS}: POST /payments at 200 requests/s, workers stopped`);
+    await setWorkers(0);
+    recordLatency(results.apiAlone, await pacedPayments(200, 8));
+    await setWorkers(1);
     await drain();
   }
 }
@@ -551,6 +568,11 @@ const rows: Array<[string, string, string]> = [
       'open loop, evenly paced',
     ] as [string, string, string];
   }),
+  [
+    'POST /payments at 200/s, workers stopped: p50 / p90 / p97.5 / p99 (ms)',
+    `${f(median(results.apiAlone.p50))} / ${f(median(results.apiAlone.p90))} / ${f(median(results.apiAlone.p97_5))} / ${f(median(results.apiAlone.p99))}`,
+    'the API alone on the 2 cores',
+  ],
   [
     'job pickup p50 / p99 (ms) at 10 payments/s',
     `${f(quantile(light.pickup, 0.5) * 1000)} / ${f(quantile(light.pickup, 0.99) * 1000)}`,
