@@ -591,7 +591,7 @@ const rows: Array<[string, string, string]> = [
   [
     'job pickup p50 / p99 (ms), whole run',
     `${f(quantile(pickup, 0.5) * 1000)} / ${f(quantile(pickup, 0.99) * 1000)}`,
-    'includes the backlog saturation builds',
+    'includes the backlog saturation builds; 10000 = the top bucket',
   ],
   [
     'relay commit -> Kafka ack p50 / p99 (ms), whole run',
