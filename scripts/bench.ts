@@ -91,6 +91,12 @@ const env: Record<string, string> = {
   WORKER_CONCURRENCY: '10',
 };
 const procs: Record<string, RoleProcess> = {};
+// Children must not outlive a failed run, even one that fails while starting them.
+process.on('exit', () => {
+  for (const p of Object.values(procs)) p.child.kill('SIGKILL');
+  broker.process.kill('SIGKILL');
+});
+
 const dumpChildren = () => {
   for (const [name, p] of Object.entries(procs)) {
     process.stderr.write(
@@ -145,12 +151,6 @@ async function setWorkers(n: number) {
     30_000,
   );
 }
-
-// Children must not outlive a failed run.
-process.on('exit', () => {
-  for (const p of Object.values(procs)) p.child.kill('SIGKILL');
-  broker.process.kill('SIGKILL');
-});
 
 /**
  * Sets gateway faults. Retried: after a long pause (pgbench) the pooled keep-alive socket may be
