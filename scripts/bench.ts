@@ -19,21 +19,22 @@ import { freePort, freePorts, type RoleProcess, spawnRole, waitFor } from './lib
  * measured against the database's own limit in the same run:
  *   baseline pgbench -N (8 clients, 20 s) on the same Postgres instance;
  *   end-to-end payments/s at saturation (request -> COMPLETED), gateway latency 0 and 50 ms;
- *   POST /payments latency at fixed rates (autocannon);
- *   job pickup and relay commit-to-ack latency (the processes' own histograms);
+ *   POST /payments latency at fixed arrival rates (evenly paced, open loop), and with workers stopped;
+ *   job pickup and relay commit-to-ack latency (the processes' own histograms), at light load;
+ *   the relay alone at RELAY_RATE events/s;
  *   peak memory per process; throughput with 1, 2 and 4 workers;
  *   errors and invariants (audits, replay) after it all.
  * Medians of RUNS runs (default 3). Writes docs/benchmarks.md and docs/benchmarks.svg.
  */
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 15);
-/** For quick A/B checks: BENCH_PHASES=throughput (default: pgbench,throughput,latency,scaling). */
+/** For quick A/B checks, a subset: BENCH_PHASES=throughput (default: all of these). */
 const ALL_PHASES = ['pgbench', 'throughput', 'latency', 'light', 'relay', 'scaling'];
 /** The relay phase's target rate (events/s) and duration. */
 const RELAY_RATE = 1000;
 const RELAY_SECONDS = 20;
 const PHASES = new Set((process.env.BENCH_PHASES ?? ALL_PHASES.join(',')).split(','));
-/** BENCH_PROFILE=1: CPU per process and Postgres' top statements during the first 0 ms throughput run. */
+/** BENCH_PROFILE=1: CPU per process and Postgres' top statements in the first 0 ms run and the light phase. */
 const PROFILE = process.env.BENCH_PROFILE === '1';
 /** Fixed arrival rates for POST /payments latency: one below the saga's capacity, then the targets'. */
 const LATENCY_RATES = [25, 100, 200, 300];
@@ -362,6 +363,17 @@ async function printProfile(cpu: Map<string, number>, payments: number) {
   }
 }
 
+/** Starts a profile; the function it returns prints it, for the payments made since. */
+async function startProfile(): Promise<(payments: number) => Promise<void>> {
+  await resetStatements(database.pool);
+  await readBackendNames();
+  const before = cpuSeconds(processGroup);
+  return async (payments) => {
+    await readBackendNames(); // backends that connected meanwhile
+    await printProfile(cpuDelta(before, cpuSeconds(processGroup)), payments);
+  };
+}
+
 // ---------------------------------------------------------------- the runs
 interface LatencySlot {
   p50: number[];
@@ -407,15 +419,11 @@ for (let run = 1; run <= RUNS; run++) {
   }
   if (PHASES.has('throughput')) {
     say(`run ${run}/${RUNS}: end-to-end throughput, gateway 0 ms`);
-    const profiling = PROFILE && run === 1;
-    if (profiling) await resetStatements(database.pool);
-    if (profiling) await readBackendNames();
-    const cpu0 = profiling ? cpuSeconds(processGroup) : new Map<string, number>();
+    const profile = PROFILE && run === 1 ? await startProfile() : undefined;
     const commits0 = await committedTransactions();
     const t0 = await throughput(0);
     results.txPerPayment.push(((await committedTransactions()) - commits0) / Math.max(1, t0.completed));
-    if (profiling) await readBackendNames();
-    if (profiling) await printProfile(cpuDelta(cpu0, cpuSeconds(processGroup)), t0.completed);
+    await profile?.(t0.completed);
     results.e2e0.push(t0.perSecond);
     say(`run ${run}/${RUNS}: end-to-end throughput, gateway 50 ms`);
     const t50 = await throughput(50);
@@ -458,13 +466,11 @@ if (PHASES.has('light')) {
   say('light load: 10 payments/s for 20 s');
   const [p0, r0] = [await scrapePickup(), await scrapeRelayLag()];
   const tasksBefore = await Promise.all(lightTasks.map((t) => scrapePickup(`task="${t}"`)));
-  if (PROFILE) await resetStatements(database.pool);
-  if (PROFILE) await readBackendNames();
-  const cpu0 = PROFILE ? cpuSeconds(processGroup) : new Map<string, number>();
+  const profile = PROFILE ? await startProfile() : undefined;
   const r = await pacedPayments(10, 20);
   results.errors += r.non2xx + r.errors;
   await drain();
-  if (PROFILE) await printProfile(cpuDelta(cpu0, cpuSeconds(processGroup)), 200);
+  await profile?.(r.sent);
   await sleep(1000);
   const [p1, r1] = [await scrapePickup(), await scrapeRelayLag()];
   light.pickup = minus(p1, p0);

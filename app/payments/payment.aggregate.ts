@@ -13,7 +13,10 @@ export const TERMINAL_STATUSES: readonly PaymentStatus[] = [
   'REFUNDED',
   'PARTIALLY_REFUNDED',
 ];
-/** Statuses in which the saga has finished (refunds may still follow a COMPLETED payment). */
+/**
+ * Statuses in which the saga has finished (refunds may still follow a COMPLETED payment).
+ * db/functions/payment__change.sql tests the same three when it decides to NOTIFY.
+ */
 export const isSettled = (status: PaymentStatus) =>
   status === 'COMPLETED' || status === 'REJECTED' || status === 'FAILED';
 
