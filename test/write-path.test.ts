@@ -3,6 +3,8 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Trx } from '../app/db/database.ts';
 import { recordEvent } from '../app/events/record-event.ts';
+import { changePayment } from '../app/payments/payment.aggregate.ts';
+import { requestPayment } from '../app/payments/payment.commands.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { makeWallet } from './helpers/factories.ts';
 
@@ -194,6 +196,107 @@ describe('the one write path', () => {
       code: '23514',
       constraint: 'wallet_balance_non_negative',
     });
+  });
+});
+
+describe('a payment transition (payment__change)', () => {
+  const newPayment = async () => {
+    const wallet = await makeWallet(database, { balance: 1000 });
+    return database.db.transaction().execute((trx) =>
+      requestPayment(
+        trx,
+        {
+          walletId: wallet.id,
+          serviceId: 'svc',
+          amount: 100,
+          currency: 'USD',
+          description: null,
+          metadata: {},
+          traceId: 'trace-change',
+        },
+        { jobMaxAttempts: 5, webhookDeadlineSeconds: 30 },
+      ),
+    );
+  };
+  const stepsOf = async (paymentId: string) =>
+    (
+      await database.db
+        .selectFrom('payment_steps')
+        .select(['name', 'status'])
+        .where('payment_id', '=', paymentId)
+        .orderBy('id')
+        .execute()
+    ).map((s) => `${s.name}:${s.status}`);
+
+  it('appends the events, records the steps and updates the row in one call', async () => {
+    const payment = await newPayment();
+    const decision = { approved: true, score: 0, reasons: [] };
+    const changed = await database.db
+      .transaction()
+      .execute((trx) =>
+        changePayment(
+          trx,
+          payment,
+          [{ type: 'payment.fraud_checked', data: decision }],
+          { saga_step: 'fraud_checked' },
+          [{ name: 'fraud_check', status: 'approved', detail: { score: 0 } }],
+        ),
+      );
+    expect(changed).toMatchObject({
+      id: payment.id,
+      version: 2,
+      saga_step: 'fraud_checked',
+      status: 'PENDING',
+    });
+    expect((await eventsOf(payment.id)).map((e) => [e.version, e.event_type])).toEqual([
+      [1, 'payment.requested'],
+      [2, 'payment.fraud_checked'],
+    ]);
+    expect((await outboxOf(payment.id)).map((o) => o.event_type)).toEqual([
+      'payment.requested',
+      'payment.fraud_checked',
+    ]);
+    expect(await stepsOf(payment.id)).toEqual(['request:accepted', 'fraud_check:approved']);
+  });
+
+  it('refuses a stale version (WP001) and leaves no step, event or change behind', async () => {
+    const payment = await newPayment();
+    await expect(
+      database.db
+        .transaction()
+        .execute((trx) =>
+          changePayment(
+            trx,
+            { ...payment, version: 0 },
+            [{ type: 'payment.rejected', data: { reason: 'FRAUD_SUSPECTED' } }],
+            { saga_step: 'rejected', status: 'REJECTED', failure_reason: 'FRAUD_SUSPECTED' },
+            [{ name: 'fraud_check', status: 'declined' }],
+          ),
+        ),
+    ).rejects.toMatchObject({ code: 'WP001' });
+    expect((await eventsOf(payment.id)).map((e) => e.event_type)).toEqual(['payment.requested']);
+    expect(await stepsOf(payment.id)).toEqual(['request:accepted']);
+    const row = await database.db
+      .selectFrom('payments')
+      .selectAll()
+      .where('id', '=', payment.id)
+      .executeTakeFirst();
+    expect(row).toMatchObject({ version: 1, saga_step: 'requested', status: 'PENDING' });
+  });
+
+  it('refuses to set a column outside its list (amount) and changes nothing', async () => {
+    const payment = await newPayment();
+    await expect(
+      sql`select * from payment__change(${payment.id}::uuid, 1, '[]'::jsonb, '{"amount": 1}'::jsonb)`.execute(
+        database.db,
+      ),
+    ).rejects.toMatchObject({ code: '22023' });
+    const row = await database.db
+      .selectFrom('payments')
+      .selectAll()
+      .where('id', '=', payment.id)
+      .executeTakeFirst();
+    expect(row).toMatchObject({ amount: 100, version: 1 });
   });
 });
 
