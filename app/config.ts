@@ -50,9 +50,18 @@ const configSchema = z.object({
   // failures, lets one trial call through after GATEWAY_BREAKER_HALF_OPEN_MS.
   GATEWAY_BREAKER_THRESHOLD: z.coerce.number().int().min(1).max(1000).default(5),
   GATEWAY_BREAKER_HALF_OPEN_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
-  // No webhook after this long: poll the charge; give up (compensate) after CHARGE_POLL_MAX polls.
+  // No webhook after this long: poll the charge; after CHARGE_POLL_MAX polls that answered
+  // "pending", cancel it at the gateway (and refund the wallet only once the cancel is confirmed).
   WEBHOOK_DEADLINE_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
   CHARGE_POLL_MAX: z.coerce.number().int().min(1).max(100).default(5),
+  // A charge attempt whose outcome is unknown (timeout, 5xx) is asked about again (same key) with
+  // a doubling gap, at most this long; the payment waits in PROCESSING meanwhile.
+  GATEWAY_UNKNOWN_RETRY_MAX_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  // The reconciliation cron compares payments settled between RECONCILE_GRACE_SECONDS and
+  // RECONCILE_WINDOW_MINUTES ago with what each provider reports (0 minutes: off).
+  RECONCILE_GRACE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(30),
+  RECONCILE_WINDOW_MINUTES: z.coerce.number().int().min(0).max(10_080).default(60),
+  RECONCILE_BATCH: z.coerce.number().int().min(1).max(10_000).default(200),
   // Fraud rules: a payment over the maximum, too many payments per wallet per minute, or a
   // blocklisted wallet/owner/service scores >= FRAUD_DECLINE_SCORE and is rejected.
   FRAUD_MAX_AMOUNT: z.coerce.number().int().min(1).max(1_000_000_000_000).default(100_000_000),

@@ -1,15 +1,21 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import express, { type Express, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { signPayload } from '../app/gateway/signature.ts';
 import type { Logger } from '../app/observability/logger.ts';
 
 /**
- * A stand-in for an external payment gateway with two providers (alpha, beta), as in the API
- * contract: idempotent charges answered asynchronously by signed webhooks, status queries,
- * refunds, and fault injection through /<provider>/_control. State is in memory: this is the
- * outside world, not part of our system.
+ * A stand-in for an external payment gateway with two providers (alpha, beta), gateway contract
+ * v2: idempotent charges settled asynchronously and announced by signed webhooks, status queries
+ * (by id and by reference), cancellation of pending charges, refunds, and fault injection through
+ * /<provider>/_control. This is the outside world, not part of our system.
+ *
+ * Faults say as much as a real gateway would, no more: only `down` (503, processed:false)
+ * guarantees that nothing was done. An injected 500 or a timeout on a call that changes something
+ * (charge, cancel, refund) means the work was done in about half of the cases; latency delays the
+ * answer, never the work.
  */
 const controlsSchema = z.strictObject({
   latency_ms: z.number().int().min(0).max(120_000).optional(),
@@ -19,6 +25,7 @@ const controlsSchema = z.strictObject({
   webhook_delay_ms: z.number().int().min(0).max(600_000).optional(),
   webhook_drop_rate: z.number().min(0).max(1).optional(),
   webhook_duplicate_rate: z.number().min(0).max(1).optional(),
+  refund_decline_rate: z.number().min(0).max(1).optional(),
   down: z.boolean().optional(),
 });
 type Controls = Required<z.infer<typeof controlsSchema>>;
@@ -31,8 +38,14 @@ const DEFAULTS: Controls = {
   webhook_delay_ms: 20,
   webhook_drop_rate: 0,
   webhook_duplicate_rate: 0,
+  refund_decline_rate: 0,
   down: false,
 };
+
+/** A timed-out request is held this long (past any client timeout), then its socket is destroyed. */
+const HOLD_MS = 60_000;
+/** Share of injected 500s and timeouts on a changing call where the work was done anyway. */
+const WORK_DONE_DESPITE_FAULT = 0.5;
 
 const chargeSchema = z.object({
   amount: z.number().int().positive(),
@@ -41,10 +54,13 @@ const chargeSchema = z.object({
   callback_url: z.url(),
 });
 const refundSchema = z.object({ charge_id: z.string().min(1), amount: z.number().int().positive() });
+const listQuerySchema = z.object({ reference: z.string().min(1).max(255) });
+
+type ChargeStatus = 'pending' | 'succeeded' | 'failed' | 'canceled';
 
 interface Charge {
   id: string;
-  status: 'pending' | 'succeeded' | 'failed';
+  status: ChargeStatus;
   /** Decided when the charge is created; applied (and announced) after webhook_delay_ms. */
   outcome: 'succeeded' | 'failed';
   callback_url: string;
@@ -52,24 +68,50 @@ interface Charge {
   currency: string;
   reference: string;
   decline_code: string | null;
+  /** Sum of the charge's refunds. */
   refunded: number;
   created_at: string;
+  idempotency_key: string;
 }
 
+interface Refund {
+  id: string;
+  status: 'succeeded';
+  charge_id: string;
+  amount: number;
+  created_at: string;
+  idempotency_key: string | null;
+}
+
+/** One line of the journal; the last record per id wins on replay. */
+type JournalRecord =
+  | { type: 'charge'; provider: string; charge: Charge }
+  | { type: 'refund'; provider: string; refund: Refund };
+
 interface ProviderState {
+  name: string;
   controls: Controls;
   charges: Map<string, Charge>;
   chargeByKey: Map<string, string>;
-  refundByKey: Map<string, { id: string; status: 'succeeded'; charge_id: string; amount: number }>;
-  stats: { charges: number; webhooksSent: number; webhooksDropped: number; refunds: number; faults: number };
+  chargesByReference: Map<string, string[]>;
+  refunds: Map<string, Refund>;
+  refundByKey: Map<string, string>;
+  /** Charges per current status, kept on every change so stats cost nothing to read. */
+  counts: Record<ChargeStatus, number>;
+  webhooksSent: number;
+  webhooksDropped: number;
+  faults: number;
 }
+
+type Fault = 'timeout' | 'error' | null;
 
 export interface SimulatorOptions {
   secrets: Record<string, string>;
   logger: Logger;
   /**
    * Where charges and refunds are kept across restarts (a real gateway does not forget a charge
-   * when it restarts). Written before each answer, by write-then-rename. Unset: memory only.
+   * when it restarts): an append-only journal, one JSON line per created or changed charge or
+   * refund, written synchronously before the answer and replayed at start. Unset: memory only.
    */
   stateFile?: string;
   /** Webhook delivery retries on non-2xx or network errors (the gateway's own at-least-once). */
@@ -78,31 +120,171 @@ export interface SimulatorOptions {
 
 export function createGatewaySimulator(options: SimulatorOptions): { app: Express; stop(): void } {
   const providers = new Map<string, ProviderState>(
-    Object.keys(options.secrets).map((name) => [name, freshState()]),
+    Object.keys(options.secrets).map((name) => [name, freshState(name)]),
   );
-  const save = () => {
-    if (!options.stateFile) return;
-    const data = Object.fromEntries(
-      [...providers].map(([name, st]) => [
-        name,
-        {
-          charges: [...st.charges.values()],
-          chargeByKey: [...st.chargeByKey],
-          refundByKey: [...st.refundByKey],
-        },
-      ]),
-    );
-    writeFileSync(`${options.stateFile}.tmp`, JSON.stringify(data));
-    renameSync(`${options.stateFile}.tmp`, options.stateFile);
-  };
   const timers = new Set<NodeJS.Timeout>();
+  let stopped = false;
   const later = (ms: number, fn: () => void) => {
+    if (stopped) return;
     const t = setTimeout(() => {
       timers.delete(t);
       fn();
     }, ms);
     timers.add(t);
   };
+  /** A pause that stop() cancels (the request then never resumes; its socket goes with the server). */
+  const pause = (ms: number) =>
+    ms > 0 ? new Promise<void>((resolve) => later(ms, resolve)) : Promise.resolve();
+
+  const journal = options.stateFile ? openJournal(options.stateFile) : undefined;
+
+  // ---- state changes: journal first (synchronously), then memory ----
+
+  function applyCharge(st: ProviderState, next: Charge): void {
+    const prev = st.charges.get(next.id);
+    if (prev) {
+      st.counts[prev.status]--;
+    } else {
+      st.chargeByKey.set(next.idempotency_key, next.id);
+      const sameRef = st.chargesByReference.get(next.reference);
+      if (sameRef) sameRef.push(next.id);
+      else st.chargesByReference.set(next.reference, [next.id]);
+    }
+    st.counts[next.status]++;
+    st.charges.set(next.id, next);
+  }
+
+  function applyRefund(st: ProviderState, refund: Refund): void {
+    st.refunds.set(refund.id, refund);
+    if (refund.idempotency_key) st.refundByKey.set(refund.idempotency_key, refund.id);
+  }
+
+  function putCharge(st: ProviderState, next: Charge): void {
+    journal?.append([{ type: 'charge', provider: st.name, charge: next }]);
+    applyCharge(st, next);
+  }
+
+  function createCharge(st: ProviderState, key: string, body: z.infer<typeof chargeSchema>): Charge {
+    const charge: Charge = {
+      id: `ch_${randomBytes(12).toString('hex')}`,
+      status: 'pending',
+      outcome: Math.random() < st.controls.decline_rate ? 'failed' : 'succeeded',
+      callback_url: body.callback_url,
+      amount: body.amount,
+      currency: body.currency,
+      reference: body.reference,
+      decline_code: null,
+      refunded: 0,
+      created_at: new Date().toISOString(),
+      idempotency_key: key,
+    };
+    putCharge(st, charge);
+    settleLater(st, charge.id);
+    return charge;
+  }
+
+  function makeRefund(st: ProviderState, charge: Charge, amount: number, key: string | null): Refund {
+    const refund: Refund = {
+      id: `re_${randomBytes(12).toString('hex')}`,
+      status: 'succeeded',
+      charge_id: charge.id,
+      amount,
+      created_at: new Date().toISOString(),
+      idempotency_key: key,
+    };
+    const next: Charge = { ...charge, refunded: charge.refunded + amount };
+    // One write for both lines: the refund and the charge's new refunded total.
+    journal?.append([
+      { type: 'refund', provider: st.name, refund },
+      { type: 'charge', provider: st.name, charge: next },
+    ]);
+    applyRefund(st, refund);
+    applyCharge(st, next);
+    return refund;
+  }
+
+  /** After webhook_delay_ms the charge reaches its outcome and the gateway announces it. */
+  function settleLater(st: ProviderState, id: string): void {
+    later(st.controls.webhook_delay_ms, () => settle(st, id));
+  }
+
+  function settle(st: ProviderState, id: string): void {
+    const charge = st.charges.get(id);
+    if (charge?.status !== 'pending') return; // canceled meanwhile: never settles, no webhook
+    const next: Charge = {
+      ...charge,
+      status: charge.outcome,
+      decline_code: charge.outcome === 'failed' ? 'card_declined' : null,
+    };
+    putCharge(st, next);
+    const event = {
+      event_id: `evt_${randomUUID()}`,
+      type: next.status === 'failed' ? 'charge.failed' : 'charge.succeeded',
+      charge: chargeView(next),
+    };
+    if (Math.random() < st.controls.webhook_drop_rate) {
+      st.webhooksDropped++;
+      return;
+    }
+    const copies = Math.random() < st.controls.webhook_duplicate_rate ? 2 : 1;
+    for (let i = 0; i < copies; i++) void deliver(st, next.callback_url, event, 0);
+  }
+
+  async function deliver(st: ProviderState, url: string, event: object, attempt: number): Promise<void> {
+    if (stopped) return;
+    const body = JSON.stringify(event);
+    const secret = options.secrets[st.name] as string;
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'gateway-signature': signPayload(secret, body) },
+        body,
+        signal: AbortSignal.timeout(5000),
+      });
+      if (res.ok) {
+        st.webhooksSent++;
+        return;
+      }
+      throw new Error(`callback answered ${res.status}`);
+    } catch (err) {
+      const retries = options.webhookRetries ?? 5;
+      if (attempt >= retries) {
+        options.logger.warn({ err, url, attempt }, 'webhook delivery abandoned');
+        return;
+      }
+      later(250 * 2 ** attempt, () => void deliver(st, url, event, attempt + 1));
+    }
+  }
+
+  // ---- back from a restart: replay the journal, settle what was still pending ----
+
+  if (journal) {
+    let records = 0;
+    for (const record of journal.replay((line, err) =>
+      options.logger.warn({ err, line: line.slice(0, 200) }, 'unreadable journal line skipped'),
+    )) {
+      const st = providers.get(record.provider);
+      if (!st) continue;
+      records++;
+      if (record.type === 'charge') applyCharge(st, record.charge);
+      else applyRefund(st, record.refund);
+    }
+    for (const st of providers.values()) {
+      // The refunds are the truth about what was refunded (a torn last write may have lost the
+      // charge line that went with a refund).
+      const refunded = new Map<string, number>();
+      for (const r of st.refunds.values())
+        refunded.set(r.charge_id, (refunded.get(r.charge_id) ?? 0) + r.amount);
+      for (const charge of st.charges.values()) {
+        charge.refunded = refunded.get(charge.id) ?? 0;
+        if (charge.status === 'pending') settleLater(st, charge.id);
+      }
+    }
+    options.logger.info({ file: options.stateFile, records }, 'gateway journal replayed');
+  }
+
+  // ---- HTTP ----
+
   const app = express();
   app.disable('x-powered-by');
   app.use(express.json({ limit: '100kb' }));
@@ -117,214 +299,245 @@ export function createGatewaySimulator(options: SimulatorOptions): { app: Expres
     return state;
   };
 
-  /** Applies down/latency/timeout/error faults; returns false when the request was answered (or dropped). */
-  async function faults(state: ProviderState, res: Response): Promise<boolean> {
-    const c = state.controls;
-    if (c.down) {
-      state.stats.faults++;
-      res.status(503).json({ error: 'provider down' });
-      return false;
+  /** The provider of a gateway call, unless it is down: then 503 and nothing is done. */
+  const open = (req: Request, res: Response): ProviderState | undefined => {
+    const st = provider(req, res);
+    if (!st) return undefined;
+    if (st.controls.down) {
+      st.faults++;
+      res.status(503).json({ error: 'unavailable', processed: false });
+      return undefined;
     }
-    if (c.latency_ms > 0) await sleep(c.latency_ms);
-    if (Math.random() < c.timeout_rate) {
-      state.stats.faults++;
-      // Hold the request far beyond any sane client timeout, then drop it.
-      later(60_000, () => res.destroy());
-      return false;
+    return st;
+  };
+
+  /** Whether this call will time out or fail with a 500 (its work may still be done: see doWork). */
+  const drawFault = (st: ProviderState): Fault => {
+    const c = st.controls;
+    const fault = Math.random() < c.timeout_rate ? 'timeout' : Math.random() < c.error_rate ? 'error' : null;
+    if (fault) st.faults++;
+    return fault;
+  };
+  const doWork = (fault: Fault) => fault === null || Math.random() < WORK_DONE_DESPITE_FAULT;
+
+  /** The answer, computed when the work was done, sent after latency_ms, unless a fault replaces it. */
+  async function reply(st: ProviderState, res: Response, fault: Fault, status: number, body: unknown) {
+    await pause(st.controls.latency_ms);
+    if (fault === 'timeout') {
+      later(HOLD_MS, () => res.destroy());
+      return;
     }
-    if (Math.random() < c.error_rate) {
-      state.stats.faults++;
-      res.status(500).json({ error: 'injected error' });
-      return false;
-    }
-    return true;
+    if (res.destroyed || res.writableEnded) return; // the client has gone; the work stays done
+    if (fault === 'error') res.status(500).json({ error: 'internal' });
+    else res.status(status).json(body);
   }
 
+  const controlsView = (st: ProviderState) => ({ controls: st.controls, stats: statsView(st) });
+
   app.post('/:provider/_control', (req, res) => {
-    const state = provider(req, res);
-    if (!state) return;
+    const st = provider(req, res);
+    if (!st) return;
     const parsed = controlsSchema.safeParse(req.body ?? {});
     if (!parsed.success) return void res.status(422).json({ error: z.prettifyError(parsed.error) });
-    state.controls = { ...state.controls, ...parsed.data };
-    res.json({ controls: state.controls, stats: state.stats });
+    st.controls = { ...st.controls, ...parsed.data };
+    res.json(controlsView(st));
   });
 
   app.post('/:provider/_control/reset', (req, res) => {
-    const state = provider(req, res);
-    if (!state) return;
-    state.controls = { ...DEFAULTS };
-    res.json({ controls: state.controls, stats: state.stats });
+    const st = provider(req, res);
+    if (!st) return;
+    st.controls = { ...DEFAULTS };
+    res.json(controlsView(st));
   });
 
   app.get('/:provider/_control', (req, res) => {
-    const state = provider(req, res);
-    if (state) res.json({ controls: state.controls, stats: state.stats });
+    const st = provider(req, res);
+    if (st) res.json(controlsView(st));
+  });
+
+  /** Operator view: every charge of the provider (tests reconcile money against it). */
+  app.get('/:provider/_control/charges', (req, res) => {
+    const st = provider(req, res);
+    if (st) res.json({ items: [...st.charges.values()].map(chargeView) });
   });
 
   app.post('/:provider/charges', async (req, res) => {
-    const name = String(req.params.provider);
-    const state = provider(req, res);
-    if (!state) return;
+    const st = open(req, res);
+    if (!st) return;
     const key = req.get('idempotency-key');
     if (!key) return void res.status(400).json({ error: 'Idempotency-Key required' });
     const parsed = chargeSchema.safeParse(req.body ?? {});
     if (!parsed.success) return void res.status(422).json({ error: z.prettifyError(parsed.error) });
-    if (!(await faults(state, res))) return;
-
-    const existing = state.chargeByKey.get(key);
-    if (existing) {
-      const charge = state.charges.get(existing) as Charge;
-      return void res.status(202).json({ id: charge.id, status: charge.status });
+    const existingId = st.chargeByKey.get(key);
+    const existing = existingId ? st.charges.get(existingId) : undefined;
+    if (
+      existing &&
+      (existing.amount !== parsed.data.amount ||
+        existing.currency !== parsed.data.currency ||
+        existing.reference !== parsed.data.reference)
+    ) {
+      return void res.status(422).json({ error: 'idempotency key reused with a different request' });
     }
-    const charge: Charge = {
-      id: `ch_${randomBytes(12).toString('hex')}`,
-      status: 'pending',
-      outcome: Math.random() < state.controls.decline_rate ? 'failed' : 'succeeded',
-      callback_url: parsed.data.callback_url,
-      amount: parsed.data.amount,
-      currency: parsed.data.currency,
-      reference: parsed.data.reference,
-      decline_code: null,
-      refunded: 0,
-      created_at: new Date().toISOString(),
-    };
-    state.charges.set(charge.id, charge);
-    state.chargeByKey.set(key, charge.id);
-    state.stats.charges++;
-    save();
-    settleLater(name, state, charge);
-    res.status(202).json({ id: charge.id, status: charge.status });
+    const fault = drawFault(st);
+    const charge = existing ?? (doWork(fault) ? createCharge(st, key, parsed.data) : undefined);
+    await reply(st, res, fault, 202, charge && chargeView(charge));
+  });
+
+  app.get('/:provider/charges', async (req, res) => {
+    const st = open(req, res);
+    if (!st) return;
+    const parsed = listQuerySchema.safeParse(req.query);
+    if (!parsed.success) return void res.status(400).json({ error: 'query parameter reference required' });
+    const fault = drawFault(st);
+    const ids = st.chargesByReference.get(parsed.data.reference) ?? [];
+    const items = ids.flatMap((id) => {
+      const charge = st.charges.get(id);
+      return charge ? [chargeView(charge)] : [];
+    });
+    await reply(st, res, fault, 200, { items });
   });
 
   app.get('/:provider/charges/:id', async (req, res) => {
-    const state = provider(req, res);
-    if (!state) return;
-    if (!(await faults(state, res))) return;
-    const charge = state.charges.get(String(req.params.id));
-    if (!charge) return void res.status(404).json({ error: 'no such charge' });
-    const { outcome: _o, callback_url: _c, ...visible } = charge;
-    res.json(visible);
+    const st = open(req, res);
+    if (!st) return;
+    const fault = drawFault(st);
+    const charge = st.charges.get(String(req.params.id));
+    if (!charge) return void (await reply(st, res, fault, 404, { error: 'no such charge' }));
+    await reply(st, res, fault, 200, chargeView(charge));
+  });
+
+  app.post('/:provider/charges/:id/cancel', async (req, res) => {
+    const st = open(req, res);
+    if (!st) return;
+    const fault = drawFault(st);
+    let charge = st.charges.get(String(req.params.id));
+    if (!charge) return void (await reply(st, res, fault, 404, { error: 'no such charge' }));
+    if (charge.status === 'pending' && doWork(fault)) {
+      charge = { ...charge, status: 'canceled' };
+      putCharge(st, charge); // the settle timer finds it canceled and does nothing
+    }
+    const settled = charge.status === 'succeeded' || charge.status === 'failed';
+    await reply(st, res, fault, settled ? 409 : 200, { id: charge.id, status: charge.status });
   });
 
   app.post('/:provider/refunds', async (req, res) => {
-    const state = provider(req, res);
-    if (!state) return;
+    const st = open(req, res);
+    if (!st) return;
     const parsed = refundSchema.safeParse(req.body ?? {});
     if (!parsed.success) return void res.status(422).json({ error: z.prettifyError(parsed.error) });
-    if (!(await faults(state, res))) return;
-    const key = req.get('idempotency-key');
-    const previous = key ? state.refundByKey.get(key) : undefined;
-    if (previous) return void res.json(previous);
-    const charge = state.charges.get(parsed.data.charge_id);
+    const key = req.get('idempotency-key') || null;
+    const previousId = key ? st.refundByKey.get(key) : undefined;
+    const previous = previousId ? st.refunds.get(previousId) : undefined;
+    if (previous) {
+      if (previous.charge_id !== parsed.data.charge_id || previous.amount !== parsed.data.amount) {
+        return void res.status(422).json({ error: 'idempotency key reused with a different request' });
+      }
+      return void (await reply(st, res, drawFault(st), 200, refundView(previous)));
+    }
+    const charge = st.charges.get(parsed.data.charge_id);
     if (!charge) return void res.status(404).json({ error: 'no such charge' });
-    if (charge.status !== 'succeeded')
+    if (charge.status !== 'succeeded') {
       return void res.status(409).json({ error: `charge is ${charge.status}` });
+    }
     if (charge.refunded + parsed.data.amount > charge.amount) {
       return void res.status(422).json({ error: 'refund exceeds the charge' });
     }
-    charge.refunded += parsed.data.amount;
-    const refund = {
-      id: `re_${randomBytes(12).toString('hex')}`,
-      status: 'succeeded' as const,
-      charge_id: charge.id,
-      amount: parsed.data.amount,
-    };
-    if (key) state.refundByKey.set(key, refund);
-    state.stats.refunds++;
-    save();
-    res.json(refund);
+    const fault = drawFault(st);
+    if (!doWork(fault)) return void (await reply(st, res, fault, 500, { error: 'internal' }));
+    if (Math.random() < st.controls.refund_decline_rate) {
+      return void (await reply(st, res, fault, 422, { error: 'refund_declined', processed: false }));
+    }
+    const refund = makeRefund(st, charge, parsed.data.amount, key);
+    await reply(st, res, fault, 200, refundView(refund));
   });
-
-  /** After webhook_delay_ms the charge reaches its outcome and the gateway announces it. */
-  function settleLater(name: string, state: ProviderState, charge: Charge): void {
-    later(state.controls.webhook_delay_ms, () => {
-      charge.status = charge.outcome;
-      charge.decline_code = charge.outcome === 'failed' ? 'card_declined' : null;
-      save();
-      const { outcome: _o, callback_url: _c, ...visible } = charge;
-      const event = {
-        event_id: `evt_${randomUUID()}`,
-        type: charge.outcome === 'failed' ? 'charge.failed' : 'charge.succeeded',
-        charge: visible,
-      };
-      if (Math.random() < state.controls.webhook_drop_rate) {
-        state.stats.webhooksDropped++;
-        return;
-      }
-      const copies = Math.random() < state.controls.webhook_duplicate_rate ? 2 : 1;
-      for (let i = 0; i < copies; i++) void deliver(name, state, charge.callback_url, event, 0);
-    });
-  }
-
-  // Back from a restart: reload what was kept, and settle the charges that were still pending.
-  if (options.stateFile && existsSync(options.stateFile)) {
-    const data = JSON.parse(readFileSync(options.stateFile, 'utf8')) as Record<
-      string,
-      {
-        charges: Charge[];
-        chargeByKey: [string, string][];
-        refundByKey: [string, ProviderState['refundByKey'] extends Map<string, infer R> ? R : never][];
-      }
-    >;
-    for (const [name, saved] of Object.entries(data)) {
-      const state = providers.get(name);
-      if (!state) continue;
-      for (const charge of saved.charges) state.charges.set(charge.id, charge);
-      state.chargeByKey = new Map(saved.chargeByKey);
-      state.refundByKey = new Map(saved.refundByKey);
-      for (const charge of state.charges.values())
-        if (charge.status === 'pending') settleLater(name, state, charge);
-    }
-  }
-
-  async function deliver(
-    name: string,
-    state: ProviderState,
-    url: string,
-    event: object,
-    attempt: number,
-  ): Promise<void> {
-    const body = JSON.stringify(event);
-    const secret = options.secrets[name] as string;
-    try {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'gateway-signature': signPayload(secret, body) },
-        body,
-        signal: AbortSignal.timeout(5000),
-      });
-      if (res.ok) {
-        state.stats.webhooksSent++;
-        return;
-      }
-      throw new Error(`callback answered ${res.status}`);
-    } catch (err) {
-      const retries = options.webhookRetries ?? 5;
-      if (attempt >= retries) {
-        options.logger.warn({ err, url, attempt }, 'webhook delivery abandoned');
-        return;
-      }
-      later(250 * 2 ** attempt, () => void deliver(name, state, url, event, attempt + 1));
-    }
-  }
 
   return {
     app,
     stop() {
+      stopped = true;
       for (const t of timers) clearTimeout(t);
       timers.clear();
+      journal?.close();
     },
   };
 }
 
-function freshState(): ProviderState {
+function freshState(name: string): ProviderState {
   return {
+    name,
     controls: { ...DEFAULTS },
     charges: new Map(),
     chargeByKey: new Map(),
+    chargesByReference: new Map(),
+    refunds: new Map(),
     refundByKey: new Map(),
-    stats: { charges: 0, webhooksSent: 0, webhooksDropped: 0, refunds: 0, faults: 0 },
+    counts: { pending: 0, succeeded: 0, failed: 0, canceled: 0 },
+    webhooksSent: 0,
+    webhooksDropped: 0,
+    faults: 0,
   };
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+function statsView(st: ProviderState) {
+  return {
+    charges: st.charges.size,
+    succeeded: st.counts.succeeded,
+    failed: st.counts.failed,
+    canceled: st.counts.canceled,
+    refunds: st.refunds.size,
+    webhooks_sent: st.webhooksSent,
+    webhooks_dropped: st.webhooksDropped,
+    faults: st.faults,
+  };
+}
+
+/** What the gateway shows of a charge (not the decided outcome, the callback or the key). */
+function chargeView(c: Charge) {
+  return {
+    id: c.id,
+    status: c.status,
+    amount: c.amount,
+    currency: c.currency,
+    reference: c.reference,
+    decline_code: c.decline_code,
+    refunded: c.refunded,
+    created_at: c.created_at,
+  };
+}
+
+function refundView(r: Refund) {
+  return { id: r.id, status: r.status, charge_id: r.charge_id, amount: r.amount };
+}
+
+/**
+ * The append-only journal: one JSON line per record, appended with a single synchronous write
+ * (constant cost per change, never a rewrite of the whole state).
+ */
+function openJournal(file: string) {
+  mkdirSync(dirname(file), { recursive: true });
+  const existing = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const fd = openSync(file, 'a');
+  // A crash in the middle of a write leaves a torn last line: end it so the next record starts clean.
+  if (existing.length > 0 && !existing.endsWith('\n')) writeSync(fd, '\n');
+  let closed = false;
+  return {
+    *replay(onBadLine: (line: string, err: unknown) => void): Generator<JournalRecord> {
+      for (const line of existing.split('\n')) {
+        if (!line.trim()) continue;
+        try {
+          yield JSON.parse(line) as JournalRecord;
+        } catch (err) {
+          onBadLine(line, err);
+        }
+      }
+    },
+    append(records: JournalRecord[]): void {
+      writeSync(fd, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    },
+    close(): void {
+      if (closed) return;
+      closed = true;
+      closeSync(fd);
+    },
+  };
+}

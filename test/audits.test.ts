@@ -124,7 +124,7 @@ describe('audits and replay', () => {
           metadata: {},
           traceId: 't',
         },
-        { jobMaxAttempts: 1, webhookDeadlineSeconds: 1 },
+        { jobMaxAttempts: 1, webhookDeadlineSeconds: 1, unknownRetryMaxSeconds: 60 },
       ),
     );
     expect(await rows(sql`select * from audit__payment_status()`)).toEqual([]);

@@ -1,46 +1,82 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allCharges, chargesFor, simStats } from './helpers/gateway.ts';
 import { request } from './helpers/http.ts';
+import { freePort, waitFor } from './helpers/processes.ts';
 import { auditIsClean, startSystem, type TestSystem, walletState } from './helpers/system.ts';
 
-/** Breakers keep state per worker process, so these tests get a system of their own. */
-let system: TestSystem;
-beforeAll(async () => {
-  system = await startSystem({ GATEWAY_BREAKER_THRESHOLD: '2', GATEWAY_BREAKER_HALF_OPEN_MS: '60000' });
-});
-afterAll(async () => {
-  await system?.close();
-});
-
-const types = async (paymentId: string) =>
+/**
+ * Breakers keep state per worker process, so each describe gets a system of its own, with a worker
+ * whose metrics port the test reads (gateway_circuit_open{provider} is that process's view).
+ */
+const types = async (system: TestSystem, paymentId: string) =>
   (await request(system.api.baseUrl, 'GET', `/payments/${paymentId}/events`)).body.items.map(
     (e: { event_type: string }) => e.event_type,
   );
+const circuitOpen = async (metricsUrl: string, provider: string) => {
+  const text = await (await fetch(metricsUrl)).text();
+  return Number(
+    new RegExp(`^gateway_circuit_open\\{provider="${provider}"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1],
+  );
+};
+const resetGateway = async (system: TestSystem) => {
+  await fetch(`${system.gatewayUrl}/alpha/_control/reset`, { method: 'POST' });
+  await fetch(`${system.gatewayUrl}/beta/_control/reset`, { method: 'POST' });
+};
 
-describe('scenario 3: circuit breaker and compensation', () => {
-  it('opens the circuit on repeated alpha failures and stops calling alpha', async () => {
-    await system.control('alpha', { error_rate: 1 });
-    const walletId = await system.newWallet(10_000);
-    const settled = [];
-    for (let i = 0; i < 4; i++) settled.push((await system.pay(walletId, 100, { wait: 15 })).body);
-    expect(settled.every((p) => p.status === 'COMPLETED' && p.provider === 'beta')).toBe(true);
-    // GATEWAY_BREAKER_THRESHOLD=2: after two failed calls alpha is skipped without a call.
-    const skipped = settled.flatMap((p) => p.steps).filter((s: { status: string }) => s.status === 'skipped');
-    expect(skipped.length).toBeGreaterThan(0);
-    expect(skipped[0].detail).toEqual({ provider: 'alpha', reason: 'circuit_open' });
+describe('scenario 3: the circuit breaker stops new charges, and closes again', () => {
+  let system: TestSystem;
+  let metrics: string;
+  beforeAll(async () => {
+    system = await startSystem(
+      { GATEWAY_BREAKER_THRESHOLD: '2', GATEWAY_BREAKER_HALF_OPEN_MS: '1500' },
+      { workers: 0 },
+    );
+    const port = await freePort();
+    metrics = `http://127.0.0.1:${port}/metrics`;
+    await system.startWorker({ WORKER_METRICS_PORT: String(port) });
+  });
+  afterAll(async () => {
+    await system?.close();
   });
 
-  it('compensates when every provider fails: wallet refunded, payment FAILED GATEWAY_UNAVAILABLE', async () => {
+  it('opens on repeated alpha refusals and stops calling alpha; beta takes the payments', async () => {
+    await resetGateway(system);
+    await system.control('alpha', { down: true });
+    const walletId = await system.newWallet(10_000);
+    const first = (await system.pay(walletId, 100, { wait: 15 })).body;
+    expect(first).toMatchObject({ status: 'COMPLETED', provider: 'beta' });
+    expect(await circuitOpen(metrics, 'alpha')).toBe(1);
+    const alphaRequests = (await simStats(system.gatewayUrl, 'alpha')).faults;
+    const later = [];
+    for (let i = 0; i < 3; i++) later.push((await system.pay(walletId, 100, { wait: 15 })).body);
+    expect(later.map((p) => `${p.status}:${p.provider}`)).toEqual(Array(3).fill('COMPLETED:beta'));
+    // The open breaker refused alpha before any request: alpha saw nothing more.
+    expect((await simStats(system.gatewayUrl, 'alpha')).faults).toBe(alphaRequests);
+    const skipped = later.flatMap((p) => p.steps).filter((s: { status: string }) => s.status === 'skipped');
+    expect(skipped.map((s: { detail: { provider: string; error: string } }) => s.detail)).toEqual(
+      Array(3).fill({ provider: 'alpha', error: 'circuit open' }),
+    );
+    expect((await walletState(system.database, walletId)).balance).toBe(10_000 - 4 * 100);
+  });
+
+  it('compensates when every provider refuses: wallet refunded, payment FAILED GATEWAY_UNAVAILABLE', async () => {
+    await resetGateway(system);
     await system.control('alpha', { down: true });
     await system.control('beta', { down: true });
     const walletId = await system.newWallet(1000);
     const res = await system.pay(walletId, 250, { wait: 15 });
-    expect(res.body).toMatchObject({ status: 'FAILED', failure_reason: 'GATEWAY_UNAVAILABLE' });
-    expect(await types(res.body.id)).toEqual([
+    expect(res.body).toMatchObject({
+      status: 'FAILED',
+      failure_reason: 'GATEWAY_UNAVAILABLE',
+      provider: null,
+    });
+    expect(await types(system, res.body.id)).toEqual([
       'payment.requested',
       'payment.fraud_checked',
       'wallet.debited',
-      'wallet.debit_reversed',
       'payment.charge_failed',
+      'wallet.debit_reversed',
       'payment.charge_failed',
       'payment.failed',
     ]);
@@ -51,6 +87,90 @@ describe('scenario 3: circuit breaker and compensation', () => {
       'PAYMENT_DEBIT:-250',
       'PAYMENT_REVERSAL:250',
     ]);
+    expect(await auditIsClean(system.database)).toBe(true);
+  });
+
+  it('both breakers open during an outage of both providers; after the cool-down, payments complete at alpha again', async () => {
+    await resetGateway(system);
+    await system.control('alpha', { down: true });
+    await system.control('beta', { down: true });
+    const walletId = await system.newWallet(10_000);
+    await waitFor(
+      'both breakers to open',
+      async () => {
+        const res = await system.pay(walletId, 100, { wait: 15 });
+        expect(res.body).toMatchObject({ status: 'FAILED', failure_reason: 'GATEWAY_UNAVAILABLE' });
+        return (await circuitOpen(metrics, 'alpha')) === 1 && (await circuitOpen(metrics, 'beta')) === 1;
+      },
+      20_000,
+      0,
+    );
+    await resetGateway(system); // the outage ends
+    const recoveredAt = Date.now();
+    await new Promise((r) => setTimeout(r, 1500)); // GATEWAY_BREAKER_HALF_OPEN_MS
+    const probe = await system.pay(walletId, 100, { wait: 15 });
+    expect(probe.body).toMatchObject({ status: 'COMPLETED', provider: 'alpha' });
+    expect(Date.now() - recoveredAt).toBeLessThan(1500 + 5000);
+    expect(await circuitOpen(metrics, 'alpha')).toBe(0);
+    const next = await system.pay(walletId, 100, { wait: 15 });
+    expect(next.body).toMatchObject({ status: 'COMPLETED', provider: 'alpha' });
+  });
+});
+
+describe('an accepted charge whose record was lost is found again, even behind an open breaker', () => {
+  let system: TestSystem;
+  beforeAll(async () => {
+    system = await startSystem({
+      GATEWAY_BREAKER_THRESHOLD: '2',
+      GATEWAY_BREAKER_HALF_OPEN_MS: '60000',
+      GATEWAY_ATTEMPT_TIMEOUT_MS: '3000',
+    });
+  });
+  afterAll(async () => {
+    await system?.close();
+  });
+
+  it('alpha accepts, the worker dies before committing it, the retry runs where alpha is "open": one charge, at alpha', async () => {
+    await resetGateway(system);
+    // alpha makes the charge at once and answers 1.5 s later (under the 3 s timeout); no webhook.
+    await system.control('alpha', { latency_ms: 1500, webhook_drop_rate: 1 });
+    const walletId = await system.newWallet(10_000);
+    const id = (await system.pay(walletId, 1230)).body.id;
+    const [doomed] = system.workers;
+    // _control is never delayed: it shows the charge while its answer is still held back.
+    await waitFor(
+      'alpha to have the charge',
+      async () => (await allCharges(system.gatewayUrl, 'alpha')).some((c) => c.reference === id),
+      10_000,
+      10,
+    );
+    await doomed?.kill('SIGKILL'); // the answer is still in flight: its record never commits
+
+    // Another worker, whose alpha breaker opens on an alpha outage (two refusals).
+    await system.control('alpha', { down: true, latency_ms: 0 });
+    const port = await freePort();
+    await system.startWorker({ WORKER_METRICS_PORT: String(port) });
+    const other = await system.pay(walletId, 100, { wait: 15 });
+    expect(other.body).toMatchObject({ status: 'COMPLETED', provider: 'beta' });
+    expect(await circuitOpen(`http://127.0.0.1:${port}/metrics`, 'alpha')).toBe(1);
+    await system.control('alpha', { down: false });
+
+    // The dead worker's job is unlocked (WORKER_DEAD_AFTER_SECONDS) and retried by the new worker:
+    // the attempt may have charged, so it asks alpha again with the same key, breaker or not.
+    const settled = await system.waitSettled(id, 30_000);
+    expect(settled).toMatchObject({ status: 'COMPLETED', provider: 'alpha' });
+    expect(await circuitOpen(`http://127.0.0.1:${port}/metrics`, 'alpha')).toBe(1);
+    expect((await chargesFor(system.gatewayUrl, 'alpha', id)).map((c) => `${c.status}:${c.amount}`)).toEqual([
+      'succeeded:1230',
+    ]);
+    expect(await chargesFor(system.gatewayUrl, 'beta', id)).toEqual([]);
+    // The path taken: the attempt committed before the call, a second call with the same key.
+    const { rows } = await sql<{ provider: string; calls: number; settled_by: string }>`
+      select provider, calls, settled_by from charge_attempts where payment_id = ${id}::uuid`.execute(
+      system.database.db,
+    );
+    expect(rows).toEqual([{ provider: 'alpha', calls: 2, settled_by: 'answer' }]);
+    expect((await walletState(system.database, walletId)).balance).toBe(10_000 - 1230 - 100);
     expect(await auditIsClean(system.database)).toBe(true);
   });
 });

@@ -50,8 +50,8 @@ describe('scenario 2: insufficient funds', () => {
 });
 
 describe('scenario 3: gateway timeouts and failures', () => {
-  it('falls back to beta when alpha times out, and records the provider', async () => {
-    await system.control('alpha', { timeout_rate: 1 });
+  it('falls back to beta when alpha is down (503 processed: false), and records the provider', async () => {
+    await system.control('alpha', { down: true });
     const walletId = await system.newWallet(1000);
     const res = await system.pay(walletId, 300, { wait: 15 });
     expect(res.body).toMatchObject({ status: 'COMPLETED', provider: 'beta' });
@@ -61,11 +61,20 @@ describe('scenario 3: gateway timeouts and failures', () => {
         (s: { status: string; detail: { provider: string } }) => `${s.detail.provider}:${s.status}`,
       ),
     ).toEqual(['alpha:failed', 'beta:requested']);
+    expect(await types(res.body.id)).toEqual([
+      'payment.requested',
+      'payment.fraud_checked',
+      'wallet.debited',
+      'payment.charge_failed',
+      'payment.charge_requested',
+      'payment.charge_succeeded',
+      'payment.completed',
+    ]);
     expect((await walletState(system.database, walletId)).balance).toBe(700);
-    // Metrics come from the transitions in the worker process: every timed-out attempt is counted.
+    // Metrics come from the transitions in the worker process: each refused request is counted.
     const metrics = await (await fetch(workerMetrics)).text();
     const value = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? 0);
-    expect(value(/^gateway_requests_total\{provider="alpha",outcome="timeout"[^}]*\} (\d+)/m)).toBe(2);
+    expect(value(/^gateway_requests_total\{provider="alpha",outcome="refused"[^}]*\} (\d+)/m)).toBe(2);
     expect(
       value(/^gateway_requests_total\{provider="beta",outcome="success"[^}]*\} (\d+)/m),
     ).toBeGreaterThanOrEqual(1);
@@ -115,7 +124,7 @@ describe('scenario 3: gateway timeouts and failures', () => {
     expect(all.filter((t: string) => t === 'payment.charge_succeeded')).toHaveLength(1);
     const { rows } = await sql<{ n: number }>`
       select count(*)::int as n from gateway_webhook_events w
-        join payment_charges c on c.gateway_charge_id = w.charge_id where c.payment_id = ${res.body.id}::uuid`.execute(
+        join charge_attempts c on c.gateway_charge_id = w.charge_id where c.payment_id = ${res.body.id}::uuid`.execute(
       system.database.db,
     );
     expect(rows[0]?.n).toBe(1);

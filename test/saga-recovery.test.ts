@@ -49,7 +49,7 @@ describe('scenario 5: recovery from a killed worker', () => {
     const { rows } = await sql<{ payment_id: string; completed: number; charges: number }>`
       select p.id as payment_id,
              (select count(*)::int from events e where e.aggregate_id = p.id and e.event_type = 'payment.completed') as completed,
-             (select count(*)::int from payment_charges c where c.payment_id = p.id) as charges
+             (select count(*)::int from charge_attempts c where c.payment_id = p.id) as charges
         from payments p where p.wallet_id = ${walletId}::uuid`.execute(system.database.db);
     expect(rows.every((r) => r.completed === 1 && r.charges === 1)).toBe(true);
     // The gateway saw one charge per payment: retried calls reused the idempotency key.
@@ -74,7 +74,7 @@ describe('scenario 5: recovery from a killed worker', () => {
           metadata: {},
           traceId: 'lost',
         },
-        { jobMaxAttempts: 3, webhookDeadlineSeconds: 2 },
+        { jobMaxAttempts: 3, webhookDeadlineSeconds: 2, unknownRetryMaxSeconds: 60 },
       );
       await sql`select graphile_worker.remove_job(${`payment__fraud_check:${payment.id}`})`.execute(trx);
       return payment;

@@ -214,7 +214,7 @@ describe('a payment transition (payment__change)', () => {
           metadata: {},
           traceId: 'trace-change',
         },
-        { jobMaxAttempts: 5, webhookDeadlineSeconds: 30 },
+        { jobMaxAttempts: 5, webhookDeadlineSeconds: 30, unknownRetryMaxSeconds: 60 },
       ),
     );
   };

@@ -1,4 +1,6 @@
 import type { Task } from 'graphile-worker';
+import { GatewayAnswerMismatch } from '../app/payments/charge-attempts.ts';
+import { gatewayAnswerMismatchTotal } from '../app/payments/payment.metrics.ts';
 
 /**
  * Wraps a task so that a job that spends its attempts lands in dead_letter_jobs (with payload,
@@ -6,6 +8,8 @@ import type { Task } from 'graphile-worker';
  * then completes in graphile-worker. Earlier failures are recorded as 'retrying' steps and
  * rethrown, so graphile-worker retries them with its backoff. If the worker dies on the last
  * attempt, dead_letter__sweep() (cron) catches the job instead; both dedupe on the job id.
+ * A gateway answer that does not match its payment is dead-lettered at once: asking again would
+ * get the same answer, and it must never complete the payment.
  */
 export function withDeadLetter(task: Task): Task {
   return async (payload, helpers) => {
@@ -15,7 +19,9 @@ export function withDeadLetter(task: Task): Task {
       const { job } = helpers;
       const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
       const paymentId = paymentIdOf(payload);
-      const final = job.attempts >= job.max_attempts;
+      const mismatch = err instanceof GatewayAnswerMismatch;
+      if (mismatch) gatewayAnswerMismatchTotal.inc({ provider: err.provider, source: job.task_identifier });
+      const final = mismatch || job.attempts >= job.max_attempts;
       await helpers.withPgClient(async (client) => {
         if (!final) {
           if (paymentId) {

@@ -135,15 +135,44 @@ export interface PaymentStepTable {
   at: Timestamp;
 }
 
-export interface PaymentChargeTable {
+export type ChargeAttemptStatus = 'unknown' | 'not_created' | 'pending' | 'succeeded' | 'failed' | 'canceled';
+
+export interface ChargeAttemptTable {
+  id: Generated<number>;
   payment_id: string;
   provider: Provider;
-  gateway_charge_id: string;
-  status: 'pending' | 'succeeded' | 'failed';
+  idempotency_key: string | null;
+  gateway_charge_id: string | null;
+  amount: number;
+  currency: string;
+  status: ChargeAttemptStatus;
+  calls: ColumnType<number, number | undefined, number>;
+  refused_calls: ColumnType<number, number | undefined, number>;
+  settled_by: string | null;
   decline_code: string | null;
+  last_error: string | null;
   polls: ColumnType<number, number | undefined, number>;
+  stray_detected_at: Timestamp | null;
+  stray_refund_id: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
+}
+
+export interface ReconciliationDifferenceTable {
+  id: Generated<number>;
+  payment_id: string;
+  provider: string;
+  kind: 'charge_missing' | 'unexpected_charge' | 'amount_mismatch' | 'refunds_mismatch' | 'lookup_failed';
+  detail: Json<Record<string, unknown>>;
+  found_at: Timestamp;
+  resolved_at: Timestamp | null;
+  resolution: string | null;
+}
+
+export interface ReconciliationCheckTable {
+  payment_id: string;
+  checked_at: Timestamp;
+  clean: boolean;
 }
 
 export interface GatewayWebhookEventTable {
@@ -159,7 +188,10 @@ export interface RefundTable {
   payment_id: string;
   amount: number;
   reason: string | null;
-  status: 'PENDING' | 'SUCCEEDED';
+  status: 'PENDING' | 'SUCCEEDED' | 'FAILED';
+  failure_reason: string | null;
+  gateway_calls: ColumnType<number, number | undefined, number>;
+  refused_calls: ColumnType<number, number | undefined, number>;
   gateway_refund_id: string | null;
   trace_id: string;
   created_at: Timestamp;
@@ -209,7 +241,9 @@ export interface DB {
   relay_progress: RelayProgressTable;
   payments: PaymentTable;
   payment_steps: PaymentStepTable;
-  payment_charges: PaymentChargeTable;
+  charge_attempts: ChargeAttemptTable;
+  gateway_reconciliation_differences: ReconciliationDifferenceTable;
+  gateway_reconciliation_checks: ReconciliationCheckTable;
   gateway_webhook_events: GatewayWebhookEventTable;
   refunds: RefundTable;
   fraud_blocklist: FraudBlocklistTable;

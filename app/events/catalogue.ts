@@ -15,6 +15,8 @@ const failureReason = z.enum([
   'GATEWAY_DECLINED',
   'GATEWAY_UNAVAILABLE',
 ]);
+/** Who told us how a charge ended: its answer, a webhook, a poll, a lookup by reference, a cancel's 409. */
+const chargeSource = z.enum(['answer', 'webhook', 'poll', 'lookup', 'cancel']);
 const walletMovement = {
   entry_id: z.uuid(),
   payment_id: z.uuid(),
@@ -70,14 +72,16 @@ export const eventCatalogue = {
   },
   'payment.charge_succeeded': {
     aggregateType: 'payment',
-    data: z.strictObject({ provider, charge_id: z.string().min(1), source: z.enum(['webhook', 'poll']) }),
+    data: z.strictObject({ provider, charge_id: z.string().min(1), source: chargeSource }),
   },
   'payment.charge_failed': {
     aggregateType: 'payment',
     data: z.strictObject({
       provider,
       charge_id: z.string().min(1).nullable(),
-      outcome: z.enum(['declined', 'unavailable']),
+      // declined by the gateway; unavailable: refused before any charge was made; canceled by us at
+      // the deadline while still pending.
+      outcome: z.enum(['declined', 'unavailable', 'canceled']),
       decline_code: z.string().nullable(),
       error: z.string().nullable(),
     }),
@@ -97,6 +101,31 @@ export const eventCatalogue = {
   'payment.refund_requested': {
     aggregateType: 'payment',
     data: z.strictObject({ refund_id: z.uuid(), amount: money, reason: z.string().nullable() }),
+  },
+  'payment.refund_failed': {
+    aggregateType: 'payment',
+    data: z.strictObject({ refund_id: z.uuid(), amount: money, reason: z.string().min(1) }),
+  },
+  // Money the gateway took that no payment keeps (a success after the payment failed, a second
+  // success, a charge we never asked for): found, then given back at the gateway.
+  'payment.stray_charge_detected': {
+    aggregateType: 'payment',
+    data: z.strictObject({
+      provider,
+      charge_id: z.string().min(1),
+      amount: money,
+      currency,
+      source: chargeSource,
+    }),
+  },
+  'payment.stray_charge_refunded': {
+    aggregateType: 'payment',
+    data: z.strictObject({
+      provider,
+      charge_id: z.string().min(1),
+      refund_id: z.string().min(1),
+      amount: money,
+    }),
   },
   'payment.refunded': {
     aggregateType: 'payment',

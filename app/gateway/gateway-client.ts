@@ -12,15 +12,24 @@ import {
   timeout,
   wrap,
 } from 'cockatiel';
+import { z } from 'zod';
 import type { Provider } from '../db/types.ts';
 import { gatewayCircuitOpen, gatewayRequestsTotal } from '../payments/payment.metrics.ts';
 
 /**
- * HTTP client of the payment gateway, one resilience pipeline per provider (cockatiel):
- * retry (exponential backoff with decorrelated jitter) -> circuit breaker -> timeout per attempt.
- * Breaker state lives in this process only: each worker process learns an outage by itself within
- * `breakerThreshold` failed calls. That keeps the design free of shared mutable state; the cost is
- * a few extra failing calls per process, bounded by the threshold.
+ * HTTP client of the payment gateway. Its job is to say what each call PROVES, not just whether
+ * it "worked": an answer, a refusal that proves nothing was processed (connection refused, a 4xx,
+ * a 429, or a 5xx whose body says `processed: false`), or nothing provable (a timeout, another
+ * 5xx, a reset connection, an unreadable answer): the request may have been processed.
+ *
+ * Two cockatiel pipelines per provider:
+ * - `charging` (retry -> circuit breaker -> timeout per attempt) for a NEW charge attempt. An open
+ *   breaker refuses the call before anything is sent; after GATEWAY_BREAKER_HALF_OPEN_MS the next
+ *   new attempt is the half-open probe, and a success closes the breaker again.
+ * - `asking` (retry -> timeout) for every question about money already asked for: the same-key
+ *   retry of an unknown attempt, lookups, polls, cancels and refunds. The breaker never stops
+ *   these: an open breaker must not keep the saga from finding out what happened.
+ * Breaker state lives in this process only (gateway_circuit_open{provider} is this process's view).
  */
 export interface GatewayClientOptions {
   baseUrl: string;
@@ -32,107 +41,256 @@ export interface GatewayClientOptions {
   breakerHalfOpenMs: number;
 }
 
-export class GatewayHttpError extends Error {
+export const chargeView = z
+  .object({
+    id: z.string().min(1).max(255),
+    status: z.enum(['pending', 'succeeded', 'failed', 'canceled']),
+    amount: z.number().int(),
+    currency: z.string(),
+    reference: z.string(),
+    decline_code: z.string().nullable().optional(),
+    refunded: z.number().int().nonnegative().optional(),
+  })
+  .loose();
+export type GatewayCharge = z.infer<typeof chargeView>;
+
+/** One request's failure, and what it proves. */
+export class GatewayRequestError extends Error {
+  override name = 'GatewayRequestError';
   constructor(
-    readonly status: number,
-    body: string,
+    message: string,
+    /** The request may have been processed by the gateway. */
+    readonly ambiguous: boolean,
+    /** Worth retrying (timeouts, 5xx, 429, connection trouble); a 4xx is not. */
+    readonly transient: boolean,
+    readonly status?: number,
+    readonly body?: unknown,
   ) {
-    super(`gateway answered ${status}: ${body.slice(0, 200)}`);
-  }
-  /** 5xx and 429 may pass; other 4xx will not, whatever we retry. */
-  get transient() {
-    return this.status >= 500 || this.status === 429;
+    super(message);
   }
 }
 
-export interface GatewayCharge {
-  id: string;
-  status: 'pending' | 'succeeded' | 'failed';
-  decline_code?: string | null;
-}
+/** The outcome of a call that may move money (create a charge, refund). */
+export type MoneyCallOutcome<T> =
+  | { kind: 'answered'; value: T }
+  | { kind: 'refused'; reason: string; status?: number; body?: unknown }
+  | { kind: 'unknown'; reason: string };
+
+export type CancelOutcome = { kind: 'canceled' } | { kind: 'settled'; charge: GatewayCharge };
 
 const isTransient = (err: Error) =>
-  err instanceof TaskCancelledError ||
-  (err instanceof GatewayHttpError && err.transient) ||
-  (err instanceof TypeError && /fetch failed/i.test(err.message));
+  err instanceof TaskCancelledError || (err instanceof GatewayRequestError && err.transient);
+
+interface ProviderPolicies {
+  charging: IPolicy;
+  asking: IPolicy;
+  state: () => CircuitState;
+}
 
 export class GatewayClient {
-  private readonly policies = new Map<Provider, { policy: IPolicy; isOpen: () => boolean }>();
+  private readonly policies = new Map<Provider, ProviderPolicies>();
 
   constructor(private readonly options: GatewayClientOptions) {
     for (const provider of ['alpha', 'beta'] as const)
-      this.policies.set(provider, this.buildPolicy(provider));
+      this.policies.set(provider, this.buildPolicies(provider));
   }
 
-  isCircuitOpen(provider: Provider): boolean {
-    return this.policy(provider).isOpen();
+  /** closed, open or half_open, as this process's breaker sees the provider now. */
+  breakerState(provider: Provider): 'closed' | 'open' | 'half_open' {
+    const state = this.policy(provider).state();
+    return state === CircuitState.Open || state === CircuitState.Isolated
+      ? 'open'
+      : state === CircuitState.HalfOpen
+        ? 'half_open'
+        : 'closed';
   }
 
+  /**
+   * Asks for a charge under the attempt's idempotency key. `fresh`: the first request of a new
+   * attempt (goes through the breaker); otherwise a same-key retry of an attempt whose outcome is
+   * unknown (never stopped by the breaker: it is a question, and it cannot make a second charge).
+   */
   createCharge(
     provider: Provider,
     body: { amount: number; currency: string; reference: string; callback_url: string },
     idempotencyKey: string,
-  ): Promise<GatewayCharge> {
-    return this.call(provider, 'POST', '/charges', body, idempotencyKey);
+    fresh: boolean,
+  ): Promise<MoneyCallOutcome<GatewayCharge>> {
+    return this.moneyCall(
+      provider,
+      fresh ? 'charging' : 'asking',
+      'POST',
+      '/charges',
+      body,
+      idempotencyKey,
+      chargeView,
+    );
   }
 
-  getCharge(provider: Provider, chargeId: string): Promise<GatewayCharge> {
-    return this.call(provider, 'GET', `/charges/${encodeURIComponent(chargeId)}`);
-  }
-
+  /** Refunds (part of) a succeeded charge. The key makes a retried refund the same refund. */
   refund(provider: Provider, body: { charge_id: string; amount: number }, idempotencyKey: string) {
-    return this.call<{ id: string; status: string }>(provider, 'POST', '/refunds', body, idempotencyKey);
+    return this.moneyCall(
+      provider,
+      'asking',
+      'POST',
+      '/refunds',
+      body,
+      idempotencyKey,
+      z.object({ id: z.string().min(1), status: z.literal('succeeded') }).loose(),
+    );
   }
 
-  private policy(provider: Provider) {
+  /** The charge as the gateway has it now. Throws GatewayRequestError when it cannot be asked. */
+  async getCharge(provider: Provider, chargeId: string): Promise<GatewayCharge> {
+    return this.question(provider, 'GET', `/charges/${encodeURIComponent(chargeId)}`, chargeView);
+  }
+
+  /**
+   * Every charge the provider made with this reference (the payment id). An empty list right
+   * after an unanswered request is not a "no": that request may still be in flight.
+   */
+  async findCharges(provider: Provider, reference: string): Promise<GatewayCharge[]> {
+    const found = await this.question(
+      provider,
+      'GET',
+      `/charges?reference=${encodeURIComponent(reference)}`,
+      z.object({ items: z.array(chargeView) }).loose(),
+    );
+    return found.items;
+  }
+
+  /** Cancels a pending charge; 409 means it settled first, and says how. */
+  async cancelCharge(provider: Provider, chargeId: string): Promise<CancelOutcome> {
+    try {
+      const charge = await this.question(
+        provider,
+        'POST',
+        `/charges/${encodeURIComponent(chargeId)}/cancel`,
+        z.object({ id: z.string(), status: z.literal('canceled') }).loose(),
+      );
+      if (charge.id !== chargeId)
+        throw new GatewayRequestError('cancel answered another charge', true, false);
+      return { kind: 'canceled' };
+    } catch (err) {
+      if (err instanceof GatewayRequestError && err.status === 409) {
+        // The 409 body says how it settled; ask for the whole charge to check it against the payment.
+        return { kind: 'settled', charge: await this.getCharge(provider, chargeId) };
+      }
+      throw err;
+    }
+  }
+
+  private policy(provider: Provider): ProviderPolicies {
     const p = this.policies.get(provider);
     if (!p) throw new Error(`unknown provider ${provider}`);
     return p;
   }
 
-  private async call<T>(
+  /** A call that may move money: what it proves, never an exception for the gateway's answers. */
+  private async moneyCall<T>(
     provider: Provider,
+    pipeline: 'charging' | 'asking',
     method: string,
     path: string,
-    body?: unknown,
-    idempotencyKey?: string,
-  ): Promise<T> {
-    const url = `${this.options.baseUrl}/${provider}${path}`;
+    body: unknown,
+    idempotencyKey: string,
+    schema: z.ZodType<T>,
+  ): Promise<MoneyCallOutcome<T>> {
+    // Every request starts ambiguous and is cleared only by a proof that it was not processed:
+    // a timed-out request stays ambiguous even if cockatiel gave up on it before fetch returned.
+    const requests: Array<{ ambiguous: boolean }> = [];
     try {
-      const result = await this.policy(provider).policy.execute(async ({ signal }) => {
-        let res: Response;
-        let text: string;
-        try {
-          res = await fetch(url, {
-            method,
-            signal,
-            headers: {
-              ...(body ? { 'content-type': 'application/json' } : {}),
-              ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
-            },
-            body: body ? JSON.stringify(body) : undefined,
-          });
-          text = await res.text();
-        } catch (err) {
-          // Counted per attempt: the retry policy hides all but the last failure from the caller.
-          gatewayRequestsTotal.inc({ provider, outcome: signal.aborted ? 'timeout' : 'error' });
+      const value = await this.policy(provider)[pipeline].execute(({ signal }) => {
+        const request = { ambiguous: true };
+        requests.push(request);
+        return this.send(provider, method, path, body, idempotencyKey, schema, signal).catch((err) => {
+          if (err instanceof GatewayRequestError && !err.ambiguous) request.ambiguous = false;
           throw err;
-        }
-        if (!res.ok) {
-          gatewayRequestsTotal.inc({ provider, outcome: 'error' });
-          throw new GatewayHttpError(res.status, text);
-        }
-        gatewayRequestsTotal.inc({ provider, outcome: 'success' });
-        return JSON.parse(text) as T;
+        });
       });
-      return result;
+      return { kind: 'answered', value };
     } catch (err) {
       if (err instanceof BrokenCircuitError) gatewayRequestsTotal.inc({ provider, outcome: 'circuit_open' });
+      const reason = err instanceof BrokenCircuitError ? 'circuit open' : describe(err);
+      if (requests.some((r) => r.ambiguous)) return { kind: 'unknown', reason };
+      const refusal = err instanceof GatewayRequestError ? err : undefined;
+      return { kind: 'refused', reason, status: refusal?.status, body: refusal?.body };
+    }
+  }
+
+  /** A call that moves nothing: its answer, or a GatewayRequestError. */
+  private async question<T>(provider: Provider, method: string, path: string, schema: z.ZodType<T>) {
+    try {
+      return (await this.policy(provider).asking.execute(({ signal }) =>
+        this.send(provider, method, path, undefined, undefined, schema, signal),
+      )) as T;
+    } catch (err) {
+      if (err instanceof TaskCancelledError) throw new GatewayRequestError('timed out', true, true);
       throw err;
     }
   }
 
-  private buildPolicy(provider: Provider) {
+  /** One HTTP request. Throws GatewayRequestError saying whether it may have been processed. */
+  private async send<T>(
+    provider: Provider,
+    method: string,
+    path: string,
+    body: unknown,
+    idempotencyKey: string | undefined,
+    schema: z.ZodType<T>,
+    signal: AbortSignal,
+  ): Promise<T> {
+    const url = `${this.options.baseUrl}/${provider}${path}`;
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(url, {
+        method,
+        signal,
+        headers: {
+          ...(body ? { 'content-type': 'application/json' } : {}),
+          ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
+        },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      text = await res.text();
+    } catch (err) {
+      const refused = connectionRefused(err);
+      gatewayRequestsTotal.inc({
+        provider,
+        outcome: refused ? 'refused' : signal.aborted ? 'timeout' : 'error',
+      });
+      throw new GatewayRequestError(
+        refused ? 'connection refused' : signal.aborted ? 'timed out' : describe(err),
+        !refused,
+        true,
+      );
+    }
+    const parsed = parseJson(text);
+    if (!res.ok) {
+      // Only these prove that nothing was processed; any other 5xx may follow the work.
+      const notProcessed =
+        (res.status >= 400 && res.status < 500) ||
+        (parsed as { processed?: unknown } | undefined)?.processed === false;
+      gatewayRequestsTotal.inc({ provider, outcome: notProcessed ? 'refused' : 'error' });
+      throw new GatewayRequestError(
+        `gateway answered ${res.status}: ${text.slice(0, 200)}`,
+        !notProcessed,
+        res.status >= 500 || res.status === 429,
+        res.status,
+        parsed,
+      );
+    }
+    const answer = schema.safeParse(parsed);
+    if (!answer.success) {
+      gatewayRequestsTotal.inc({ provider, outcome: 'error' });
+      throw new GatewayRequestError(`unreadable answer (${res.status}): ${text.slice(0, 200)}`, true, true);
+    }
+    gatewayRequestsTotal.inc({ provider, outcome: 'success' });
+    return answer.data;
+  }
+
+  private buildPolicies(provider: Provider): ProviderPolicies {
     const o = this.options;
     const breaker = circuitBreaker(handleWhen(isTransient), {
       halfOpenAfter: o.breakerHalfOpenMs,
@@ -142,11 +300,37 @@ export class GatewayClient {
       gatewayCircuitOpen.set({ provider }, state === CircuitState.Open ? 1 : 0),
     );
     gatewayCircuitOpen.set({ provider }, 0);
-    const retrying = retry(handleWhen(isTransient), {
-      maxAttempts: o.maxAttempts - 1, // cockatiel counts retries after the first call
-      backoff: new ExponentialBackoff({ initialDelay: o.backoffInitialMs, maxDelay: o.backoffMaxMs }),
-    });
+    const retrying = () =>
+      retry(handleWhen(isTransient), {
+        maxAttempts: o.maxAttempts - 1, // cockatiel counts retries after the first call
+        backoff: new ExponentialBackoff({ initialDelay: o.backoffInitialMs, maxDelay: o.backoffMaxMs }),
+      });
     const perAttempt = timeout(o.attemptTimeoutMs, TimeoutStrategy.Aggressive);
-    return { policy: wrap(retrying, breaker, perAttempt), isOpen: () => breaker.state === CircuitState.Open };
+    return {
+      charging: wrap(retrying(), breaker, perAttempt),
+      asking: wrap(retrying(), perAttempt),
+      state: () => breaker.state,
+    };
   }
 }
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** ECONNREFUSED: the request was never sent, so it proves nothing was processed. */
+function connectionRefused(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; e && depth < 4; depth++) {
+    if ((e as { code?: string }).code === 'ECONNREFUSED') return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+const describe = (err: unknown) =>
+  err instanceof Error ? err.message || err.name : String(err).slice(0, 200);

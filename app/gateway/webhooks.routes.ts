@@ -6,9 +6,18 @@ import type { AppDeps } from '../http/deps.ts';
 import { openApiRegistry, problemResponses } from '../http/openapi.ts';
 import { parseBody } from '../http/validation.ts';
 import { z } from '../http/zod.ts';
-import { observeSettlement } from '../payments/payment.metrics.ts';
-import { findChargeByGatewayId, lockPaymentById } from '../payments/payment.repository.ts';
-import { applyChargeOutcome } from '../payments/saga.ts';
+import {
+  checkChargeMatches,
+  findAttemptByChargeId,
+  GatewayAnswerMismatch,
+  listAttempts,
+  recordDiscovered,
+  recordReported,
+} from '../payments/charge-attempts.ts';
+import { gatewayAnswerMismatchTotal, observeSettlement } from '../payments/payment.metrics.ts';
+import { lockPaymentById, type PaymentRow, recordStep } from '../payments/payment.repository.ts';
+import { advancePayment } from '../payments/saga.ts';
+import { sagaOptionsFrom } from '../payments/saga-jobs.ts';
 import { verifySignature } from './signature.ts';
 
 export class InvalidSignature extends AppError {
@@ -30,8 +39,10 @@ const webhookBody = z
     charge: z
       .object({
         id: z.string().min(1).max(255),
-        reference: z.string().optional(),
-        status: z.enum(['pending', 'succeeded', 'failed']),
+        reference: z.string().max(255).optional(),
+        amount: z.number().int().optional(),
+        currency: z.string().max(8).optional(),
+        status: z.enum(['pending', 'succeeded', 'failed', 'canceled']),
         decline_code: z.string().max(255).nullable().optional(),
       })
       .loose(),
@@ -42,12 +53,17 @@ const webhookBody = z
 /**
  * POST /webhooks/gateway/:provider. Checks the signature and its age first (401, nothing
  * changes); then, in one transaction: records the gateway's event id (a duplicate is answered
- * 200 and ignored), applies the outcome to the payment and moves the saga on. An unknown charge
- * is a 404 and records nothing, so the gateway's retry can succeed once our side committed.
+ * 200 and ignored), finds the attempt the charge belongs to, checks amount, currency and reference
+ * against the payment (a mismatch is a 422 that changes nothing but the payment's steps), records
+ * the outcome and lets the saga move on (app/payments/saga.ts advancePayment). A charge we do not
+ * know by id, whose reference is one of our payments, is reconciled: adopted by that payment's
+ * unanswered attempt, or recorded as found; a success nobody keeps is refunded (stray money).
+ * An unknown reference is a 404 and records nothing.
  */
-export function webhooksRouter({ db, config }: AppDeps): Router {
+export function webhooksRouter({ db, config, logger }: AppDeps): Router {
   const router = Router();
   const secrets = secretsOf(config);
+  const saga = sagaOptionsFrom(config);
 
   router.post('/webhooks/gateway/:provider', async (req, res) => {
     const provider = req.params.provider as Provider;
@@ -57,35 +73,66 @@ export function webhooksRouter({ db, config }: AppDeps): Router {
     if (!verifySignature(secret, req.rawBody ?? '', req.get('gateway-signature')))
       throw new InvalidSignature();
     const event = parseBody(webhookBody, req);
+    const charge = event.charge;
 
-    const result = await db.transaction().execute(async (trx) => {
-      const fresh = await trx
-        .insertInto('gateway_webhook_events')
-        .values({ provider, event_id: event.event_id, type: event.type, charge_id: event.charge.id })
-        .onConflict((oc) => oc.columns(['provider', 'event_id']).doNothing())
-        .returning('event_id')
-        .executeTakeFirst();
-      if (!fresh) return { status: 'duplicate' as const };
-      const charge = await findChargeByGatewayId(trx, provider, event.charge.id);
-      if (!charge)
-        throw new NotFound('CHARGE_NOT_FOUND', `No ${provider} charge ${event.charge.id} is known (yet).`);
-      const payment = await lockPaymentById(trx, charge.payment_id);
-      if (payment?.saga_step !== 'charge_requested' || payment.provider !== provider) {
-        return { status: 'ignored' as const }; // settled already (by a poll), or not this charge's turn
+    let result: { status: 'duplicate' } | { status: 'applied'; payment: PaymentRow; settled: boolean };
+    try {
+      result = await db.transaction().execute(async (trx) => {
+        const fresh = await trx
+          .insertInto('gateway_webhook_events')
+          .values({ provider, event_id: event.event_id, type: event.type, charge_id: charge.id })
+          .onConflict((oc) => oc.columns(['provider', 'event_id']).doNothing())
+          .returning('event_id')
+          .executeTakeFirst();
+        if (!fresh) return { status: 'duplicate' as const };
+        const known = await findAttemptByChargeId(trx, provider, charge.id);
+        const paymentId = known?.payment_id ?? (isUuid(charge.reference) ? charge.reference : undefined);
+        const payment = paymentId ? await lockPaymentById(trx, paymentId) : undefined;
+        if (!payment)
+          throw new NotFound(
+            'CHARGE_NOT_FOUND',
+            `No ${provider} charge ${charge.id} nor payment ${charge.reference} is known.`,
+          );
+        checkChargeMatches(payment, provider, charge);
+        const attempts = await listAttempts(trx, payment.id);
+        let attempt = attempts.find((a) => a.provider === provider && a.gateway_charge_id === charge.id);
+        attempt ??= attempts.find(
+          (a) =>
+            a.provider === provider &&
+            a.idempotency_key !== null &&
+            a.gateway_charge_id === null &&
+            a.status === 'unknown',
+        );
+        attempt ??= await recordDiscovered(trx, payment, provider, charge);
+        const { events } = await recordReported(trx, attempt, charge, 'webhook');
+        const moved = await advancePayment(trx, payment, events, [], 'webhook', saga);
+        return { status: 'applied' as const, payment: moved.payment, settled: moved.settled };
+      });
+    } catch (err) {
+      if (err instanceof GatewayAnswerMismatch) {
+        gatewayAnswerMismatchTotal.inc({ provider, source: 'webhook' });
+        logger.error(
+          { paymentId: err.paymentId, provider, differences: err.differences },
+          'webhook does not match its payment',
+        );
+        await recordStep(db, {
+          paymentId: err.paymentId,
+          name: 'gateway_answer',
+          status: 'mismatch',
+          detail: { provider, source: 'webhook', charge_id: charge.id, differences: err.differences },
+        }).catch(() => undefined);
       }
-      const outcome =
-        event.type === 'charge.succeeded'
-          ? ({ status: 'succeeded' } as const)
-          : ({ status: 'failed', declineCode: event.charge.decline_code ?? null } as const);
-      const settled = await applyChargeOutcome(trx, payment, charge, outcome, 'webhook');
-      return { status: 'applied' as const, settled };
-    });
-    if (result.status === 'applied') observeSettlement(result.settled);
+      throw err;
+    }
+    if (result.status === 'applied' && result.settled) observeSettlement(result.payment);
     res.status(200).json({ status: result.status });
   });
 
   return router;
 }
+
+const isUuid = (value: string | undefined): value is string =>
+  value !== undefined && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 
 function secretsOf(config: Config): Partial<Record<string, string>> {
   return { alpha: config.GATEWAY_ALPHA_SECRET, beta: config.GATEWAY_BETA_SECRET };
@@ -111,9 +158,9 @@ openApiRegistry.registerPath({
   },
   responses: {
     200: {
-      description: 'Applied, ignored (already settled) or duplicate (same event_id)',
+      description: 'Applied (recorded against its attempt) or duplicate (same event_id)',
       content: {
-        'application/json': { schema: z.object({ status: z.enum(['applied', 'ignored', 'duplicate']) }) },
+        'application/json': { schema: z.object({ status: z.enum(['applied', 'duplicate']) }) },
       },
     },
     ...problemResponses(401, 404, 422),

@@ -37,7 +37,10 @@ export function healthRouter({ db, config }: AppDeps): Router {
       : { status: 'fail', detail: `no ${role} reported in the last ${config.HEALTH_STALE_SECONDS}s` };
   }
 
-  /** The latest scheduled audit: any discrepancy makes the system degraded until a clean run. */
+  /**
+   * The latest scheduled audit and the reconciliation with the gateway: any discrepancy, or any open
+   * difference with the gateway, makes the system degraded until it is cleared.
+   */
   async function auditCheck(): Promise<Check> {
     const row = await db
       .selectFrom('audit_runs')
@@ -45,6 +48,17 @@ export function healthRouter({ db, config }: AppDeps): Router {
       .orderBy('id', 'desc')
       .limit(1)
       .executeTakeFirst();
+    const gateway = await db
+      .selectFrom('gateway_reconciliation_differences')
+      .select((eb) => eb.fn.countAll<number>().as('open'))
+      .where('resolved_at', 'is', null)
+      .executeTakeFirst();
+    const differences = Number(gateway?.open ?? 0);
+    if (differences > 0)
+      return {
+        status: 'fail',
+        detail: `${differences} open differences with the gateway (gateway_reconciliation_differences)`,
+      };
     if (!row) return { status: 'pass', detail: 'no audit has run yet' };
     return row.discrepancies === 0
       ? { status: 'pass', detail: `clean at ${row.ran_at.toISOString()}` }

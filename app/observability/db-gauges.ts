@@ -58,3 +58,49 @@ new client.Gauge({
     this.set(rows[0]?.n ?? 0);
   },
 });
+
+new client.Gauge({
+  name: 'gateway_attempts_unknown',
+  help: 'Charge attempts whose outcome is not known yet (their payments wait in PROCESSING), by provider',
+  labelNames: ['provider'] as const,
+  registers: [registry],
+  async collect() {
+    if (!gaugeDb) return;
+    const { rows } = await sql<{ provider: string; n: number }>`
+      select p.provider, count(a.id)::int as n from (values ('alpha'), ('beta')) p(provider)
+        left join charge_attempts a on a.provider = p.provider and a.status = 'unknown'
+       group by p.provider`
+      .execute(gaugeDb)
+      .catch(() => ({ rows: [] as { provider: string; n: number }[] }));
+    for (const row of rows) this.set({ provider: row.provider }, row.n);
+  },
+});
+
+new client.Gauge({
+  name: 'gateway_stray_charges_open',
+  help: 'Charges that took money no payment keeps and are not refunded at the gateway yet',
+  registers: [registry],
+  async collect() {
+    if (!gaugeDb) return;
+    const { rows } = await sql<{ n: number }>`
+      select count(*)::int as n from charge_attempts
+       where stray_detected_at is not null and stray_refund_id is null`
+      .execute(gaugeDb)
+      .catch(() => ({ rows: [] as { n: number }[] }));
+    if (rows[0]) this.set(rows[0].n);
+  },
+});
+
+new client.Gauge({
+  name: 'gateway_reconciliation_discrepancies',
+  help: 'Open differences between what the gateway reports and our records (gateway_reconciliation_differences)',
+  registers: [registry],
+  async collect() {
+    if (!gaugeDb) return;
+    const { rows } = await sql<{ n: number }>`
+      select count(*)::int as n from gateway_reconciliation_differences where resolved_at is null`
+      .execute(gaugeDb)
+      .catch(() => ({ rows: [] as { n: number }[] }));
+    if (rows[0]) this.set(rows[0].n);
+  },
+});

@@ -46,8 +46,32 @@ export const walletDebitDeclinedTotal = new client.Counter({
 });
 export const gatewayRequestsTotal = new client.Counter({
   name: 'gateway_requests_total',
-  help: 'Calls to the payment gateway by provider and outcome (success, error, timeout, circuit_open)',
+  help: 'Requests to the payment gateway by provider and outcome (success, refused, error, timeout, circuit_open)',
   labelNames: ['provider', 'outcome'] as const,
+  registers: [registry],
+});
+export const gatewayUnknownOutcomesTotal = new client.Counter({
+  name: 'gateway_unknown_outcomes_total',
+  help: 'Charge calls that ended without a provable answer (timeout, 5xx, unreadable): the payment waits',
+  labelNames: ['provider'] as const,
+  registers: [registry],
+});
+export const gatewayAnswerMismatchTotal = new client.Counter({
+  name: 'gateway_answer_mismatch_total',
+  help: 'Gateway answers (charge answer, poll, webhook) whose amount, currency or reference differ from the payment',
+  labelNames: ['provider', 'source'] as const,
+  registers: [registry],
+});
+export const gatewayStrayRefundsTotal = new client.Counter({
+  name: 'gateway_stray_refunds_total',
+  help: 'Stray charges refunded at the gateway',
+  labelNames: ['provider'] as const,
+  registers: [registry],
+});
+export const refundsFailedTotal = new client.Counter({
+  name: 'refunds_failed_total',
+  help: 'Refunds that ended FAILED (refused by the gateway, or unreachable past their retries)',
+  labelNames: ['reason'] as const,
   registers: [registry],
 });
 export const gatewayCircuitOpen = new client.Gauge({

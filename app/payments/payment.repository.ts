@@ -1,17 +1,9 @@
 import { type Selectable, sql } from 'kysely';
 import type { Db, Trx } from '../db/database.ts';
-import type {
-  PaymentChargeTable,
-  PaymentStatus,
-  PaymentStepTable,
-  PaymentTable,
-  Provider,
-  RefundTable,
-} from '../db/types.ts';
+import type { PaymentStatus, PaymentStepTable, PaymentTable, RefundTable } from '../db/types.ts';
 
 export type PaymentRow = Selectable<PaymentTable>;
 export type PaymentStepRow = Selectable<PaymentStepTable>;
-export type PaymentChargeRow = Selectable<PaymentChargeTable>;
 export type RefundRow = Selectable<RefundTable>;
 
 /** Locks the payment row until the transaction ends: saga steps on one payment run one at a time. */
@@ -95,30 +87,15 @@ export function listSteps(db: Db, paymentIds: string[]): Promise<PaymentStepRow[
     .execute();
 }
 
-export function findCharge(
-  db: Db | Trx,
-  paymentId: string,
-  provider: Provider,
-): Promise<PaymentChargeRow | undefined> {
+export function listRefunds(db: Db, paymentIds: string[]): Promise<RefundRow[]> {
+  if (paymentIds.length === 0) return Promise.resolve([]);
   return db
-    .selectFrom('payment_charges')
+    .selectFrom('refunds')
     .selectAll()
-    .where('payment_id', '=', paymentId)
-    .where('provider', '=', provider)
-    .executeTakeFirst();
-}
-
-export function findChargeByGatewayId(
-  db: Db | Trx,
-  provider: string,
-  chargeId: string,
-): Promise<PaymentChargeRow | undefined> {
-  return db
-    .selectFrom('payment_charges')
-    .selectAll()
-    .where('provider', '=', provider as Provider)
-    .where('gateway_charge_id', '=', chargeId)
-    .executeTakeFirst();
+    .where('payment_id', 'in', paymentIds)
+    .orderBy('created_at')
+    .orderBy('id')
+    .execute();
 }
 
 export function findRefundById(db: Db | Trx, id: string): Promise<RefundRow | undefined> {

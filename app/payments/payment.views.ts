@@ -11,6 +11,18 @@ export const paymentStatusSchema = z.enum([
   'REFUNDED',
 ]);
 
+export const refundSchema = z
+  .object({
+    id: z.uuid(),
+    payment_id: z.uuid(),
+    amount: z.number().int(),
+    status: z.enum(['PENDING', 'SUCCEEDED', 'FAILED']),
+    failure_reason: z.string().nullable(),
+    created_at: timestampSchema,
+    completed_at: timestampSchema.nullable(),
+  })
+  .openapi('Refund');
+
 export const paymentSchema = z
   .object({
     id: z.uuid(),
@@ -30,6 +42,7 @@ export const paymentSchema = z
     created_at: timestampSchema,
     updated_at: timestampSchema,
     completed_at: timestampSchema.nullable(),
+    refunds: z.array(refundSchema),
     steps: z.array(
       z.object({
         name: z.string(),
@@ -42,18 +55,9 @@ export const paymentSchema = z
   })
   .openapi('Payment');
 
-export const refundSchema = z
-  .object({
-    id: z.uuid(),
-    payment_id: z.uuid(),
-    amount: z.number().int(),
-    status: z.enum(['PENDING', 'SUCCEEDED']),
-  })
-  .openapi('Refund');
-
 export type PaymentView = z.infer<typeof paymentSchema>;
 
-export function paymentView(p: PaymentRow, steps: PaymentStepRow[]): PaymentView {
+export function paymentView(p: PaymentRow, steps: PaymentStepRow[], refunds: RefundRow[] = []): PaymentView {
   return {
     id: p.id,
     wallet_id: p.wallet_id,
@@ -70,6 +74,7 @@ export function paymentView(p: PaymentRow, steps: PaymentStepRow[]): PaymentView
     created_at: p.created_at.toISOString(),
     updated_at: p.updated_at.toISOString(),
     completed_at: p.completed_at?.toISOString() ?? null,
+    refunds: refunds.filter((r) => r.payment_id === p.id).map(refundView),
     steps: steps
       .filter((s) => s.payment_id === p.id)
       .map((s) => ({
@@ -83,5 +88,13 @@ export function paymentView(p: PaymentRow, steps: PaymentStepRow[]): PaymentView
 }
 
 export function refundView(r: RefundRow) {
-  return { id: r.id, payment_id: r.payment_id, amount: r.amount, status: r.status };
+  return {
+    id: r.id,
+    payment_id: r.payment_id,
+    amount: r.amount,
+    status: r.status,
+    failure_reason: r.failure_reason,
+    created_at: r.created_at.toISOString(),
+    completed_at: r.completed_at?.toISOString() ?? null,
+  };
 }

@@ -14,7 +14,13 @@ import {
 import { isSettled } from './payment.aggregate.ts';
 import { requestPayment } from './payment.commands.ts';
 import { paymentCreatedTotal } from './payment.metrics.ts';
-import { findPaymentById, listPayments, listSteps, type PaymentRow } from './payment.repository.ts';
+import {
+  findPaymentById,
+  listPayments,
+  listRefunds,
+  listSteps,
+  type PaymentRow,
+} from './payment.repository.ts';
 import {
   paymentSchema,
   paymentStatusSchema,
@@ -62,7 +68,8 @@ export function paymentsRouter(deps: AppDeps & { waiter: PaymentWaiter; saga: Sa
   const idempotency = idempotencyOptionsFrom(config);
   const notFound = (raw: string) => new PaymentNotFound(raw);
 
-  const viewOf = async (payment: PaymentRow) => paymentView(payment, await listSteps(db, [payment.id]));
+  const viewOf = async (payment: PaymentRow) =>
+    paymentView(payment, await listSteps(db, [payment.id]), await listRefunds(db, [payment.id]));
 
   router.post('/payments', async (req, res) => {
     const body = parseBody(createPaymentBody, req);
@@ -124,13 +131,11 @@ export function paymentsRouter(deps: AppDeps & { waiter: PaymentWaiter; saga: Sa
       before,
     });
     const items = rows.slice(0, query.limit);
-    const steps = await listSteps(
-      db,
-      items.map((p) => p.id),
-    );
+    const ids = items.map((p) => p.id);
+    const [steps, refunds] = await Promise.all([listSteps(db, ids), listRefunds(db, ids)]);
     const last = items.at(-1);
     res.json({
-      items: items.map((p) => paymentView(p, steps)),
+      items: items.map((p) => paymentView(p, steps, refunds)),
       next_cursor: rows.length > query.limit && last ? encodeTimeCursor(last.created_at, last.id) : null,
     });
   });

@@ -137,3 +137,29 @@ export async function settleRefund(
     [{ name: 'refund', status: 'succeeded', detail: { refund_id: refund.id, amount: refund.amount } }],
   );
 }
+
+/**
+ * The gateway refused the refund, or could not be reached past its retries with no request that
+ * may have been processed: the refund ends FAILED (payment.refund_failed) and its reservation is
+ * released, so the amount can be refunded again. The payment's status does not change. Caller
+ * holds the payment lock and has checked the refund is still PENDING.
+ */
+export async function failRefund(trx: Trx, payment: PaymentRow, refund: RefundRow, reason: string) {
+  await trx
+    .updateTable('refunds')
+    .set({ status: 'FAILED', failure_reason: reason.slice(0, 500), completed_at: sql<Date>`now()` })
+    .where('id', '=', refund.id)
+    .execute();
+  return changePayment(
+    trx,
+    payment,
+    [
+      {
+        type: 'payment.refund_failed',
+        data: { refund_id: refund.id, amount: refund.amount, reason: reason.slice(0, 500) },
+      },
+    ],
+    { refund_reserved: payment.refund_reserved - refund.amount },
+    [{ name: 'refund', status: 'failed', detail: { refund_id: refund.id, amount: refund.amount, reason } }],
+  );
+}

@@ -8,15 +8,22 @@ export const SAGA_TASKS = {
   chargeGateway: 'payment__charge_gateway',
   pollCharge: 'payment__poll_charge',
   refund: 'payment__refund',
+  refundStrayCharge: 'payment__refund_stray_charge',
 } as const;
 
 export interface SagaOptions {
   jobMaxAttempts: number;
   webhookDeadlineSeconds: number;
+  /** The longest gap between two questions about a charge attempt whose outcome is unknown. */
+  unknownRetryMaxSeconds: number;
 }
 
 export function sagaOptionsFrom(config: Config): SagaOptions {
-  return { jobMaxAttempts: config.JOB_MAX_ATTEMPTS, webhookDeadlineSeconds: config.WEBHOOK_DEADLINE_SECONDS };
+  return {
+    jobMaxAttempts: config.JOB_MAX_ATTEMPTS,
+    webhookDeadlineSeconds: config.WEBHOOK_DEADLINE_SECONDS,
+    unknownRetryMaxSeconds: config.GATEWAY_UNKNOWN_RETRY_MAX_SECONDS,
+  };
 }
 
 /**

@@ -3,9 +3,10 @@ import type { Trx } from '../db/database.ts';
 import type { FailureReason, Provider } from '../db/types.ts';
 import { enqueueJob } from '../events/record-event.ts';
 import { moveWalletMoney } from '../wallets/wallet.money.ts';
+import { type ChargeSource, listAttempts, markStray, PROVIDERS } from './charge-attempts.ts';
 import type { FraudDecision } from './fraud.ts';
 import { changePayment, type PaymentEvent, type PaymentStep } from './payment.aggregate.ts';
-import type { PaymentChargeRow, PaymentRow } from './payment.repository.ts';
+import type { PaymentRow } from './payment.repository.ts';
 import { pollJobKey, SAGA_TASKS, type SagaOptions, sagaJob } from './saga-jobs.ts';
 
 /**
@@ -56,137 +57,160 @@ export async function debitWalletForPayment(trx: Trx, payment: PaymentRow, opts:
   return { payment: updated, debited: true };
 }
 
-/** The gateway accepted the charge: record it, and schedule the status poll for the deadline. */
-export async function recordChargeRequested(
-  trx: Trx,
-  payment: PaymentRow,
-  charge: { provider: Provider; chargeId: string; attempt: number },
-  opts: SagaOptions,
-) {
-  await trx
-    .insertInto('payment_charges')
-    .values({
-      payment_id: payment.id,
-      provider: charge.provider,
-      gateway_charge_id: charge.chargeId,
-      status: 'pending',
-    })
-    .onConflict((oc) => oc.columns(['payment_id', 'provider']).doNothing())
-    .execute();
-  const runAt = new Date(Date.now() + opts.webhookDeadlineSeconds * 1000);
-  return changePayment(
-    trx,
-    payment,
-    [
-      {
-        type: 'payment.charge_requested',
-        data: {
-          provider: charge.provider,
-          charge_id: charge.chargeId,
-          amount: payment.amount,
-          currency: payment.currency,
-        },
-        next: sagaJob(SAGA_TASKS.pollCharge, payment.id, opts, { runAt, key: pollJobKey(payment.id) }),
-      },
-    ],
-    { saga_step: 'charge_requested', provider: charge.provider },
-    [
-      {
-        name: 'gateway_charge',
-        status: 'requested',
-        attempt: charge.attempt,
-        detail: { provider: charge.provider, charge_id: charge.chargeId },
-      },
-    ],
-  );
-}
-
-/** Every provider refused or could not be reached: the charge failed for good. */
-export async function failUnavailable(
-  trx: Trx,
-  payment: PaymentRow,
-  failures: Array<{ provider: Provider; error: string }>,
-) {
-  const events: PaymentEvent[] = failures.map((f) => ({
-    type: 'payment.charge_failed',
-    data: {
-      provider: f.provider,
-      charge_id: null,
-      outcome: 'unavailable',
-      decline_code: null,
-      error: f.error,
-    },
-  }));
-  return compensate(trx, payment, 'GATEWAY_UNAVAILABLE', [], events);
-}
-
 /**
- * The gateway's answer for a charge, from a webhook or a poll. Completes the payment, or
- * compensates it on a decline. Also cancels the pending status poll.
+ * The one decider of the gateway part of the saga. The charge step, the status poll, webhooks and
+ * the reconciliation all record what they learned about an attempt (app/payments/charge-attempts.ts)
+ * and then call this, on `trx` holding the payment's lock, with the events those records implied.
+ * From the payment's attempts it takes the next transition:
+ * - a succeeded attempt of ours completes the payment; any other success is stray money, refunded;
+ * - a pending attempt waits for its webhook, with a status poll at the deadline;
+ * - an unknown attempt waits too: the charge step asks again (same key) with a growing gap;
+ * - only when every attempt is known not to have charged does the saga try the next provider, or
+ *   give the money back (GATEWAY_DECLINED after a decline, GATEWAY_UNAVAILABLE otherwise).
+ * Returns the payment, whether it settled now, and the provider to attempt next, if any.
  */
-export async function applyChargeOutcome(
+export async function advancePayment(
   trx: Trx,
   payment: PaymentRow,
-  charge: PaymentChargeRow,
-  outcome: { status: 'succeeded' } | { status: 'failed'; declineCode: string | null },
-  source: 'webhook' | 'poll',
-) {
-  await trx
-    .updateTable('payment_charges')
-    .set({
-      status: outcome.status,
-      decline_code: outcome.status === 'failed' ? outcome.declineCode : null,
-      updated_at: sql<Date>`now()`,
-    })
-    .where('payment_id', '=', charge.payment_id)
-    .where('provider', '=', charge.provider)
-    .execute();
-  await sql`select graphile_worker.remove_job(${pollJobKey(payment.id)})`.execute(trx);
-  const result: PaymentStep = {
-    name: 'gateway_result',
-    status: outcome.status,
-    detail: {
-      provider: charge.provider,
-      source,
-      ...(outcome.status === 'failed' ? { decline_code: outcome.declineCode } : {}),
-    },
-  };
-  if (outcome.status === 'succeeded') {
-    return changePayment(
+  events: PaymentEvent[],
+  steps: PaymentStep[],
+  source: ChargeSource,
+  opts: SagaOptions,
+): Promise<{ payment: PaymentRow; settled: boolean; tryProvider?: Provider }> {
+  const attempts = await listAttempts(trx, payment.id);
+  const ours = attempts.filter((a) => a.idempotency_key !== null);
+  const succeeded = attempts.filter((a) => a.status === 'succeeded');
+  const over =
+    payment.saga_step === 'completed' || payment.saga_step === 'failed' || payment.saga_step === 'rejected';
+  const winner = over
+    ? payment.saga_step === 'completed'
+      ? succeeded.find((a) => a.idempotency_key !== null && a.provider === payment.provider)
+      : undefined
+    : succeeded.find((a) => a.idempotency_key !== null);
+
+  const all = [...events];
+  for (const attempt of succeeded) {
+    if (attempt === winner) continue;
+    const detected = await markStray(trx, attempt, source);
+    for (const event of detected) {
+      all.push({
+        ...event,
+        next: sagaJob(SAGA_TASKS.refundStrayCharge, payment.id, opts, {
+          payload: { attemptId: attempt.id },
+          key: `${SAGA_TASKS.refundStrayCharge}:${attempt.id}`,
+        }),
+      } as PaymentEvent);
+    }
+  }
+  const unchanged = async () => ({
+    payment: all.length > 0 || steps.length > 0 ? await changePayment(trx, payment, all, {}, steps) : payment,
+    settled: false,
+  });
+  if (over) return unchanged();
+
+  if (winner) {
+    await sql`select graphile_worker.remove_job(${pollJobKey(payment.id)})`.execute(trx);
+    const completed = await changePayment(
       trx,
       payment,
       [
-        {
-          type: 'payment.charge_succeeded',
-          data: { provider: charge.provider, charge_id: charge.gateway_charge_id, source },
-        },
+        ...all,
         {
           type: 'payment.completed',
-          data: { provider: charge.provider, amount: payment.amount, currency: payment.currency },
+          data: { provider: winner.provider, amount: payment.amount, currency: payment.currency },
         },
       ],
-      { saga_step: 'completed', status: 'COMPLETED', completed_at: new Date() },
-      [result],
+      { saga_step: 'completed', status: 'COMPLETED', provider: winner.provider, completed_at: new Date() },
+      [
+        ...steps,
+        { name: 'gateway_result', status: 'succeeded', detail: { provider: winner.provider, source } },
+      ],
     );
+    return { payment: completed, settled: true };
   }
-  return compensate(
+
+  const pending = ours.find((a) => a.status === 'pending');
+  if (pending) {
+    if (payment.saga_step === 'charge_requested' && payment.provider === pending.provider) return unchanged();
+    await enqueueJob(
+      trx,
+      sagaJob(SAGA_TASKS.pollCharge, payment.id, opts, {
+        runAt: new Date(Date.now() + opts.webhookDeadlineSeconds * 1000),
+        key: pollJobKey(payment.id),
+      }),
+    );
+    const waiting = await changePayment(
+      trx,
+      payment,
+      all,
+      { saga_step: 'charge_requested', provider: pending.provider },
+      steps,
+    );
+    return { payment: waiting, settled: false };
+  }
+
+  const unknown = ours.find((a) => a.status === 'unknown');
+  if (unknown) {
+    // Unknown is never "no": ask again later, with the same key, whatever the breaker says.
+    const gapSeconds = Math.min(2 ** Math.min(unknown.calls, 10), opts.unknownRetryMaxSeconds);
+    await enqueueJob(
+      trx,
+      sagaJob(SAGA_TASKS.chargeGateway, payment.id, opts, {
+        runAt: new Date(Date.now() + gapSeconds * 1000),
+      }),
+    );
+    const waitStep: PaymentStep = {
+      name: 'gateway_charge',
+      status: 'outcome_unknown',
+      attempt: unknown.calls,
+      detail: { provider: unknown.provider, error: unknown.last_error, next_check_in_seconds: gapSeconds },
+    };
+    const waiting = await changePayment(trx, payment, all, {}, [...steps, waitStep]);
+    return { payment: waiting, settled: false };
+  }
+
+  const declined = ours.find((a) => a.status === 'failed');
+  if (declined) {
+    const failed = await compensate(
+      trx,
+      payment,
+      'GATEWAY_DECLINED',
+      [
+        ...steps,
+        {
+          name: 'gateway_result',
+          status: 'failed',
+          detail: { provider: declined.provider, source, decline_code: declined.decline_code },
+        },
+      ],
+      all,
+      declined.provider,
+    );
+    return { payment: failed, settled: true };
+  }
+  const canceled = ours.find((a) => a.status === 'canceled');
+  const next = canceled ? undefined : PROVIDERS.find((p) => !ours.some((a) => a.provider === p));
+  if (next) {
+    const moved =
+      all.length > 0 || steps.length > 0 ? await changePayment(trx, payment, all, {}, steps) : payment;
+    return { payment: moved, settled: false, tryProvider: next };
+  }
+  const failed = await compensate(
     trx,
     payment,
-    'GATEWAY_DECLINED',
-    [result],
+    'GATEWAY_UNAVAILABLE',
     [
+      ...steps,
       {
-        type: 'payment.charge_failed',
-        data: {
-          provider: charge.provider,
-          charge_id: charge.gateway_charge_id,
-          outcome: 'declined',
-          decline_code: outcome.declineCode,
-          error: null,
-        },
+        name: 'gateway_result',
+        status: canceled ? 'canceled' : 'unavailable',
+        detail: { provider: canceled?.provider ?? null, source },
       },
     ],
+    all,
+    canceled?.provider ?? null,
   );
+  return { payment: failed, settled: true };
 }
 
 /** No money moved: the payment ends REJECTED. */
@@ -213,6 +237,7 @@ async function compensate(
   reason: FailureReason,
   stepsBefore: PaymentStep[],
   before: PaymentEvent[],
+  provider: Provider | null = payment.provider,
 ) {
   const reversed = await moveWalletMoney(
     trx,
@@ -223,7 +248,7 @@ async function compensate(
     trx,
     payment,
     [...before, { type: 'payment.failed', data: { reason, refunded_to_wallet: payment.amount } }],
-    { saga_step: 'failed', status: 'FAILED', failure_reason: reason, completed_at: new Date() },
+    { saga_step: 'failed', status: 'FAILED', failure_reason: reason, provider, completed_at: new Date() },
     [...stepsBefore, { name: 'compensation', status: 'succeeded', detail: { reason } }],
   );
 }

@@ -1,79 +1,91 @@
 import { enqueueJob } from '../../../app/events/record-event.ts';
-import type { GatewayCharge } from '../../../app/gateway/gateway-client.ts';
-import { observeSettlement } from '../../../app/payments/payment.metrics.ts';
+import type { CancelOutcome, GatewayCharge } from '../../../app/gateway/gateway-client.ts';
 import {
-  findCharge,
-  findPaymentById,
-  lockPaymentById,
-  recordStep,
-} from '../../../app/payments/payment.repository.ts';
-import { applyChargeOutcome, failUnavailable } from '../../../app/payments/saga.ts';
+  type ChargeSource,
+  checkChargeMatches,
+  countPoll,
+  listAttempts,
+  recordReported,
+} from '../../../app/payments/charge-attempts.ts';
+import { observeSettlement } from '../../../app/payments/payment.metrics.ts';
+import { findPaymentById, lockPaymentById } from '../../../app/payments/payment.repository.ts';
+import { advancePayment } from '../../../app/payments/saga.ts';
 import { pollJobKey, SAGA_TASKS, sagaJob } from '../../../app/payments/saga-jobs.ts';
 import type { WorkerDeps } from '../../deps.ts';
 import { defineTask } from '../../task-catalogue.ts';
 import { paymentPayload } from './payload.ts';
 
 /**
- * The webhook deadline passed (or a webhook was lost): ask the gateway for the charge. A final
- * answer is applied exactly as a webhook's would be; "pending" or no answer schedules the next
- * poll, with the gap doubling; after CHARGE_POLL_MAX polls the payment is compensated
- * (GATEWAY_UNAVAILABLE). A webhook that arrives first cancels this job.
+ * The webhook deadline passed (or a webhook was lost): ask the gateway for the pending charge. A
+ * final answer is applied as a webhook's would be. "pending", or no answer, schedules the next poll
+ * with the gap doubling. After CHARGE_POLL_MAX "pending" answers the charge is canceled at the
+ * gateway, and only a confirmed cancel gives the money back; a 409 (it settled first) applies how
+ * it settled. A cancel that gets no answer is tried again at the next poll: the wallet is never
+ * refunded while the charge can still succeed. A webhook that arrives first removes this job.
  */
 export const pollCharge = (deps: WorkerDeps) =>
   defineTask(paymentPayload, async ({ paymentId }) => {
     const payment = await findPaymentById(deps.db, paymentId);
     if (payment?.saga_step !== 'charge_requested' || !payment.provider) return;
-    const charge = await findCharge(deps.db, paymentId, payment.provider);
-    if (!charge) throw new Error(`payment ${paymentId} is charge_requested without a charge row`);
+    const attempt = (await listAttempts(deps.db, paymentId)).find(
+      (a) => a.idempotency_key !== null && a.provider === payment.provider && a.status === 'pending',
+    );
+    if (!attempt?.gateway_charge_id) {
+      throw new Error(`payment ${paymentId} is charge_requested without a pending attempt`);
+    }
+    const chargeId = attempt.gateway_charge_id;
+    const cancel = attempt.polls >= deps.config.CHARGE_POLL_MAX;
 
-    let remote: GatewayCharge | undefined;
-    let error: string | undefined;
+    let report: { charge: GatewayCharge; source: ChargeSource } | undefined;
+    let canceled = false;
+    let error: string | null = null;
     try {
-      remote = await deps.gateway.getCharge(payment.provider, charge.gateway_charge_id);
+      if (cancel) {
+        const outcome: CancelOutcome = await deps.gateway.cancelCharge(attempt.provider, chargeId);
+        if (outcome.kind === 'canceled') canceled = true;
+        else report = { charge: outcome.charge, source: 'cancel' };
+      } else {
+        report = { charge: await deps.gateway.getCharge(attempt.provider, chargeId), source: 'poll' };
+      }
     } catch (err) {
       error = (err as Error).message || (err as Error).name;
     }
+    if (report) checkChargeMatches(payment, attempt.provider, report.charge);
 
-    const settled = await deps.db.transaction().execute(async (trx) => {
+    const result = await deps.db.transaction().execute(async (trx) => {
       const locked = await lockPaymentById(trx, paymentId);
       if (locked?.saga_step !== 'charge_requested') return undefined;
-      if (remote?.status === 'succeeded')
-        return applyChargeOutcome(trx, locked, charge, { status: 'succeeded' }, 'poll');
-      if (remote?.status === 'failed') {
-        return applyChargeOutcome(
-          trx,
-          locked,
-          charge,
-          { status: 'failed', declineCode: remote.decline_code ?? null },
-          'poll',
-        );
+      const current = (await listAttempts(trx, paymentId)).find((a) => a.id === attempt.id);
+      if (current?.status !== 'pending') return advancePayment(trx, locked, [], [], 'poll', deps.saga);
+      if (canceled || (report && report.charge.status !== 'pending')) {
+        const charge = canceled
+          ? { id: chargeId, status: 'canceled' as const }
+          : (report as { charge: GatewayCharge }).charge;
+        const source: ChargeSource = canceled ? 'cancel' : (report as { source: ChargeSource }).source;
+        const { events } = await recordReported(trx, current, charge, source);
+        const step = {
+          name: cancel ? 'cancel' : 'status_poll',
+          status: charge.status,
+          attempt: current.polls + 1,
+        };
+        return advancePayment(trx, locked, events, [step], source, deps.saga);
       }
-      const polls = charge.polls + 1;
-      await trx
-        .updateTable('payment_charges')
-        .set({ polls })
-        .where('payment_id', '=', paymentId)
-        .where('provider', '=', charge.provider)
-        .execute();
-      await recordStep(trx, {
-        paymentId,
-        name: 'status_poll',
-        status: error ? 'error' : 'pending',
+      const polls = await countPoll(trx, current, error);
+      const step = {
+        name: cancel ? 'cancel' : 'status_poll',
+        status: error ? 'no_answer' : 'pending',
         attempt: polls,
         detail: error ? { error } : undefined,
-      });
-      if (polls >= deps.config.CHARGE_POLL_MAX) {
-        return failUnavailable(trx, locked, [
-          { provider: charge.provider, error: `no final answer after ${polls} polls` },
-        ]);
-      }
-      const delaySeconds = deps.saga.webhookDeadlineSeconds * 2 ** Math.min(polls, 6);
-      const next = sagaJob(SAGA_TASKS.pollCharge, paymentId, deps.saga, {
-        runAt: new Date(Date.now() + delaySeconds * 1000),
-        key: pollJobKey(paymentId),
-      });
-      await enqueueJob(trx, next);
-      return undefined;
+      };
+      const gap = Math.min(deps.saga.webhookDeadlineSeconds * 2 ** Math.min(polls, 6), 600);
+      await enqueueJob(
+        trx,
+        sagaJob(SAGA_TASKS.pollCharge, paymentId, deps.saga, {
+          runAt: new Date(Date.now() + gap * 1000),
+          key: pollJobKey(paymentId),
+        }),
+      );
+      return advancePayment(trx, locked, [], [step], 'poll', deps.saga);
     });
-    if (settled) observeSettlement(settled);
+    if (result?.settled) observeSettlement(result.payment);
   });

@@ -1,35 +1,55 @@
+import { sql } from 'kysely';
+import { enqueueJob } from '../../../app/events/record-event.ts';
+import { listAttempts } from '../../../app/payments/charge-attempts.ts';
+import { refundsFailedTotal } from '../../../app/payments/payment.metrics.ts';
 import {
-  findCharge,
   findPaymentById,
   findRefundById,
   lockPaymentById,
 } from '../../../app/payments/payment.repository.ts';
-import { settleRefund } from '../../../app/payments/refunds.ts';
+import { failRefund, settleRefund } from '../../../app/payments/refunds.ts';
+import { SAGA_TASKS } from '../../../app/payments/saga-jobs.ts';
 import type { WorkerDeps } from '../../deps.ts';
 import { defineTask } from '../../task-catalogue.ts';
 import { refundPayload } from './payload.ts';
 
 /**
  * The refund saga's one step: refund at the gateway (idempotency key "refund:<id>"), then credit
- * the wallet in one transaction. A gateway failure throws, so graphile-worker retries the job;
- * when its attempts are spent it lands in the dead letters, to be replayed once the gateway is back.
+ * the wallet in one transaction. Each call is counted before it is sent (refunds.gateway_calls).
+ * - answered: the wallet is credited, the refund SUCCEEDED;
+ * - refused by the gateway (a 4xx): the refund ends FAILED and its amount is released;
+ * - not reachable (connection refused, 503 `processed: false`): retried by graphile-worker; on the
+ *   job's last attempt, FAILED, but only if no call of this refund may have been processed;
+ * - no answer (timeout, 5xx): retried with the same key; never failed, since the gateway may have
+ *   refunded. On the last attempt the step schedules itself again: it waits rather than guess.
  */
 export const refundPayment = (deps: WorkerDeps) =>
-  defineTask(refundPayload, async ({ paymentId, refundId }) => {
+  defineTask(refundPayload, async ({ paymentId, refundId }, helpers) => {
     const refund = await findRefundById(deps.db, refundId);
-    if (refund?.status !== 'PENDING') return; // already applied
+    if (refund?.status !== 'PENDING') return; // already settled
     const payment = await findPaymentById(deps.db, paymentId);
-    if (!payment?.provider) throw new Error(`refund ${refundId}: payment ${paymentId} has no provider`);
-    const charge = await findCharge(deps.db, paymentId, payment.provider);
-    if (!charge) throw new Error(`refund ${refundId}: no charge for payment ${paymentId}`);
+    const charge = (await listAttempts(deps.db, paymentId)).find(
+      (a) => a.idempotency_key !== null && a.provider === payment?.provider && a.status === 'succeeded',
+    );
+    if (!payment?.provider || !charge?.gateway_charge_id)
+      throw new Error(`refund ${refundId}: payment ${paymentId} has no succeeded charge`);
 
-    const gatewayRefund = await deps.gateway.refund(
+    const claimed = await deps.db
+      .updateTable('refunds')
+      .set({ gateway_calls: sql<number>`gateway_calls + 1` })
+      .where('id', '=', refundId)
+      .where('status', '=', 'PENDING')
+      .returning('id')
+      .executeTakeFirst();
+    if (!claimed) return;
+    const outcome = await deps.gateway.refund(
       payment.provider,
       { charge_id: charge.gateway_charge_id, amount: refund.amount },
       `refund:${refund.id}`,
     );
+    const lastAttempt = helpers.job.attempts >= helpers.job.max_attempts;
 
-    await deps.db.transaction().execute(async (trx) => {
+    const next = await deps.db.transaction().execute(async (trx) => {
       const locked = await lockPaymentById(trx, paymentId);
       const current = await trx
         .selectFrom('refunds')
@@ -37,7 +57,39 @@ export const refundPayment = (deps: WorkerDeps) =>
         .where('id', '=', refundId)
         .forUpdate()
         .executeTakeFirst();
-      if (!locked || current?.status !== 'PENDING') return;
-      await settleRefund(trx, locked, current, gatewayRefund.id);
+      if (!locked || current?.status !== 'PENDING') return 'done' as const;
+      if (outcome.kind === 'answered') {
+        await settleRefund(trx, locked, current, outcome.value.id);
+        return 'done' as const;
+      }
+      if (outcome.kind === 'refused') {
+        const byGateway =
+          outcome.status !== undefined &&
+          outcome.status >= 400 &&
+          outcome.status < 500 &&
+          outcome.status !== 429;
+        const refused = current.refused_calls + 1;
+        await trx.updateTable('refunds').set({ refused_calls: refused }).where('id', '=', refundId).execute();
+        if (byGateway || (lastAttempt && refused >= current.gateway_calls)) {
+          const reason = byGateway ? 'refused' : 'unreachable';
+          await failRefund(trx, locked, current, `${reason} by ${payment.provider}: ${outcome.reason}`);
+          refundsFailedTotal.inc({ reason });
+          return 'done' as const;
+        }
+      }
+      if (!lastAttempt) return 'retry' as const;
+      // Out of attempts with an unknown outcome: keep asking, same key, a minute from now.
+      await enqueueJob(trx, {
+        task: SAGA_TASKS.refund,
+        payload: { paymentId, refundId },
+        jobKey: `${SAGA_TASKS.refund}:${refundId}`,
+        runAt: new Date(Date.now() + 60_000),
+        maxAttempts: helpers.job.max_attempts,
+      });
+      return 'rescheduled' as const;
     });
+    if (next === 'retry')
+      throw new Error(
+        `refund ${refundId} at ${payment.provider}: ${outcome.kind === 'answered' ? '' : outcome.reason}`,
+      );
   });

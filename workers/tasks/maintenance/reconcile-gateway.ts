@@ -1,0 +1,175 @@
+import { sql } from 'kysely';
+import { z } from 'zod';
+import type { Provider } from '../../../app/db/types.ts';
+import type { GatewayCharge } from '../../../app/gateway/gateway-client.ts';
+import {
+  type ChargeAttempt,
+  listAttempts,
+  PROVIDERS,
+  recordDiscovered,
+  recordReported,
+} from '../../../app/payments/charge-attempts.ts';
+import { lockPaymentById, type PaymentRow } from '../../../app/payments/payment.repository.ts';
+import { advancePayment } from '../../../app/payments/saga.ts';
+import type { WorkerDeps } from '../../deps.ts';
+import { defineTask } from '../../task-catalogue.ts';
+
+type DifferenceKind = 'charge_missing' | 'unexpected_charge' | 'amount_mismatch' | 'refunds_mismatch';
+interface Difference {
+  provider: Provider;
+  kind: DifferenceKind;
+  detail: Record<string, unknown>;
+}
+
+/**
+ * Cron: compares, for payments that settled between RECONCILE_GRACE_SECONDS and
+ * RECONCILE_WINDOW_MINUTES ago (and changed since their last check), what each provider reports
+ * (`GET /charges?reference=<payment id>`) with the payment and its attempts.
+ * - What the gateway knows and we did not (a charge we never recorded, a status we missed) is
+ *   recorded as a lookup and goes through the saga's decider: a success nobody keeps is refunded.
+ * - What still differs is written to gateway_reconciliation_differences (open until a later check
+ *   finds it gone), counted by gateway_reconciliation_discrepancies and flagged on /health.
+ * A provider that cannot be asked leaves the payment for the next run.
+ */
+export const reconcileGateway = (deps: WorkerDeps) =>
+  defineTask(z.object({}).loose(), async (_payload, helpers) => {
+    const { RECONCILE_WINDOW_MINUTES: windowMinutes, RECONCILE_GRACE_SECONDS: grace } = deps.config;
+    if (windowMinutes === 0) return;
+    const { rows: due } = await sql<PaymentRow>`
+      select p.* from payments p
+        left join gateway_reconciliation_checks c on c.payment_id = p.id
+       where p.status in ('COMPLETED', 'FAILED', 'PARTIALLY_REFUNDED', 'REFUNDED')
+         and p.updated_at < now() - make_interval(secs => ${grace})
+         and p.updated_at > now() - make_interval(mins => ${windowMinutes})
+         and (c.payment_id is null or c.checked_at < p.updated_at)
+         and exists (select 1 from charge_attempts a where a.payment_id = p.id)
+         and not exists (select 1 from refunds r where r.payment_id = p.id and r.status = 'PENDING')
+       order by p.updated_at
+       limit ${deps.config.RECONCILE_BATCH}`.execute(deps.db);
+    let found = 0;
+    for (const payment of due) {
+      const reported = new Map<Provider, GatewayCharge[]>();
+      try {
+        for (const provider of PROVIDERS)
+          reported.set(provider, await deps.gateway.findCharges(provider, payment.id));
+      } catch (err) {
+        helpers.logger.warn(
+          `reconciliation: cannot ask the gateway about ${payment.id}: ${(err as Error).message}`,
+        );
+        continue;
+      }
+      found += await reconcilePayment(deps, payment.id, reported);
+    }
+    if (found > 0) helpers.logger.error(`reconciliation: ${found} differences with the gateway`);
+  });
+
+/** One payment: learn from the lookup, then record what still differs. Returns the count. */
+async function reconcilePayment(
+  deps: WorkerDeps,
+  paymentId: string,
+  reported: Map<Provider, GatewayCharge[]>,
+): Promise<number> {
+  return deps.db.transaction().execute(async (trx) => {
+    const payment = await lockPaymentById(trx, paymentId);
+    if (!payment) return 0;
+    let current = payment;
+    for (const [provider, charges] of reported) {
+      for (const charge of charges) {
+        if (charge.amount !== payment.amount || charge.currency !== payment.currency) continue;
+        const attempts = await listAttempts(trx, paymentId);
+        let attempt = attempts.find((a) => a.provider === provider && a.gateway_charge_id === charge.id);
+        if (
+          attempt &&
+          (attempt.status === charge.status || (attempt.status !== 'pending' && attempt.status !== 'unknown'))
+        )
+          continue;
+        attempt ??= await recordDiscovered(trx, current, provider, charge);
+        const { events } = await recordReported(trx, attempt, charge, 'lookup');
+        current = (await advancePayment(trx, current, events, [], 'lookup', deps.saga)).payment;
+      }
+    }
+    const differences = compare(current, await listAttempts(trx, paymentId), reported);
+    for (const d of differences) {
+      await sql`insert into gateway_reconciliation_differences (payment_id, provider, kind, detail)
+                values (${paymentId}::uuid, ${d.provider}, ${d.kind}, ${JSON.stringify(d.detail)}::jsonb)
+                on conflict (payment_id, provider, kind) where resolved_at is null do nothing`.execute(trx);
+    }
+    await sql`update gateway_reconciliation_differences
+                 set resolved_at = now(), resolution = 'no longer found by the reconciliation'
+               where payment_id = ${paymentId}::uuid and resolved_at is null
+                 and (provider, kind) not in (select * from unnest(${differences.map((d) => d.provider)}::text[],
+                                                                  ${differences.map((d) => d.kind)}::text[]))`.execute(
+      trx,
+    );
+    await sql`insert into gateway_reconciliation_checks (payment_id, checked_at, clean)
+              values (${paymentId}::uuid, now(), ${differences.length === 0})
+              on conflict (payment_id) do update set checked_at = now(), clean = excluded.clean`.execute(trx);
+    return differences.length;
+  });
+}
+
+/**
+ * The invariant at the gateway: a COMPLETED, PARTIALLY_REFUNDED or REFUNDED payment has exactly one
+ * succeeded charge, at its provider, for its amount, refunded by as much as the payment says; every
+ * other charge that took money has been given all of it back.
+ */
+function compare(
+  payment: PaymentRow,
+  attempts: ChargeAttempt[],
+  reported: Map<Provider, GatewayCharge[]>,
+): Difference[] {
+  const differences: Difference[] = [];
+  const charged = payment.saga_step === 'completed';
+  const winner = charged
+    ? attempts.find(
+        (a) => a.idempotency_key !== null && a.provider === payment.provider && a.status === 'succeeded',
+      )
+    : undefined;
+  for (const [provider, charges] of reported) {
+    for (const charge of charges) {
+      const isWinner = winner?.provider === provider && winner.gateway_charge_id === charge.id;
+      if (isWinner) {
+        if (charge.status !== 'succeeded')
+          differences.push({
+            provider,
+            kind: 'charge_missing',
+            detail: { charge_id: charge.id, status: charge.status },
+          });
+        if (charge.amount !== payment.amount || charge.currency !== payment.currency)
+          differences.push({
+            provider,
+            kind: 'amount_mismatch',
+            detail: { charge_id: charge.id, amount: charge.amount, currency: charge.currency },
+          });
+        if ((charge.refunded ?? 0) !== payment.refunded_amount)
+          differences.push({
+            provider,
+            kind: 'refunds_mismatch',
+            detail: {
+              charge_id: charge.id,
+              gateway_refunded: charge.refunded ?? 0,
+              refunded_amount: payment.refunded_amount,
+            },
+          });
+      } else if (charge.status === 'succeeded' && (charge.refunded ?? 0) < charge.amount) {
+        differences.push({
+          provider,
+          kind: 'unexpected_charge',
+          detail: {
+            charge_id: charge.id,
+            amount: charge.amount,
+            refunded: charge.refunded ?? 0,
+            status: payment.status,
+          },
+        });
+      }
+    }
+  }
+  if (winner && !(reported.get(winner.provider) ?? []).some((c) => c.id === winner.gateway_charge_id))
+    differences.push({
+      provider: winner.provider,
+      kind: 'charge_missing',
+      detail: { charge_id: winner.gateway_charge_id },
+    });
+  return differences;
+}

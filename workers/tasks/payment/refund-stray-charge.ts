@@ -1,0 +1,70 @@
+import { z } from 'zod';
+import { changePayment } from '../../../app/payments/payment.aggregate.ts';
+import { gatewayStrayRefundsTotal } from '../../../app/payments/payment.metrics.ts';
+import { lockPaymentById } from '../../../app/payments/payment.repository.ts';
+import type { WorkerDeps } from '../../deps.ts';
+import { defineTask } from '../../task-catalogue.ts';
+
+const strayPayload = z.object({ paymentId: z.uuid(), attemptId: z.number().int().positive() }).loose();
+
+/**
+ * Gives back money the gateway took that no payment keeps (app/payments/saga.ts marks it): refunds
+ * the whole charge at the gateway under the key "stray:<attempt id>", then records
+ * payment.stray_charge_refunded. Any trouble throws, so graphile-worker retries with the same key;
+ * a refund that never goes through ends in the dead letters (docs/runbooks/gateway.md).
+ */
+export const refundStrayCharge = (deps: WorkerDeps) =>
+  defineTask(strayPayload, async ({ paymentId, attemptId }) => {
+    const attempt = await deps.db
+      .selectFrom('charge_attempts')
+      .selectAll()
+      .where('id', '=', attemptId)
+      .where('payment_id', '=', paymentId)
+      .executeTakeFirst();
+    if (!attempt?.stray_detected_at || attempt.stray_refund_id || !attempt.gateway_charge_id) return;
+    const outcome = await deps.gateway.refund(
+      attempt.provider,
+      { charge_id: attempt.gateway_charge_id, amount: attempt.amount },
+      `stray:${attempt.id}`,
+    );
+    if (outcome.kind !== 'answered')
+      throw new Error(
+        `stray refund of ${attempt.provider} charge ${attempt.gateway_charge_id}: ${outcome.reason}`,
+      );
+    const refundId = outcome.value.id;
+    await deps.db.transaction().execute(async (trx) => {
+      const payment = await lockPaymentById(trx, paymentId);
+      const marked = await trx
+        .updateTable('charge_attempts')
+        .set({ stray_refund_id: refundId })
+        .where('id', '=', attemptId)
+        .where('stray_refund_id', 'is', null)
+        .returning('id')
+        .executeTakeFirst();
+      if (!payment || !marked) return;
+      await changePayment(
+        trx,
+        payment,
+        [
+          {
+            type: 'payment.stray_charge_refunded',
+            data: {
+              provider: attempt.provider,
+              charge_id: attempt.gateway_charge_id as string,
+              refund_id: refundId,
+              amount: attempt.amount,
+            },
+          },
+        ],
+        {},
+        [
+          {
+            name: 'stray_refund',
+            status: 'succeeded',
+            detail: { provider: attempt.provider, refund_id: refundId },
+          },
+        ],
+      );
+    });
+    gatewayStrayRefundsTotal.inc({ provider: attempt.provider });
+  });
