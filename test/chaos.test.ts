@@ -202,7 +202,8 @@ describe(`chaos (${PROFILE.name} profile)`, () => {
             { decline_rate: 0.2 },
             { webhook_drop_rate: 0.5 },
             { webhook_duplicate_rate: 0.5 },
-            { latency_ms: 300 },
+            // Around the 400 ms attempt timeout (0.5x to 2x): answers that arrive after we gave up.
+            { latency_ms: pick([200, 350, 450, 600, 800]) },
             'reset',
           ] as const);
           const target =
@@ -267,12 +268,14 @@ describe(`chaos (${PROFILE.name} profile)`, () => {
     await waitFor(
       'every payment and refund to settle',
       async () => {
-        const { rows } = await sql<{ open: number; refunds: number }>`
+        const { rows } = await sql<{ open: number; refunds: number; strays: number }>`
           select (select count(*)::int from payments where status in ('PENDING', 'PROCESSING')) as open,
-                 (select count(*)::int from refunds where status = 'PENDING') as refunds`.execute(
+                 (select count(*)::int from refunds where status = 'PENDING') as refunds,
+                 (select count(*)::int from charge_attempts
+                   where stray_detected_at is not null and stray_refund_id is null) as strays`.execute(
           database.db,
         );
-        if (rows[0]?.open === 0 && rows[0]?.refunds === 0) return true;
+        if (rows[0]?.open === 0 && rows[0]?.refunds === 0 && rows[0]?.strays === 0) return true;
         await sql`select payment__redrive_stuck(interval '10 seconds')`.execute(database.db);
         const letters = await database.db
           .selectFrom('dead_letter_jobs')
@@ -355,6 +358,34 @@ describe(`chaos (${PROFILE.name} profile)`, () => {
       expect(letter.task).toMatch(/^payment__/);
     }
 
+    // Money at the gateway, from the simulator's own records: for every payment, the money the
+    // gateway keeps (succeeded charges less their refunds) is what the payment says it took, and
+    // at most one charge keeps any: exactly one for COMPLETED and PARTIALLY_REFUNDED.
+    const gatewayCharges = [
+      ...(await (await fetch(`${simUrl}/alpha/_control/charges`)).json()).items,
+      ...(await (await fetch(`${simUrl}/beta/_control/charges`)).json()).items,
+    ] as Array<{ reference: string; status: string; amount: number; refunded: number }>;
+    const { rows: settledPayments } = await sql<{ id: string; status: string; kept: number }>`
+      select id::text, status, (case when status in ('COMPLETED', 'PARTIALLY_REFUNDED', 'REFUNDED')
+                                     then amount - refunded_amount else 0 end)::int as kept
+        from payments`.execute(database.db);
+    const byReference = new Map<string, typeof gatewayCharges>();
+    for (const c of gatewayCharges)
+      byReference.set(c.reference, [...(byReference.get(c.reference) ?? []), c]);
+    const moneyDifferences = settledPayments.flatMap((p) => {
+      const succeeded = (byReference.get(p.id) ?? []).filter((c) => c.status === 'succeeded');
+      const kept = succeeded.reduce((sum, c) => sum + c.amount - c.refunded, 0);
+      const keeping = succeeded.filter((c) => c.refunded < c.amount).length;
+      const expectedKeeping = p.status === 'COMPLETED' || p.status === 'PARTIALLY_REFUNDED' ? 1 : 0;
+      return kept === p.kept && keeping === expectedKeeping ? [] : [{ ...p, gatewayKept: kept, keeping }];
+    });
+    const strays = await sql<{ n: number }>`
+      select count(*)::int as n from charge_attempts where stray_detected_at is not null`.execute(
+      database.db,
+    );
+    expect(moneyDifferences).toEqual([]);
+    expect(gatewayCharges.filter((c) => c.status === 'pending')).toEqual([]);
+
     const eventIds = new Set(
       (await database.db.selectFrom('events').select('event_id').execute()).map((e) => e.event_id),
     );
@@ -385,6 +416,7 @@ describe(`chaos (${PROFILE.name} profile)`, () => {
           .map(([k, v]) => `${k} ${v}`)
           .join(', ')})`,
         `[chaos ${PROFILE.name}] payments by status: ${statuses.map((s) => `${s.status} ${s.n}`).join(', ')}`,
+        `[chaos ${PROFILE.name}] gateway: ${gatewayCharges.length} charges (${gatewayCharges.filter((c) => c.status === 'succeeded').length} succeeded, ${gatewayCharges.filter((c) => c.status === 'canceled').length} canceled), ${strays.rows[0]?.n ?? 0} stray refunded, money at the gateway = payments for all ${settledPayments.length}`,
         `[chaos ${PROFILE.name}] events ${eventIds.size}, Kafka deliveries ${messages.length}, duplicates downstream ${duplicates}`,
         `[chaos ${PROFILE.name}] dead letters ${deadLetters.length} (replayed), quiescent ${(quiescentAfterMs / 1000).toFixed(1)}s after the load, audits clean, replay = live`,
       ].join('\n')}\n`,

@@ -293,3 +293,91 @@ describe('refunds can fail', () => {
     expect(rows[0]?.reserved).toBe(0);
   }, 60_000);
 });
+
+describe('reconciliation with the gateway', () => {
+  const reconcileNow = () =>
+    sql`select graphile_worker.add_job('maintenance__reconcile_gateway', '{}'::json)`.execute(
+      system.database.db,
+    );
+  const openDifferences = async (paymentId: string) =>
+    (
+      await sql<{ kind: string; provider: string; detail: Record<string, unknown> }>`
+        select kind, provider, detail from gateway_reconciliation_differences
+         where payment_id = ${paymentId}::uuid and resolved_at is null`.execute(system.database.db)
+    ).rows;
+
+  it('finds a refund made at the gateway behind our back: a difference, a metric, a degraded /health', async () => {
+    const walletId = await system.newWallet(3000);
+    const paid = (await system.pay(walletId, 1500, { wait: 15 })).body;
+    expect(paid.status).toBe('COMPLETED');
+    const [charge] = await chargesFor(system.gatewayUrl, 'alpha', paid.id);
+    const outside = await request(system.gatewayUrl, 'POST', '/alpha/refunds', {
+      body: { charge_id: charge?.id, amount: 100 },
+      headers: idem(`outside-${paid.id}`),
+    });
+    expect(outside.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1100)); // RECONCILE_GRACE_SECONDS
+    await reconcileNow();
+    const [difference] = await waitFor(
+      'the reconciliation to record the difference',
+      async () => {
+        const found = await openDifferences(paid.id);
+        return found.length > 0 ? found : undefined;
+      },
+      15_000,
+      200,
+    );
+    expect(difference).toMatchObject({
+      kind: 'refunds_mismatch',
+      provider: 'alpha',
+      detail: { charge_id: charge?.id, gateway_refunded: 100, refunded_amount: 0 },
+    });
+    const health = await request(system.api.baseUrl, 'GET', '/health');
+    expect(health.body.status).toBe('degraded');
+    expect(health.body.checks.audit.detail).toMatch(/open differences with the gateway/);
+    const metrics = await (await fetch(`${system.api.baseUrl}/metrics`)).text();
+    expect(
+      Number(/^gateway_reconciliation_discrepancies(?:\{[^}]*\})? (\d+)/m.exec(metrics)?.[1]),
+    ).toBeGreaterThan(0);
+    // The operator settles it (docs/runbooks/gateway.md) and says why.
+    await sql`update gateway_reconciliation_differences set resolved_at = now(), resolution = 'refund made by support at the gateway, customer informed'
+               where payment_id = ${paid.id}::uuid and resolved_at is null`.execute(system.database.db);
+    expect(await openDifferences(paid.id)).toEqual([]);
+  });
+
+  it('a charge only the gateway knows of (its webhook lost) is found by the lookup and its money given back', async () => {
+    await system.control('alpha', { decline_rate: 1 });
+    const walletId = await system.newWallet(2000);
+    const failed = (await system.pay(walletId, 730, { wait: 15 })).body;
+    expect(failed).toMatchObject({ status: 'FAILED', failure_reason: 'GATEWAY_DECLINED' });
+    await system.control('alpha', { decline_rate: 0, webhook_drop_rate: 1 });
+    const rogue = await request(system.gatewayUrl, 'POST', '/alpha/charges', {
+      body: {
+        amount: 730,
+        currency: 'USD',
+        reference: failed.id,
+        callback_url: `${system.api.baseUrl}/webhooks/gateway/alpha`,
+      },
+      headers: idem(`lost-${failed.id}`),
+    });
+    expect(rogue.status).toBe(202);
+    await new Promise((r) => setTimeout(r, 1100));
+    await reconcileNow();
+    await waitFor(
+      'the stray charge found by the lookup to be refunded',
+      async () => (await keptAtGateway(system.gatewayUrl, failed.id)).kept === 0,
+      20_000,
+      200,
+    );
+    const detected = (await events(failed.id)).find((e) => e.event_type === 'payment.stray_charge_detected');
+    expect(detected?.data).toMatchObject({
+      provider: 'alpha',
+      charge_id: rogue.body.id,
+      amount: 730,
+      source: 'lookup',
+    });
+    expect((await events(failed.id)).map((e) => e.event_type)).toContain('payment.stray_charge_refunded');
+    expect((await payment(failed.id)).status).toBe('FAILED');
+    expect((await walletState(system.database, walletId)).balance).toBe(2000);
+  });
+});
