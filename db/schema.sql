@@ -177,6 +177,7 @@ CREATE FUNCTION public.dead_letter__replay(p_id bigint, p_max_attempts integer D
 DECLARE
   v_letter dead_letter_jobs;
   v_job_id bigint;
+  v_key text;
 BEGIN
   SELECT * INTO v_letter FROM dead_letter_jobs WHERE id = p_id FOR UPDATE;
   IF NOT FOUND THEN
@@ -185,7 +186,13 @@ BEGIN
   IF v_letter.replayed_at IS NOT NULL THEN
     RAISE EXCEPTION 'dead letter % was already replayed as job %', p_id, v_letter.replay_job_id USING ERRCODE = 'WP004';
   END IF;
-  SELECT (graphile_worker.add_job(v_letter.task, v_letter.payload::json, max_attempts => p_max_attempts)).id INTO v_job_id;
+  v_key := CASE
+    WHEN v_letter.task = 'payment__refund_stray_charge' THEN v_letter.task || ':' || (v_letter.payload ->> 'attemptId')
+    WHEN v_letter.payload ? 'refundId' THEN v_letter.task || ':' || (v_letter.payload ->> 'refundId')
+    WHEN v_letter.payload ? 'paymentId' THEN v_letter.task || ':' || (v_letter.payload ->> 'paymentId')
+  END;
+  SELECT (graphile_worker.add_job(v_letter.task, v_letter.payload::json, max_attempts => p_max_attempts,
+                                  job_key => v_key)).id INTO v_job_id;
   UPDATE dead_letter_jobs SET replayed_at = now(), replay_job_id = v_job_id WHERE id = p_id;
   IF v_letter.payment_id IS NOT NULL THEN
     INSERT INTO payment_steps (payment_id, name, status, attempt, detail)
@@ -775,6 +782,52 @@ ALTER TABLE public.audit_runs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 
 
 --
+-- Name: charge_attempts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.charge_attempts (
+    id bigint NOT NULL,
+    payment_id uuid NOT NULL,
+    provider text NOT NULL,
+    idempotency_key text,
+    gateway_charge_id text,
+    amount bigint NOT NULL,
+    currency character(3) NOT NULL,
+    status text NOT NULL,
+    calls integer DEFAULT 0 NOT NULL,
+    refused_calls integer DEFAULT 0 NOT NULL,
+    settled_by text,
+    decline_code text,
+    last_error text,
+    polls integer DEFAULT 0 NOT NULL,
+    stray_detected_at timestamp with time zone,
+    stray_refund_id text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT charge_attempt_amount_positive CHECK ((amount > 0)),
+    CONSTRAINT charge_attempt_known_charge_has_id CHECK (((status = ANY (ARRAY['unknown'::text, 'not_created'::text])) OR (gateway_charge_id IS NOT NULL))),
+    CONSTRAINT charge_attempt_provider_known CHECK ((provider = ANY (ARRAY['alpha'::text, 'beta'::text]))),
+    CONSTRAINT charge_attempt_refusals_counted CHECK (((refused_calls >= 0) AND (refused_calls <= calls))),
+    CONSTRAINT charge_attempt_status_known CHECK ((status = ANY (ARRAY['unknown'::text, 'not_created'::text, 'pending'::text, 'succeeded'::text, 'failed'::text, 'canceled'::text]))),
+    CONSTRAINT charge_attempt_stray_succeeded CHECK (((stray_detected_at IS NULL) OR (status = 'succeeded'::text)))
+);
+
+
+--
+-- Name: charge_attempts_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.charge_attempts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.charge_attempts_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: dead_letter_jobs; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -831,6 +884,49 @@ CREATE TABLE public.fraud_blocklist (
     reason text NOT NULL,
     added_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT fraud_blocklist_kind_known CHECK ((kind = ANY (ARRAY['wallet'::text, 'owner'::text, 'service'::text])))
+);
+
+
+--
+-- Name: gateway_reconciliation_checks; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.gateway_reconciliation_checks (
+    payment_id uuid NOT NULL,
+    checked_at timestamp with time zone DEFAULT now() NOT NULL,
+    clean boolean NOT NULL
+);
+
+
+--
+-- Name: gateway_reconciliation_differences; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.gateway_reconciliation_differences (
+    id bigint NOT NULL,
+    payment_id uuid NOT NULL,
+    provider text NOT NULL,
+    kind text NOT NULL,
+    detail jsonb NOT NULL,
+    found_at timestamp with time zone DEFAULT now() NOT NULL,
+    resolved_at timestamp with time zone,
+    resolution text,
+    CONSTRAINT reconciliation_kind_known CHECK ((kind = ANY (ARRAY['charge_missing'::text, 'unexpected_charge'::text, 'amount_mismatch'::text, 'refunds_mismatch'::text, 'lookup_failed'::text]))),
+    CONSTRAINT reconciliation_resolution_given CHECK (((resolved_at IS NULL) = (resolution IS NULL)))
+);
+
+
+--
+-- Name: gateway_reconciliation_differences_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.gateway_reconciliation_differences ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.gateway_reconciliation_differences_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
 );
 
 
@@ -938,24 +1034,6 @@ ALTER TABLE public.outbox ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 
 
 --
--- Name: payment_charges; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.payment_charges (
-    payment_id uuid NOT NULL,
-    provider text NOT NULL,
-    gateway_charge_id text NOT NULL,
-    status text NOT NULL,
-    decline_code text,
-    polls integer DEFAULT 0 NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT payment_charge_provider_known CHECK ((provider = ANY (ARRAY['alpha'::text, 'beta'::text]))),
-    CONSTRAINT payment_charge_status_known CHECK ((status = ANY (ARRAY['pending'::text, 'succeeded'::text, 'failed'::text])))
-);
-
-
---
 -- Name: payment_steps; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1014,8 +1092,12 @@ CREATE TABLE public.refunds (
     trace_id text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     completed_at timestamp with time zone,
+    failure_reason text,
+    gateway_calls integer DEFAULT 0 NOT NULL,
+    refused_calls integer DEFAULT 0 NOT NULL,
     CONSTRAINT refund_amount_positive CHECK ((amount > 0)),
-    CONSTRAINT refund_status_known CHECK ((status = ANY (ARRAY['PENDING'::text, 'SUCCEEDED'::text])))
+    CONSTRAINT refund_failure_reason_iff_failed CHECK (((status = 'FAILED'::text) = (failure_reason IS NOT NULL))),
+    CONSTRAINT refund_status_known CHECK ((status = ANY (ARRAY['PENDING'::text, 'SUCCEEDED'::text, 'FAILED'::text])))
 );
 
 
@@ -1133,6 +1215,30 @@ ALTER TABLE ONLY public.audit_runs
 
 
 --
+-- Name: charge_attempts charge_attempt_gateway_id_unique; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.charge_attempts
+    ADD CONSTRAINT charge_attempt_gateway_id_unique UNIQUE (provider, gateway_charge_id);
+
+
+--
+-- Name: charge_attempts charge_attempt_key_unique; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.charge_attempts
+    ADD CONSTRAINT charge_attempt_key_unique UNIQUE (provider, idempotency_key);
+
+
+--
+-- Name: charge_attempts charge_attempts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.charge_attempts
+    ADD CONSTRAINT charge_attempts_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: dead_letter_jobs dead_letter_jobs_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1170,6 +1276,22 @@ ALTER TABLE ONLY public.events
 
 ALTER TABLE ONLY public.fraud_blocklist
     ADD CONSTRAINT fraud_blocklist_pkey PRIMARY KEY (kind, value);
+
+
+--
+-- Name: gateway_reconciliation_checks gateway_reconciliation_checks_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.gateway_reconciliation_checks
+    ADD CONSTRAINT gateway_reconciliation_checks_pkey PRIMARY KEY (payment_id);
+
+
+--
+-- Name: gateway_reconciliation_differences gateway_reconciliation_differences_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.gateway_reconciliation_differences
+    ADD CONSTRAINT gateway_reconciliation_differences_pkey PRIMARY KEY (id);
 
 
 --
@@ -1218,22 +1340,6 @@ ALTER TABLE ONLY public.outbox
 
 ALTER TABLE ONLY public.outbox
     ADD CONSTRAINT outbox_pkey PRIMARY KEY (id);
-
-
---
--- Name: payment_charges payment_charge_gateway_id_unique; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.payment_charges
-    ADD CONSTRAINT payment_charge_gateway_id_unique UNIQUE (provider, gateway_charge_id);
-
-
---
--- Name: payment_charges payment_charges_pkey; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.payment_charges
-    ADD CONSTRAINT payment_charges_pkey PRIMARY KEY (payment_id, provider);
 
 
 --
@@ -1329,6 +1435,27 @@ ALTER TABLE ONLY replay.wallets
 --
 
 CREATE INDEX audit_runs_ran_at ON public.audit_runs USING btree (ran_at DESC);
+
+
+--
+-- Name: charge_attempt_one_per_provider; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX charge_attempt_one_per_provider ON public.charge_attempts USING btree (payment_id, provider) WHERE (idempotency_key IS NOT NULL);
+
+
+--
+-- Name: charge_attempts_open; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX charge_attempts_open ON public.charge_attempts USING btree (updated_at) WHERE ((status = ANY (ARRAY['unknown'::text, 'pending'::text])) OR ((stray_detected_at IS NOT NULL) AND (stray_refund_id IS NULL)));
+
+
+--
+-- Name: charge_attempts_payment; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX charge_attempts_payment ON public.charge_attempts USING btree (payment_id, id);
 
 
 --
@@ -1430,6 +1557,13 @@ CREATE INDEX process_heartbeats_role_last_seen ON public.process_heartbeats USIN
 
 
 --
+-- Name: reconciliation_open_once; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX reconciliation_open_once ON public.gateway_reconciliation_differences USING btree (payment_id, provider, kind) WHERE (resolved_at IS NULL);
+
+
+--
 -- Name: refunds_payment; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1472,6 +1606,14 @@ CREATE TRIGGER outbox_no_update BEFORE UPDATE OR TRUNCATE ON public.outbox FOR E
 
 
 --
+-- Name: charge_attempts charge_attempt_payment_exists; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.charge_attempts
+    ADD CONSTRAINT charge_attempt_payment_exists FOREIGN KEY (payment_id) REFERENCES public.payments(id);
+
+
+--
 -- Name: ledger_entries ledger_entry_event_exists; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1504,14 +1646,6 @@ ALTER TABLE ONLY public.outbox
 
 
 --
--- Name: payment_charges payment_charge_payment_exists; Type: FK CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.payment_charges
-    ADD CONSTRAINT payment_charge_payment_exists FOREIGN KEY (payment_id) REFERENCES public.payments(id);
-
-
---
 -- Name: payment_steps payment_step_payment_exists; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1525,6 +1659,22 @@ ALTER TABLE ONLY public.payment_steps
 
 ALTER TABLE ONLY public.payments
     ADD CONSTRAINT payment_wallet_exists FOREIGN KEY (wallet_id) REFERENCES public.wallets(id);
+
+
+--
+-- Name: gateway_reconciliation_checks reconciliation_check_payment_exists; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.gateway_reconciliation_checks
+    ADD CONSTRAINT reconciliation_check_payment_exists FOREIGN KEY (payment_id) REFERENCES public.payments(id);
+
+
+--
+-- Name: gateway_reconciliation_differences reconciliation_payment_exists; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.gateway_reconciliation_differences
+    ADD CONSTRAINT reconciliation_payment_exists FOREIGN KEY (payment_id) REFERENCES public.payments(id);
 
 
 --

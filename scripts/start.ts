@@ -80,7 +80,7 @@ const env = {
   ...process.env,
   DATABASE_URL: databaseUrl,
   KAFKA_BROKERS: kafkaBrokers,
-  GATEWAY_SIM_STATE_FILE: process.env.GATEWAY_SIM_STATE_FILE ?? path.join(root, '.data/gateway-sim.json'),
+  GATEWAY_SIM_STATE_FILE: process.env.GATEWAY_SIM_STATE_FILE ?? path.join(root, '.data/gateway-sim.jsonl'),
   // mokapi mishandles idempotent multi-record batches (see KAFKA_IDEMPOTENT in app/config.ts).
   ...(broker ? { KAFKA_IDEMPOTENT: 'false' } : {}),
 };

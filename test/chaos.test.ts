@@ -87,7 +87,7 @@ describe(`chaos (${PROFILE.name} profile)`, () => {
       JOB_MAX_ATTEMPTS: '5',
       STUCK_PAYMENT_SECONDS: '20',
       // The gateway is an external system: it keeps its charges when it restarts.
-      GATEWAY_SIM_STATE_FILE: path.join(dir, 'gateway-sim.json'),
+      GATEWAY_SIM_STATE_FILE: path.join(dir, 'gateway-sim.jsonl'),
     };
 
     // --- the roles, supervised like npm start does: a role that dies is restarted ---
