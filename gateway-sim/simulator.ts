@@ -26,6 +26,8 @@ const controlsSchema = z.strictObject({
   webhook_drop_rate: z.number().min(0).max(1).optional(),
   webhook_duplicate_rate: z.number().min(0).max(1).optional(),
   refund_decline_rate: z.number().min(0).max(1).optional(),
+  // A gateway bug: charge answers (not webhooks, not _control) report the amount off by this much.
+  answer_amount_skew: z.number().int().min(-1_000_000).max(1_000_000).optional(),
   down: z.boolean().optional(),
 });
 type Controls = Required<z.infer<typeof controlsSchema>>;
@@ -39,6 +41,7 @@ const DEFAULTS: Controls = {
   webhook_drop_rate: 0,
   webhook_duplicate_rate: 0,
   refund_decline_rate: 0,
+  answer_amount_skew: 0,
   down: false,
 };
 
@@ -380,7 +383,7 @@ export function createGatewaySimulator(options: SimulatorOptions): { app: Expres
     }
     const fault = drawFault(st);
     const charge = existing ?? (doWork(fault) ? createCharge(st, key, parsed.data) : undefined);
-    await reply(st, res, fault, 202, charge && chargeView(charge));
+    await reply(st, res, fault, 202, charge && answered(st, charge));
   });
 
   app.get('/:provider/charges', async (req, res) => {
@@ -392,7 +395,7 @@ export function createGatewaySimulator(options: SimulatorOptions): { app: Expres
     const ids = st.chargesByReference.get(parsed.data.reference) ?? [];
     const items = ids.flatMap((id) => {
       const charge = st.charges.get(id);
-      return charge ? [chargeView(charge)] : [];
+      return charge ? [answered(st, charge)] : [];
     });
     await reply(st, res, fault, 200, { items });
   });
@@ -403,7 +406,7 @@ export function createGatewaySimulator(options: SimulatorOptions): { app: Expres
     const fault = drawFault(st);
     const charge = st.charges.get(String(req.params.id));
     if (!charge) return void (await reply(st, res, fault, 404, { error: 'no such charge' }));
-    await reply(st, res, fault, 200, chargeView(charge));
+    await reply(st, res, fault, 200, answered(st, charge));
   });
 
   app.post('/:provider/charges/:id/cancel', async (req, res) => {
@@ -489,6 +492,12 @@ function statsView(st: ProviderState) {
     webhooks_dropped: st.webhooksDropped,
     faults: st.faults,
   };
+}
+
+/** A charge as an answer shows it: with the answer_amount_skew fault, a wrong amount. */
+function answered(st: { controls: Controls }, c: Charge) {
+  const view = chargeView(c);
+  return { ...view, amount: view.amount + st.controls.answer_amount_skew };
 }
 
 /** What the gateway shows of a charge (not the decided outcome, the callback or the key). */

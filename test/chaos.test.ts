@@ -358,26 +358,42 @@ describe(`chaos (${PROFILE.name} profile)`, () => {
       expect(letter.task).toMatch(/^payment__/);
     }
 
-    // Money at the gateway, from the simulator's own records: for every payment, the money the
-    // gateway keeps (succeeded charges less their refunds) is what the payment says it took, and
-    // at most one charge keeps any: exactly one for COMPLETED and PARTIALLY_REFUNDED.
+    // Money at the gateway, from the simulator's own records: a COMPLETED, PARTIALLY_REFUNDED or
+    // REFUNDED payment has exactly one succeeded charge, at its provider, for its amount, refunded
+    // by exactly its refunded amount; every other succeeded charge (any provider, any payment
+    // status) has been refunded in full.
     const gatewayCharges = [
-      ...(await (await fetch(`${simUrl}/alpha/_control/charges`)).json()).items,
-      ...(await (await fetch(`${simUrl}/beta/_control/charges`)).json()).items,
-    ] as Array<{ reference: string; status: string; amount: number; refunded: number }>;
-    const { rows: settledPayments } = await sql<{ id: string; status: string; kept: number }>`
-      select id::text, status, (case when status in ('COMPLETED', 'PARTIALLY_REFUNDED', 'REFUNDED')
-                                     then amount - refunded_amount else 0 end)::int as kept
-        from payments`.execute(database.db);
+      ...(await (await fetch(`${simUrl}/alpha/_control/charges`)).json()).items.map((c: object) => ({
+        ...c,
+        provider: 'alpha',
+      })),
+      ...(await (await fetch(`${simUrl}/beta/_control/charges`)).json()).items.map((c: object) => ({
+        ...c,
+        provider: 'beta',
+      })),
+    ] as Array<{ provider: string; reference: string; status: string; amount: number; refunded: number }>;
+    const { rows: settledPayments } = await sql<{
+      id: string;
+      status: string;
+      provider: string | null;
+      amount: number;
+      refunded_amount: number;
+    }>`select id::text, status, provider, amount::int, refunded_amount::int from payments`.execute(
+      database.db,
+    );
     const byReference = new Map<string, typeof gatewayCharges>();
     for (const c of gatewayCharges)
       byReference.set(c.reference, [...(byReference.get(c.reference) ?? []), c]);
     const moneyDifferences = settledPayments.flatMap((p) => {
       const succeeded = (byReference.get(p.id) ?? []).filter((c) => c.status === 'succeeded');
-      const kept = succeeded.reduce((sum, c) => sum + c.amount - c.refunded, 0);
-      const keeping = succeeded.filter((c) => c.refunded < c.amount).length;
-      const expectedKeeping = p.status === 'COMPLETED' || p.status === 'PARTIALLY_REFUNDED' ? 1 : 0;
-      return kept === p.kept && keeping === expectedKeeping ? [] : [{ ...p, gatewayKept: kept, keeping }];
+      const charged = ['COMPLETED', 'PARTIALLY_REFUNDED', 'REFUNDED'].includes(p.status);
+      const kept = succeeded.filter(
+        (c) =>
+          charged && c.provider === p.provider && c.amount === p.amount && c.refunded === p.refunded_amount,
+      );
+      const others = succeeded.filter((c) => !kept.includes(c));
+      const ok = kept.length === (charged ? 1 : 0) && others.every((c) => c.refunded === c.amount);
+      return ok ? [] : [{ ...p, gateway: byReference.get(p.id) ?? [] }];
     });
     const strays = await sql<{ n: number }>`
       select count(*)::int as n from charge_attempts where stray_detected_at is not null`.execute(
@@ -416,6 +432,7 @@ describe(`chaos (${PROFILE.name} profile)`, () => {
           .map(([k, v]) => `${k} ${v}`)
           .join(', ')})`,
         `[chaos ${PROFILE.name}] payments by status: ${statuses.map((s) => `${s.status} ${s.n}`).join(', ')}`,
+        `[chaos ${PROFILE.name}] dead letters: ${deadLetters.map((d) => `${d.task} (${d.last_error.slice(0, 80)})`).join('; ') || 'none'}`,
         `[chaos ${PROFILE.name}] gateway: ${gatewayCharges.length} charges (${gatewayCharges.filter((c) => c.status === 'succeeded').length} succeeded, ${gatewayCharges.filter((c) => c.status === 'canceled').length} canceled), ${strays.rows[0]?.n ?? 0} stray refunded, money at the gateway = payments for all ${settledPayments.length}`,
         `[chaos ${PROFILE.name}] events ${eventIds.size}, Kafka deliveries ${messages.length}, duplicates downstream ${duplicates}`,
         `[chaos ${PROFILE.name}] dead letters ${deadLetters.length} (replayed), quiescent ${(quiescentAfterMs / 1000).toFixed(1)}s after the load, audits clean, replay = live`,

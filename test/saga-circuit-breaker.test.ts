@@ -19,6 +19,14 @@ const circuitOpen = async (metricsUrl: string, provider: string) => {
     new RegExp(`^gateway_circuit_open\\{provider="${provider}"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1],
   );
 };
+const breakerState = async (metricsUrl: string, provider: string) => {
+  const text = await (await fetch(metricsUrl)).text();
+  const current = new RegExp(
+    `^gateway_circuit_state\\{provider="${provider}",state="(\\w+)"[^}]*\\} 1$`,
+    'm',
+  );
+  return current.exec(text)?.[1];
+};
 const resetGateway = async (system: TestSystem) => {
   await fetch(`${system.gatewayUrl}/alpha/_control/reset`, { method: 'POST' });
   await fetch(`${system.gatewayUrl}/beta/_control/reset`, { method: 'POST' });
@@ -100,7 +108,10 @@ describe('scenario 3: the circuit breaker stops new charges, and closes again', 
       async () => {
         const res = await system.pay(walletId, 100, { wait: 15 });
         expect(res.body).toMatchObject({ status: 'FAILED', failure_reason: 'GATEWAY_UNAVAILABLE' });
-        return (await circuitOpen(metrics, 'alpha')) === 1 && (await circuitOpen(metrics, 'beta')) === 1;
+        return (
+          (await breakerState(metrics, 'alpha')) === 'open' &&
+          (await breakerState(metrics, 'beta')) === 'open'
+        );
       },
       20_000,
       0,
@@ -111,7 +122,7 @@ describe('scenario 3: the circuit breaker stops new charges, and closes again', 
     const probe = await system.pay(walletId, 100, { wait: 15 });
     expect(probe.body).toMatchObject({ status: 'COMPLETED', provider: 'alpha' });
     expect(Date.now() - recoveredAt).toBeLessThan(1500 + 5000);
-    expect(await circuitOpen(metrics, 'alpha')).toBe(0);
+    expect(await breakerState(metrics, 'alpha')).toBe('closed');
     const next = await system.pay(walletId, 100, { wait: 15 });
     expect(next.body).toMatchObject({ status: 'COMPLETED', provider: 'alpha' });
   });

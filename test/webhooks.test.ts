@@ -61,8 +61,13 @@ describe('gateway webhooks', () => {
     expect(await recorded()).toBe(0);
   });
 
-  it('answers 404 for an unknown provider', async () => {
-    const res = await post(signPayload('alpha-dev-webhook-secret', body), body, 'gamma');
-    expect(res.status).toBe(404);
-  });
+  it.each(['gamma', '__proto__', 'constructor', 'toString'])(
+    'answers 404 PROVIDER_NOT_FOUND for a provider named %s, signed or not',
+    async (provider) => {
+      const res = await post(signPayload('alpha-dev-webhook-secret', body), body, provider);
+      expect(res.status).toBe(404);
+      expect((await res.json()).code).toBe('PROVIDER_NOT_FOUND');
+      expect(await recorded()).toBe(0);
+    },
+  );
 });

@@ -171,6 +171,7 @@ export interface ReconciliationDifferenceTable {
 
 export interface ReconciliationCheckTable {
   payment_id: string;
+  checked_version: number;
   checked_at: Timestamp;
   clean: boolean;
 }

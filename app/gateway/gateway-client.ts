@@ -14,7 +14,11 @@ import {
 } from 'cockatiel';
 import { z } from 'zod';
 import type { Provider } from '../db/types.ts';
-import { gatewayCircuitOpen, gatewayRequestsTotal } from '../payments/payment.metrics.ts';
+import {
+  gatewayCircuitOpen,
+  gatewayCircuitState,
+  gatewayRequestsTotal,
+} from '../payments/payment.metrics.ts';
 
 /**
  * HTTP client of the payment gateway. Its job is to say what each call PROVES, not just whether
@@ -78,6 +82,12 @@ export type MoneyCallOutcome<T> =
 
 export type CancelOutcome = { kind: 'canceled' } | { kind: 'settled'; charge: GatewayCharge };
 
+const STATE_NAMES = {
+  closed: CircuitState.Closed,
+  open: CircuitState.Open,
+  half_open: CircuitState.HalfOpen,
+} as const;
+
 const isTransient = (err: Error) =>
   err instanceof TaskCancelledError || (err instanceof GatewayRequestError && err.transient);
 
@@ -95,7 +105,7 @@ export class GatewayClient {
       this.policies.set(provider, this.buildPolicies(provider));
   }
 
-  /** closed, open or half_open, as this process's breaker sees the provider now. */
+  /** closed, open or half_open, as this process's breaker sees the provider now (also a gauge). */
   breakerState(provider: Provider): 'closed' | 'open' | 'half_open' {
     const state = this.policy(provider).state();
     return state === CircuitState.Open || state === CircuitState.Isolated
@@ -268,9 +278,11 @@ export class GatewayClient {
     }
     const parsed = parseJson(text);
     if (!res.ok) {
-      // Only these prove that nothing was processed; any other 5xx may follow the work.
+      // Only these prove that THIS request was not processed: a 4xx (but 408, 409 and 425, which
+      // say a request with this key is, or may be, in progress) or `processed: false`. Any other
+      // 5xx may follow the work.
       const notProcessed =
-        (res.status >= 400 && res.status < 500) ||
+        (res.status >= 400 && res.status < 500 && ![408, 409, 425].includes(res.status)) ||
         (parsed as { processed?: unknown } | undefined)?.processed === false;
       gatewayRequestsTotal.inc({ provider, outcome: notProcessed ? 'refused' : 'error' });
       throw new GatewayRequestError(
@@ -296,10 +308,13 @@ export class GatewayClient {
       halfOpenAfter: o.breakerHalfOpenMs,
       breaker: new ConsecutiveBreaker(o.breakerThreshold),
     });
-    breaker.onStateChange((state) =>
-      gatewayCircuitOpen.set({ provider }, state === CircuitState.Open ? 1 : 0),
-    );
-    gatewayCircuitOpen.set({ provider }, 0);
+    const showState = (state: CircuitState) => {
+      gatewayCircuitOpen.set({ provider }, state === CircuitState.Open ? 1 : 0);
+      for (const [name, value] of Object.entries(STATE_NAMES))
+        gatewayCircuitState.set({ provider, state: name }, state === value ? 1 : 0);
+    };
+    breaker.onStateChange(showState);
+    showState(CircuitState.Closed);
     const retrying = () =>
       retry(handleWhen(isTransient), {
         maxAttempts: o.maxAttempts - 1, // cockatiel counts retries after the first call

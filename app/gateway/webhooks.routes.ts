@@ -67,7 +67,8 @@ export function webhooksRouter({ db, config, logger }: AppDeps): Router {
 
   router.post('/webhooks/gateway/:provider', async (req, res) => {
     const provider = req.params.provider as Provider;
-    const secret = secrets[provider];
+    // Own keys only: `__proto__` or `constructor` must not find Object.prototype's members.
+    const secret = Object.hasOwn(secrets, provider) ? secrets[provider] : undefined;
     if (!secret)
       throw new NotFound('PROVIDER_NOT_FOUND', `No gateway provider named ${req.params.provider}.`);
     if (!verifySignature(secret, req.rawBody ?? '', req.get('gateway-signature')))

@@ -43,9 +43,19 @@ export class GatewayAnswerMismatch extends AppError {
   }
 }
 
-/** Throws GatewayAnswerMismatch unless amount, currency and reference are the payment's. */
-export function checkChargeMatches(payment: PaymentRow, provider: Provider, charge: ReportedCharge): void {
+/**
+ * Throws GatewayAnswerMismatch unless amount, currency and reference are the payment's (and the
+ * charge is the one asked about, when `expectedId` is given).
+ */
+export function checkChargeMatches(
+  payment: PaymentRow,
+  provider: Provider,
+  charge: ReportedCharge,
+  expectedId?: string,
+): void {
   const differences: string[] = [];
+  if (expectedId !== undefined && charge.id !== expectedId)
+    differences.push(`charge ${charge.id} != ${expectedId}`);
   if (charge.amount !== payment.amount) differences.push(`amount ${charge.amount} != ${payment.amount}`);
   if (charge.currency !== payment.currency)
     differences.push(`currency ${charge.currency} != ${payment.currency}`);
@@ -119,23 +129,23 @@ export async function recordCall(trx: Trx, attempt: ChargeAttempt): Promise<Char
 
 /**
  * A call with the attempt's key ended without an answer. `proven`: it was refused before any
- * processing (connection refused, `processed: false`, an open breaker, a 4xx). The attempt
- * becomes not_created only when every call ever made with its key was refused so; otherwise it
- * stays unknown, and the saga waits for an answer rather than guess.
+ * processing (connection refused, a 4xx, `processed: false`, an open breaker). The attempt becomes
+ * not_created only when every call ever made with its key was refused so; otherwise it stays
+ * unknown, and the saga waits for an answer rather than guess. (A 4xx to a later call proves
+ * nothing about an earlier one: a gateway answers 404 or 401 for reasons that have nothing to do
+ * with the key.)
  */
 export async function recordUnanswered(
   trx: Trx,
   attempt: ChargeAttempt,
-  call: { proven: boolean; definitive: boolean; error: string },
+  call: { proven: boolean; error: string },
 ): Promise<{ attempt: ChargeAttempt; events: PaymentEvent[] }> {
   const refused = attempt.refused_calls + (call.proven ? 1 : 0);
-  // A 4xx to a same-key request is deterministic: no earlier request with that key was processed.
-  const notCreated =
-    attempt.status === 'unknown' && call.proven && (call.definitive || refused >= attempt.calls);
+  const notCreated = attempt.status === 'unknown' && call.proven && refused >= attempt.calls;
   const updated = await trx
     .updateTable('charge_attempts')
     .set({
-      refused_calls: call.definitive ? attempt.calls : refused,
+      refused_calls: Math.min(refused, attempt.calls),
       status: notCreated ? 'not_created' : attempt.status,
       settled_by: notCreated ? 'answer' : attempt.settled_by,
       last_error: call.error.slice(0, 500),
@@ -245,6 +255,20 @@ export async function recordDiscovered(
       currency: charge.currency ?? payment.currency,
       status: 'unknown',
     })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/**
+ * The gateway reports a success for a charge we recorded as declined or canceled (found by the
+ * reconciliation): the money is there after all. No saga event of its own: the decider then sees a
+ * success nobody keeps, which is stray money.
+ */
+export async function recordSucceededAfterAll(trx: Trx, attempt: ChargeAttempt): Promise<ChargeAttempt> {
+  return trx
+    .updateTable('charge_attempts')
+    .set({ status: 'succeeded', settled_by: 'lookup', updated_at: sql<Date>`now()` })
+    .where('id', '=', attempt.id)
     .returningAll()
     .executeTakeFirstOrThrow();
 }

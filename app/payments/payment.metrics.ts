@@ -74,6 +74,12 @@ export const refundsFailedTotal = new client.Counter({
   labelNames: ['reason'] as const,
   registers: [registry],
 });
+export const gatewayCircuitState = new client.Gauge({
+  name: 'gateway_circuit_state',
+  help: "1 for this process's current breaker state of the provider (closed, open, half_open), 0 for the others",
+  labelNames: ['provider', 'state'] as const,
+  registers: [registry],
+});
 export const gatewayCircuitOpen = new client.Gauge({
   name: 'gateway_circuit_open',
   help: '1 while this process has the provider circuit breaker open',

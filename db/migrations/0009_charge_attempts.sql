@@ -85,11 +85,13 @@ CREATE TABLE gateway_reconciliation_differences (
 CREATE UNIQUE INDEX reconciliation_open_once ON gateway_reconciliation_differences (payment_id, provider, kind)
   WHERE resolved_at IS NULL;
 
--- Which settled payments the reconciliation has compared with the gateway, and when.
+-- Which settled payments the reconciliation has compared with the gateway, at which version of
+-- the payment (a payment that changed since, a refund say, is compared again).
 CREATE TABLE gateway_reconciliation_checks (
-  payment_id  uuid PRIMARY KEY CONSTRAINT reconciliation_check_payment_exists REFERENCES payments (id),
-  checked_at  timestamptz NOT NULL DEFAULT now(),
-  clean       boolean NOT NULL
+  payment_id       uuid PRIMARY KEY CONSTRAINT reconciliation_check_payment_exists REFERENCES payments (id),
+  checked_version  integer NOT NULL,
+  checked_at       timestamptz NOT NULL DEFAULT now(),
+  clean            boolean NOT NULL
 );
 
 -- migrate:down

@@ -8,7 +8,9 @@ import {
   PROVIDERS,
   recordDiscovered,
   recordReported,
+  recordSucceededAfterAll,
 } from '../../../app/payments/charge-attempts.ts';
+import type { PaymentEvent } from '../../../app/payments/payment.aggregate.ts';
 import { lockPaymentById, type PaymentRow } from '../../../app/payments/payment.repository.ts';
 import { advancePayment } from '../../../app/payments/saga.ts';
 import type { WorkerDeps } from '../../deps.ts';
@@ -21,70 +23,91 @@ interface Difference {
   detail: Record<string, unknown>;
 }
 
+/** A run stops starting new payments after this long: the next run is a minute later. */
+const RUN_BUDGET_MS = 40_000;
+
 /**
  * Cron: compares, for payments that settled between RECONCILE_GRACE_SECONDS and
- * RECONCILE_WINDOW_MINUTES ago (and changed since their last check), what each provider reports
- * (`GET /charges?reference=<payment id>`) with the payment and its attempts.
- * - What the gateway knows and we did not (a charge we never recorded, a status we missed) is
- *   recorded as a lookup and goes through the saga's decider: a success nobody keeps is refunded.
+ * RECONCILE_WINDOW_MINUTES ago (and changed since their last check, by version), what each
+ * provider reports (`GET /charges?reference=<payment id>`) with the payment and its attempts.
+ * - What the gateway knows and we did not (a charge we never recorded, a status we missed, even a
+ *   success after we recorded a decline or a cancel) is recorded as a lookup and goes through the
+ *   saga's decider: a success nobody keeps is refunded.
  * - What still differs is written to gateway_reconciliation_differences (open until a later check
  *   finds it gone), counted by gateway_reconciliation_discrepancies and flagged on /health.
- * A provider that cannot be asked leaves the payment for the next run.
+ * A provider that cannot be asked ends the run (the payments stay due); a payment about to leave
+ * the window unchecked gets a `lookup_failed` difference, so it is never silently skipped.
  */
 export const reconcileGateway = (deps: WorkerDeps) =>
   defineTask(z.object({}).loose(), async (_payload, helpers) => {
     const { RECONCILE_WINDOW_MINUTES: windowMinutes, RECONCILE_GRACE_SECONDS: grace } = deps.config;
     if (windowMinutes === 0) return;
-    const { rows: due } = await sql<PaymentRow>`
-      select p.* from payments p
+    const startedAt = Date.now();
+    const { rows: due } = await sql<PaymentRow & { leaving: boolean }>`
+      select p.*, p.updated_at < now() - make_interval(mins => ${windowMinutes}) + interval '5 minutes' as leaving
+        from payments p
         left join gateway_reconciliation_checks c on c.payment_id = p.id
        where p.status in ('COMPLETED', 'FAILED', 'PARTIALLY_REFUNDED', 'REFUNDED')
          and p.updated_at < now() - make_interval(secs => ${grace})
          and p.updated_at > now() - make_interval(mins => ${windowMinutes})
-         and (c.payment_id is null or c.checked_at < p.updated_at)
          and exists (select 1 from charge_attempts a where a.payment_id = p.id)
          and not exists (select 1 from refunds r where r.payment_id = p.id and r.status = 'PENDING')
+         and (c.payment_id is null or c.checked_version < p.version
+              or exists (select 1 from charge_attempts a where a.payment_id = p.id
+                            and a.idempotency_key is null and a.status in ('unknown', 'pending')))
        order by p.updated_at
        limit ${deps.config.RECONCILE_BATCH}`.execute(deps.db);
     let found = 0;
     for (const payment of due) {
+      if (Date.now() - startedAt > RUN_BUDGET_MS) break;
       const reported = new Map<Provider, GatewayCharge[]>();
       try {
         for (const provider of PROVIDERS)
           reported.set(provider, await deps.gateway.findCharges(provider, payment.id));
       } catch (err) {
-        helpers.logger.warn(
-          `reconciliation: cannot ask the gateway about ${payment.id}: ${(err as Error).message}`,
-        );
-        continue;
+        const error = (err as Error).message;
+        helpers.logger.warn(`reconciliation stopped: cannot ask the gateway about ${payment.id}: ${error}`);
+        if (payment.leaving) await recordLookupFailed(deps, payment.id, error);
+        break;
       }
-      found += await reconcilePayment(deps, payment.id, reported);
+      found += await reconcilePayment(deps, payment, reported);
     }
     if (found > 0) helpers.logger.error(`reconciliation: ${found} differences with the gateway`);
   });
 
+async function recordLookupFailed(deps: WorkerDeps, paymentId: string, error: string) {
+  await sql`insert into gateway_reconciliation_differences (payment_id, provider, kind, detail)
+            values (${paymentId}::uuid, 'any', 'lookup_failed', ${JSON.stringify({ error })}::jsonb)
+            on conflict (payment_id, provider, kind) where resolved_at is null do nothing`.execute(deps.db);
+}
+
 /** One payment: learn from the lookup, then record what still differs. Returns the count. */
 async function reconcilePayment(
   deps: WorkerDeps,
-  paymentId: string,
+  seen: PaymentRow,
   reported: Map<Provider, GatewayCharge[]>,
 ): Promise<number> {
   return deps.db.transaction().execute(async (trx) => {
-    const payment = await lockPaymentById(trx, paymentId);
-    if (!payment) return 0;
+    const payment = await lockPaymentById(trx, seen.id);
+    // Changed since it was selected (a refund settling, a webhook): compared at the next run, with a
+    // lookup made after the change.
+    if (payment?.version !== seen.version) return 0;
+    const paymentId = payment.id;
     let current = payment;
     for (const [provider, charges] of reported) {
       for (const charge of charges) {
         if (charge.amount !== payment.amount || charge.currency !== payment.currency) continue;
         const attempts = await listAttempts(trx, paymentId);
         let attempt = attempts.find((a) => a.provider === provider && a.gateway_charge_id === charge.id);
-        if (
-          attempt &&
-          (attempt.status === charge.status || (attempt.status !== 'pending' && attempt.status !== 'unknown'))
-        )
-          continue;
+        if (attempt?.status === charge.status) continue;
         attempt ??= await recordDiscovered(trx, current, provider, charge);
-        const { events } = await recordReported(trx, attempt, charge, 'lookup');
+        const final =
+          attempt.status === 'succeeded' || attempt.status === 'failed' || attempt.status === 'canceled';
+        if (final && charge.status !== 'succeeded') continue;
+        // A success where we recorded a decline or a cancel: the gateway took the money after all.
+        let events: PaymentEvent[] = [];
+        if (final) await recordSucceededAfterAll(trx, attempt);
+        else events = (await recordReported(trx, attempt, charge, 'lookup')).events;
         current = (await advancePayment(trx, current, events, [], 'lookup', deps.saga)).payment;
       }
     }
@@ -101,9 +124,12 @@ async function reconcilePayment(
                                                                   ${differences.map((d) => d.kind)}::text[]))`.execute(
       trx,
     );
-    await sql`insert into gateway_reconciliation_checks (payment_id, checked_at, clean)
-              values (${paymentId}::uuid, now(), ${differences.length === 0})
-              on conflict (payment_id) do update set checked_at = now(), clean = excluded.clean`.execute(trx);
+    await sql`insert into gateway_reconciliation_checks (payment_id, checked_version, checked_at, clean)
+              values (${paymentId}::uuid, ${current.version}, now(), ${differences.length === 0})
+              on conflict (payment_id) do update
+                set checked_version = excluded.checked_version, checked_at = now(), clean = excluded.clean`.execute(
+      trx,
+    );
     return differences.length;
   });
 }

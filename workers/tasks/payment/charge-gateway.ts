@@ -92,15 +92,8 @@ async function recordOutcome(
     return { events, step: step('requested', { charge_id: outcome.value.id }) };
   }
   if (outcome.kind === 'refused') {
-    // A 4xx other than 408/409/425/429 is the same answer for every request with this body and key.
-    const definitive =
-      outcome.status !== undefined &&
-      outcome.status >= 400 &&
-      outcome.status < 500 &&
-      ![408, 409, 425, 429].includes(outcome.status);
     const { attempt: updated, events } = await recordUnanswered(trx, attempt, {
       proven: true,
-      definitive,
       error: outcome.reason,
     });
     const status =
@@ -111,10 +104,6 @@ async function recordOutcome(
         : 'refused';
     return { events, step: step(status, { error: outcome.reason }) };
   }
-  const { events } = await recordUnanswered(trx, attempt, {
-    proven: false,
-    definitive: false,
-    error: outcome.reason,
-  });
+  const { events } = await recordUnanswered(trx, attempt, { proven: false, error: outcome.reason });
   return { events, step: step('unknown', { error: outcome.reason }) };
 }

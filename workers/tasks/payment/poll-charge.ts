@@ -50,7 +50,7 @@ export const pollCharge = (deps: WorkerDeps) =>
     } catch (err) {
       error = (err as Error).message || (err as Error).name;
     }
-    if (report) checkChargeMatches(payment, attempt.provider, report.charge);
+    if (report) checkChargeMatches(payment, attempt.provider, report.charge, chargeId);
 
     const result = await deps.db.transaction().execute(async (trx) => {
       const locked = await lockPaymentById(trx, paymentId);

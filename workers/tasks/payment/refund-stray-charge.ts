@@ -1,7 +1,9 @@
 import { z } from 'zod';
+import { enqueueJob } from '../../../app/events/record-event.ts';
 import { changePayment } from '../../../app/payments/payment.aggregate.ts';
 import { gatewayStrayRefundsTotal } from '../../../app/payments/payment.metrics.ts';
 import { lockPaymentById } from '../../../app/payments/payment.repository.ts';
+import { SAGA_TASKS } from '../../../app/payments/saga-jobs.ts';
 import type { WorkerDeps } from '../../deps.ts';
 import { defineTask } from '../../task-catalogue.ts';
 
@@ -11,10 +13,11 @@ const strayPayload = z.object({ paymentId: z.uuid(), attemptId: z.number().int()
  * Gives back money the gateway took that no payment keeps (app/payments/saga.ts marks it): refunds
  * the whole charge at the gateway under the key "stray:<attempt id>", then records
  * payment.stray_charge_refunded. Any trouble throws, so graphile-worker retries with the same key;
- * a refund that never goes through ends in the dead letters (docs/runbooks/gateway.md).
+ * once the job's attempts are spent it schedules itself again a minute later, so the money goes
+ * back when the provider does, with no operator (docs/runbooks/gateway.md shows the open ones).
  */
 export const refundStrayCharge = (deps: WorkerDeps) =>
-  defineTask(strayPayload, async ({ paymentId, attemptId }) => {
+  defineTask(strayPayload, async ({ paymentId, attemptId }, helpers) => {
     const attempt = await deps.db
       .selectFrom('charge_attempts')
       .selectAll()
@@ -27,10 +30,21 @@ export const refundStrayCharge = (deps: WorkerDeps) =>
       { charge_id: attempt.gateway_charge_id, amount: attempt.amount },
       `stray:${attempt.id}`,
     );
-    if (outcome.kind !== 'answered')
-      throw new Error(
-        `stray refund of ${attempt.provider} charge ${attempt.gateway_charge_id}: ${outcome.reason}`,
+    if (outcome.kind !== 'answered') {
+      const error = `stray refund of ${attempt.provider} charge ${attempt.gateway_charge_id}: ${outcome.reason}`;
+      if (helpers.job.attempts < helpers.job.max_attempts) throw new Error(error);
+      helpers.logger.error(`${error}; asking again in a minute`);
+      await deps.db.transaction().execute((trx) =>
+        enqueueJob(trx, {
+          task: SAGA_TASKS.refundStrayCharge,
+          payload: { paymentId, attemptId },
+          jobKey: `${SAGA_TASKS.refundStrayCharge}:${attemptId}`,
+          runAt: new Date(Date.now() + 60_000),
+          maxAttempts: helpers.job.max_attempts,
+        }),
       );
+      return;
+    }
     const refundId = outcome.value.id;
     await deps.db.transaction().execute(async (trx) => {
       const payment = await lockPaymentById(trx, paymentId);

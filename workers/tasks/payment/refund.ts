@@ -19,7 +19,8 @@ import { refundPayload } from './payload.ts';
  * - answered: the wallet is credited, the refund SUCCEEDED;
  * - refused by the gateway (a 4xx): the refund ends FAILED and its amount is released;
  * - not reachable (connection refused, 503 `processed: false`): retried by graphile-worker; on the
- *   job's last attempt, FAILED, but only if no call of this refund may have been processed;
+ *   job's last attempt, FAILED;
+ *   both only while every call of this refund was refused so (gateway_calls = refused_calls);
  * - no answer (timeout, 5xx): retried with the same key; never failed, since the gateway may have
  *   refunded. On the last attempt the step schedules itself again: it waits rather than guess.
  */
@@ -63,14 +64,16 @@ export const refundPayment = (deps: WorkerDeps) =>
         return 'done' as const;
       }
       if (outcome.kind === 'refused') {
+        // Failed only when no call of this refund may have been processed: a 4xx (or 409 "in
+        // progress") to a later call says nothing about an earlier call that timed out.
+        const refused = current.refused_calls + 1;
+        await trx.updateTable('refunds').set({ refused_calls: refused }).where('id', '=', refundId).execute();
         const byGateway =
           outcome.status !== undefined &&
           outcome.status >= 400 &&
           outcome.status < 500 &&
           outcome.status !== 429;
-        const refused = current.refused_calls + 1;
-        await trx.updateTable('refunds').set({ refused_calls: refused }).where('id', '=', refundId).execute();
-        if (byGateway || (lastAttempt && refused >= current.gateway_calls)) {
+        if (refused >= current.gateway_calls && (byGateway || lastAttempt)) {
           const reason = byGateway ? 'refused' : 'unreachable';
           await failRefund(trx, locked, current, `${reason} by ${payment.provider}: ${outcome.reason}`);
           refundsFailedTotal.inc({ reason });
