@@ -14,20 +14,27 @@ export function useDatabaseForGauges(db: Db): void {
   gaugeDb = db;
 }
 
-new client.Gauge({
-  name: 'dead_letter_jobs',
-  help: 'Dead-lettered jobs not yet replayed',
-  registers: [registry],
-  async collect() {
-    if (!gaugeDb) return;
-    const { rows } = await sql<{
-      n: number;
-    }>`select count(*)::int as n from dead_letter_jobs where replayed_at is null`
-      .execute(gaugeDb)
-      .catch(() => ({ rows: [] as { n: number }[] }));
-    if (rows[0]) this.set(rows[0].n);
-  },
-});
+/** A gauge that is one count from the database, read at scrape time (no value if it cannot be read). */
+function countGauge(name: string, help: string, query: () => ReturnType<typeof sql<{ n: number }>>) {
+  new client.Gauge({
+    name,
+    help,
+    registers: [registry],
+    async collect() {
+      if (!gaugeDb) return;
+      const { rows } = await query()
+        .execute(gaugeDb)
+        .catch(() => ({ rows: [] as { n: number }[] }));
+      if (rows[0]) this.set(rows[0].n);
+    },
+  });
+}
+
+countGauge(
+  'dead_letter_jobs',
+  'Dead-lettered jobs not yet replayed',
+  () => sql<{ n: number }>`select count(*)::int as n from dead_letter_jobs where replayed_at is null`,
+);
 
 new client.Gauge({
   name: 'outbox_relay_lag_seconds',
@@ -76,31 +83,18 @@ new client.Gauge({
   },
 });
 
-new client.Gauge({
-  name: 'gateway_stray_charges_open',
-  help: 'Charges that took money no payment keeps and are not refunded at the gateway yet',
-  registers: [registry],
-  async collect() {
-    if (!gaugeDb) return;
-    const { rows } = await sql<{ n: number }>`
-      select count(*)::int as n from charge_attempts
-       where stray_detected_at is not null and stray_refund_id is null`
-      .execute(gaugeDb)
-      .catch(() => ({ rows: [] as { n: number }[] }));
-    if (rows[0]) this.set(rows[0].n);
-  },
-});
+countGauge(
+  'gateway_stray_charges_open',
+  'Charges that took money no payment keeps and are not refunded at the gateway yet',
+  () => sql<{ n: number }>`
+    select count(*)::int as n from charge_attempts where stray_detected_at is not null and stray_refund_id is null`,
+);
 
-new client.Gauge({
-  name: 'gateway_reconciliation_discrepancies',
-  help: 'Open differences between what the gateway reports and our records (gateway_reconciliation_differences)',
-  registers: [registry],
-  async collect() {
-    if (!gaugeDb) return;
-    const { rows } = await sql<{ n: number }>`
-      select count(*)::int as n from gateway_reconciliation_differences where resolved_at is null`
-      .execute(gaugeDb)
-      .catch(() => ({ rows: [] as { n: number }[] }));
-    if (rows[0]) this.set(rows[0].n);
-  },
-});
+countGauge(
+  'gateway_reconciliation_discrepancies',
+  'Open differences between what the gateway reports and our records (gateway_reconciliation_differences)',
+  () =>
+    sql<{
+      n: number;
+    }>`select count(*)::int as n from gateway_reconciliation_differences where resolved_at is null`,
+);

@@ -42,5 +42,6 @@ export const crontab = [
   '23 * * * * maintenance__prune_outbox ?fill=2h&max=1',
   '* * * * * maintenance__audit ?max=1',
   '* * * * * maintenance__redrive_stuck_payments ?max=1',
-  '* * * * * maintenance__reconcile_gateway ?max=1',
+  // max=3: a run whose worker is killed mid-run is retried rather than dead-lettered.
+  '* * * * * maintenance__reconcile_gateway ?max=3',
 ].join('\n');

@@ -40,10 +40,18 @@ const RUN_BUDGET_MS = 40_000;
  */
 export const reconcileGateway = (deps: WorkerDeps) =>
   defineTask(z.object({}).loose(), async (_payload, helpers) => {
-    const { RECONCILE_WINDOW_MINUTES: windowMinutes, RECONCILE_GRACE_SECONDS: grace } = deps.config;
-    if (windowMinutes === 0) return;
-    const startedAt = Date.now();
-    const { rows: due } = await sql<PaymentRow & { leaving: boolean }>`
+    // A run that fails (Postgres restarting, say) is not a dead letter: it changed nothing it did
+    // not commit, and the next run, a minute later, starts over from what is still due.
+    await reconcileDue(deps, helpers.logger).catch((err: Error) =>
+      helpers.logger.warn(`reconciliation run failed, the next run starts over: ${err.message}`),
+    );
+  });
+
+async function reconcileDue(deps: WorkerDeps, logger: { warn(m: string): void; error(m: string): void }) {
+  const { RECONCILE_WINDOW_MINUTES: windowMinutes, RECONCILE_GRACE_SECONDS: grace } = deps.config;
+  if (windowMinutes === 0) return;
+  const startedAt = Date.now();
+  const { rows: due } = await sql<PaymentRow & { leaving: boolean }>`
       select p.*, p.updated_at < now() - make_interval(mins => ${windowMinutes}) + interval '5 minutes' as leaving
         from payments p
         left join gateway_reconciliation_checks c on c.payment_id = p.id
@@ -57,23 +65,23 @@ export const reconcileGateway = (deps: WorkerDeps) =>
                             and a.idempotency_key is null and a.status in ('unknown', 'pending')))
        order by p.updated_at
        limit ${deps.config.RECONCILE_BATCH}`.execute(deps.db);
-    let found = 0;
-    for (const payment of due) {
-      if (Date.now() - startedAt > RUN_BUDGET_MS) break;
-      const reported = new Map<Provider, GatewayCharge[]>();
-      try {
-        for (const provider of PROVIDERS)
-          reported.set(provider, await deps.gateway.findCharges(provider, payment.id));
-      } catch (err) {
-        const error = (err as Error).message;
-        helpers.logger.warn(`reconciliation stopped: cannot ask the gateway about ${payment.id}: ${error}`);
-        if (payment.leaving) await recordLookupFailed(deps, payment.id, error);
-        break;
-      }
-      found += await reconcilePayment(deps, payment, reported);
+  let found = 0;
+  for (const payment of due) {
+    if (Date.now() - startedAt > RUN_BUDGET_MS) break;
+    const reported = new Map<Provider, GatewayCharge[]>();
+    try {
+      for (const provider of PROVIDERS)
+        reported.set(provider, await deps.gateway.findCharges(provider, payment.id));
+    } catch (err) {
+      const error = (err as Error).message;
+      logger.warn(`reconciliation stopped: cannot ask the gateway about ${payment.id}: ${error}`);
+      if (payment.leaving) await recordLookupFailed(deps, payment.id, error);
+      break;
     }
-    if (found > 0) helpers.logger.error(`reconciliation: ${found} differences with the gateway`);
-  });
+    found += await reconcilePayment(deps, payment, reported);
+  }
+  if (found > 0) logger.error(`reconciliation: ${found} differences with the gateway`);
+}
 
 async function recordLookupFailed(deps: WorkerDeps, paymentId: string, error: string) {
   await sql`insert into gateway_reconciliation_differences (payment_id, provider, kind, detail)
