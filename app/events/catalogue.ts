@@ -104,28 +104,36 @@ export const eventCatalogue = {
   },
   'payment.refund_failed': {
     aggregateType: 'payment',
-    data: z.strictObject({ refund_id: z.uuid(), amount: money, reason: z.string().min(1) }),
+    data: z
+      .strictObject({ refund_id: z.uuid(), amount: money, reason: z.string().min(1) })
+      .describe(
+        'The gateway refused the refund, or could not be reached; its amount is free to refund again.',
+      ),
   },
   // Money the gateway took that no payment keeps (a success after the payment failed, a second
   // success, a charge we never asked for): found, then given back at the gateway.
   'payment.stray_charge_detected': {
     aggregateType: 'payment',
-    data: z.strictObject({
-      provider,
-      charge_id: z.string().min(1),
-      amount: money,
-      currency,
-      source: chargeSource,
-    }),
+    data: z
+      .strictObject({
+        provider,
+        charge_id: z.string().min(1),
+        amount: money,
+        currency,
+        source: chargeSource,
+      })
+      .describe('A charge that took money no payment keeps; it is refunded at the gateway.'),
   },
   'payment.stray_charge_refunded': {
     aggregateType: 'payment',
-    data: z.strictObject({
-      provider,
-      charge_id: z.string().min(1),
-      refund_id: z.string().min(1),
-      amount: money,
-    }),
+    data: z
+      .strictObject({
+        provider,
+        charge_id: z.string().min(1),
+        refund_id: z.string().min(1),
+        amount: money,
+      })
+      .describe('The stray charge was refunded in full at the gateway.'),
   },
   'payment.refunded': {
     aggregateType: 'payment',
