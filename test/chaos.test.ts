@@ -204,6 +204,8 @@ describe(`chaos (${PROFILE.name} profile)`, () => {
             { webhook_duplicate_rate: 0.5 },
             // Around the 400 ms attempt timeout (0.5x to 2x): answers that arrive after we gave up.
             { latency_ms: pick([200, 350, 450, 600, 800]) },
+            // Charges pending past the deadline and the polls: canceled before the wallet is refunded.
+            { webhook_delay_ms: 40_000 },
             'reset',
           ] as const);
           const target =
