@@ -66,6 +66,8 @@ interface Charge {
   status: ChargeStatus;
   /** Decided when the charge is created; applied (and announced) after webhook_delay_ms. */
   outcome: 'succeeded' | 'failed';
+  /** When it settles (created_at + webhook_delay_ms then): kept across restarts. */
+  settle_at?: string;
   callback_url: string;
   amount: number;
   currency: string;
@@ -179,10 +181,11 @@ export function createGatewaySimulator(options: SimulatorOptions): { app: Expres
       decline_code: null,
       refunded: 0,
       created_at: new Date().toISOString(),
+      settle_at: new Date(Date.now() + st.controls.webhook_delay_ms).toISOString(),
       idempotency_key: key,
     };
     putCharge(st, charge);
-    settleLater(st, charge.id);
+    settleLater(st, charge);
     return charge;
   }
 
@@ -206,9 +209,10 @@ export function createGatewaySimulator(options: SimulatorOptions): { app: Expres
     return refund;
   }
 
-  /** After webhook_delay_ms the charge reaches its outcome and the gateway announces it. */
-  function settleLater(st: ProviderState, id: string): void {
-    later(st.controls.webhook_delay_ms, () => settle(st, id));
+  /** At settle_at (webhook_delay_ms after creation) the charge reaches its outcome and is announced. */
+  function settleLater(st: ProviderState, charge: Charge): void {
+    const at = charge.settle_at ? Date.parse(charge.settle_at) : Date.now() + st.controls.webhook_delay_ms;
+    later(Math.max(0, at - Date.now()), () => settle(st, charge.id));
   }
 
   function settle(st: ProviderState, id: string): void {
@@ -280,7 +284,7 @@ export function createGatewaySimulator(options: SimulatorOptions): { app: Expres
         refunded.set(r.charge_id, (refunded.get(r.charge_id) ?? 0) + r.amount);
       for (const charge of st.charges.values()) {
         charge.refunded = refunded.get(charge.id) ?? 0;
-        if (charge.status === 'pending') settleLater(st, charge.id);
+        if (charge.status === 'pending') settleLater(st, charge);
       }
     }
     options.logger.info({ file: options.stateFile, records }, 'gateway journal replayed');
