@@ -186,6 +186,11 @@ BEGIN
   IF v_letter.replayed_at IS NOT NULL THEN
     RAISE EXCEPTION 'dead letter % was already replayed as job %', p_id, v_letter.replay_job_id USING ERRCODE = 'WP004';
   END IF;
+  -- The payment's row lock first, as every saga step takes it before enqueueing under the same
+  -- job key: the other order could deadlock with a running step.
+  IF v_letter.payment_id IS NOT NULL THEN
+    PERFORM 1 FROM payments WHERE id = v_letter.payment_id FOR UPDATE;
+  END IF;
   v_key := CASE
     WHEN v_letter.task = 'payment__refund_stray_charge' THEN v_letter.task || ':' || (v_letter.payload ->> 'attemptId')
     WHEN v_letter.payload ? 'refundId' THEN v_letter.task || ':' || (v_letter.payload ->> 'refundId')
@@ -893,6 +898,7 @@ CREATE TABLE public.fraud_blocklist (
 
 CREATE TABLE public.gateway_reconciliation_checks (
     payment_id uuid NOT NULL,
+    checked_version integer NOT NULL,
     checked_at timestamp with time zone DEFAULT now() NOT NULL,
     clean boolean NOT NULL
 );

@@ -201,6 +201,43 @@ describe('stray money goes back', () => {
   });
 });
 
+describe('a success after a confirmed cancel', () => {
+  it('is stray money; when the gateway refuses its refund for good, it is dead-lettered at once', async () => {
+    await system.control('alpha', { webhook_delay_ms: 120_000 });
+    const walletId = await system.newWallet(2000);
+    const id = (await system.pay(walletId, 560)).body.id;
+    expect(await system.waitSettled(id, 20_000)).toMatchObject({ status: 'FAILED', provider: 'alpha' });
+    const [charge] = await chargesFor(system.gatewayUrl, 'alpha', id);
+    expect(charge?.status).toBe('canceled');
+    // The gateway says, signed, that the canceled charge succeeded after all.
+    const late = await sendWebhook(system.api.baseUrl, 'alpha', ALPHA_SECRET, {
+      event_id: `evt-late-${id}`,
+      type: 'charge.succeeded',
+      charge: { id: charge?.id, reference: id, amount: 560, currency: 'USD', status: 'succeeded' },
+    });
+    expect(late).toMatchObject({ status: 200, body: { status: 'applied' } });
+    const detected = (await events(id)).find((e) => e.event_type === 'payment.stray_charge_detected');
+    expect(detected?.data).toMatchObject({ provider: 'alpha', charge_id: charge?.id, source: 'webhook' });
+    // Its refund is refused (409: the simulator holds the charge canceled): an operator's case.
+    const letter = await waitFor(
+      'the stray refund in the dead letters',
+      async () =>
+        (
+          await sql<{ task: string; attempts: number; last_error: string }>`
+            select task, attempts, last_error from dead_letter_jobs where payment_id = ${id}::uuid`.execute(
+            system.database.db,
+          )
+        ).rows[0],
+      15_000,
+      200,
+    );
+    expect(letter).toMatchObject({ task: 'payment__refund_stray_charge', attempts: 1 });
+    expect(letter.last_error).toMatch(/PermanentJobError.*409/);
+    expect((await payment(id)).status).toBe('FAILED');
+    expect((await walletState(system.database, walletId)).balance).toBe(2000);
+  });
+});
+
 describe('answers are checked against the payment', () => {
   it('a signed webhook with another amount is refused (422) and completes nothing', async () => {
     await system.control('alpha', { webhook_delay_ms: 120_000 });

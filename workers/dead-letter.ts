@@ -2,6 +2,11 @@ import type { Task } from 'graphile-worker';
 import { GatewayAnswerMismatch } from '../app/payments/charge-attempts.ts';
 import { gatewayAnswerMismatchTotal } from '../app/payments/payment.metrics.ts';
 
+/** A failure that retrying cannot fix: the job is dead-lettered at once. */
+export class PermanentJobError extends Error {
+  override name = 'PermanentJobError';
+}
+
 /**
  * Wraps a task so that a job that spends its attempts lands in dead_letter_jobs (with payload,
  * attempts, last error, first and last failure time) and shows in its payment's steps; the job
@@ -21,7 +26,7 @@ export function withDeadLetter(task: Task): Task {
       const paymentId = paymentIdOf(payload);
       const mismatch = err instanceof GatewayAnswerMismatch;
       if (mismatch) gatewayAnswerMismatchTotal.inc({ provider: err.provider, source: job.task_identifier });
-      const final = mismatch || job.attempts >= job.max_attempts;
+      const final = mismatch || err instanceof PermanentJobError || job.attempts >= job.max_attempts;
       await helpers.withPgClient(async (client) => {
         if (!final) {
           if (paymentId) {

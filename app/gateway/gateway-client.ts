@@ -78,7 +78,7 @@ export class GatewayRequestError extends Error {
 export type MoneyCallOutcome<T> =
   | { kind: 'answered'; value: T }
   | { kind: 'refused'; reason: string; status?: number; body?: unknown }
-  | { kind: 'unknown'; reason: string };
+  | { kind: 'unknown'; reason: string; status?: number };
 
 export type CancelOutcome = { kind: 'canceled' } | { kind: 'settled'; charge: GatewayCharge };
 
@@ -222,8 +222,8 @@ export class GatewayClient {
     } catch (err) {
       if (err instanceof BrokenCircuitError) gatewayRequestsTotal.inc({ provider, outcome: 'circuit_open' });
       const reason = err instanceof BrokenCircuitError ? 'circuit open' : describe(err);
-      if (requests.some((r) => r.ambiguous)) return { kind: 'unknown', reason };
       const refusal = err instanceof GatewayRequestError ? err : undefined;
+      if (requests.some((r) => r.ambiguous)) return { kind: 'unknown', reason, status: refusal?.status };
       return { kind: 'refused', reason, status: refusal?.status, body: refusal?.body };
     }
   }
@@ -310,8 +310,9 @@ export class GatewayClient {
     });
     const showState = (state: CircuitState) => {
       gatewayCircuitOpen.set({ provider }, state === CircuitState.Open ? 1 : 0);
+      const shown = state === CircuitState.Isolated ? CircuitState.Open : state; // isolated: held open
       for (const [name, value] of Object.entries(STATE_NAMES))
-        gatewayCircuitState.set({ provider, state: name }, state === value ? 1 : 0);
+        gatewayCircuitState.set({ provider, state: name }, shown === value ? 1 : 0);
     };
     breaker.onStateChange(showState);
     showState(CircuitState.Closed);

@@ -13,7 +13,9 @@ import {
   listAttempts,
   recordDiscovered,
   recordReported,
+  recordSucceededAfterAll,
 } from '../payments/charge-attempts.ts';
+import type { PaymentEvent } from '../payments/payment.aggregate.ts';
 import { gatewayAnswerMismatchTotal, observeSettlement } from '../payments/payment.metrics.ts';
 import { lockPaymentById, type PaymentRow, recordStep } from '../payments/payment.repository.ts';
 import { advancePayment } from '../payments/saga.ts';
@@ -105,7 +107,13 @@ export function webhooksRouter({ db, config, logger }: AppDeps): Router {
             a.status === 'unknown',
         );
         attempt ??= await recordDiscovered(trx, payment, provider, charge);
-        const { events } = await recordReported(trx, attempt, charge, 'webhook');
+        // A success for a charge we recorded as declined or canceled: the money is there after all
+        // (the decider then treats it as stray money, refunded at the gateway).
+        const contradicted =
+          charge.status === 'succeeded' && (attempt.status === 'failed' || attempt.status === 'canceled');
+        let events: PaymentEvent[] = [];
+        if (contradicted) await recordSucceededAfterAll(trx, attempt);
+        else events = (await recordReported(trx, attempt, charge, 'webhook')).events;
         const moved = await advancePayment(trx, payment, events, [], 'webhook', saga);
         return { status: 'applied' as const, payment: moved.payment, settled: moved.settled };
       });

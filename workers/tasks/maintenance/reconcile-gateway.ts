@@ -52,7 +52,8 @@ async function reconcileDue(deps: WorkerDeps, logger: { warn(m: string): void; e
   if (windowMinutes === 0) return;
   const startedAt = Date.now();
   const { rows: due } = await sql<PaymentRow & { leaving: boolean }>`
-      select p.*, p.updated_at < now() - make_interval(mins => ${windowMinutes}) + interval '5 minutes' as leaving
+      select p.*, p.updated_at < now() - make_interval(mins => ${windowMinutes})
+                                 + least(interval '5 minutes', make_interval(mins => ${windowMinutes}) / 2) as leaving
         from payments p
         left join gateway_reconciliation_checks c on c.payment_id = p.id
        where p.status in ('COMPLETED', 'FAILED', 'PARTIALLY_REFUNDED', 'REFUNDED')
@@ -75,7 +76,9 @@ async function reconcileDue(deps: WorkerDeps, logger: { warn(m: string): void; e
     } catch (err) {
       const error = (err as Error).message;
       logger.warn(`reconciliation stopped: cannot ask the gateway about ${payment.id}: ${error}`);
-      if (payment.leaving) await recordLookupFailed(deps, payment.id, error);
+      // Never let a payment leave the window unchecked in silence: every one about to leave is
+      // flagged (resolved by itself if a later run gets to check it).
+      for (const leaving of due.filter((d) => d.leaving)) await recordLookupFailed(deps, leaving.id, error);
       break;
     }
     found += await reconcilePayment(deps, payment, reported);

@@ -4,6 +4,7 @@ import { changePayment } from '../../../app/payments/payment.aggregate.ts';
 import { gatewayStrayRefundsTotal } from '../../../app/payments/payment.metrics.ts';
 import { lockPaymentById } from '../../../app/payments/payment.repository.ts';
 import { SAGA_TASKS } from '../../../app/payments/saga-jobs.ts';
+import { PermanentJobError } from '../../dead-letter.ts';
 import type { WorkerDeps } from '../../deps.ts';
 import { defineTask } from '../../task-catalogue.ts';
 
@@ -14,7 +15,8 @@ const strayPayload = z.object({ paymentId: z.uuid(), attemptId: z.number().int()
  * the whole charge at the gateway under the key "stray:<attempt id>", then records
  * payment.stray_charge_refunded. Any trouble throws, so graphile-worker retries with the same key;
  * once the job's attempts are spent it schedules itself again a minute later, so the money goes
- * back when the provider does, with no operator (docs/runbooks/gateway.md shows the open ones).
+ * back when the provider does, with no operator (docs/runbooks/gateway.md shows the open ones). A
+ * refusal for good (a 4xx: no such charge, nothing left to refund) is dead-lettered at once.
  */
 export const refundStrayCharge = (deps: WorkerDeps) =>
   defineTask(strayPayload, async ({ paymentId, attemptId }, helpers) => {
@@ -32,6 +34,11 @@ export const refundStrayCharge = (deps: WorkerDeps) =>
     );
     if (outcome.kind !== 'answered') {
       const error = `stray refund of ${attempt.provider} charge ${attempt.gateway_charge_id}: ${outcome.reason}`;
+      // The gateway answers it with a 4xx (no such charge, not succeeded any more, nothing left to
+      // refund): asking again will not help, so an operator looks (a replay reuses the same key).
+      const status = outcome.status;
+      if (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429)
+        throw new PermanentJobError(error);
       if (helpers.job.attempts < helpers.job.max_attempts) throw new Error(error);
       helpers.logger.error(`${error}; asking again in a minute`);
       await deps.db.transaction().execute((trx) =>
