@@ -94,7 +94,6 @@ const isTransient = (err: Error) =>
 interface ProviderPolicies {
   charging: IPolicy;
   asking: IPolicy;
-  state: () => CircuitState;
 }
 
 export class GatewayClient {
@@ -103,16 +102,6 @@ export class GatewayClient {
   constructor(private readonly options: GatewayClientOptions) {
     for (const provider of ['alpha', 'beta'] as const)
       this.policies.set(provider, this.buildPolicies(provider));
-  }
-
-  /** closed, open or half_open, as this process's breaker sees the provider now (also a gauge). */
-  breakerState(provider: Provider): 'closed' | 'open' | 'half_open' {
-    const state = this.policy(provider).state();
-    return state === CircuitState.Open || state === CircuitState.Isolated
-      ? 'open'
-      : state === CircuitState.HalfOpen
-        ? 'half_open'
-        : 'closed';
   }
 
   /**
@@ -325,7 +314,6 @@ export class GatewayClient {
     return {
       charging: wrap(retrying(), breaker, perAttempt),
       asking: wrap(retrying(), perAttempt),
-      state: () => breaker.state,
     };
   }
 }

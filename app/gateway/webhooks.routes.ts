@@ -10,6 +10,7 @@ import {
   checkChargeMatches,
   findAttemptByChargeId,
   GatewayAnswerMismatch,
+  isFinal,
   listAttempts,
   recordDiscovered,
   recordReported,
@@ -110,7 +111,7 @@ export function webhooksRouter({ db, config, logger }: AppDeps): Router {
         // A success for a charge we recorded as declined or canceled: the money is there after all
         // (the decider then treats it as stray money, refunded at the gateway).
         const contradicted =
-          charge.status === 'succeeded' && (attempt.status === 'failed' || attempt.status === 'canceled');
+          charge.status === 'succeeded' && isFinal(attempt) && attempt.status !== 'succeeded';
         let events: PaymentEvent[] = [];
         if (contradicted) await recordSucceededAfterAll(trx, attempt);
         else events = (await recordReported(trx, attempt, charge, 'webhook')).events;

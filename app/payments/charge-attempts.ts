@@ -85,12 +85,25 @@ export function findAttemptByChargeId(
     .executeTakeFirst();
 }
 
-/** Calls with this attempt's key that may have been processed by the gateway. */
-export const mayHaveCharged = (a: ChargeAttempt) => a.calls > a.refused_calls;
+/** One attempt of the payment, read again (on `trx` holding the payment's lock, it is current). */
+export function findAttempt(db: Db | Trx, paymentId: string, id: number): Promise<ChargeAttempt | undefined> {
+  return db
+    .selectFrom('charge_attempts')
+    .selectAll()
+    .where('id', '=', id)
+    .where('payment_id', '=', paymentId)
+    .executeTakeFirst();
+}
 
-/** Known not to have taken money: the saga may move on from this attempt. */
-export const knownNotCharged = (a: ChargeAttempt) =>
-  a.status === 'not_created' || a.status === 'failed' || a.status === 'canceled';
+/** Settled at the gateway: no report of another status moves it (but see recordSucceededAfterAll). */
+export const isFinal = (a: ChargeAttempt) =>
+  a.status === 'succeeded' || a.status === 'failed' || a.status === 'canceled';
+
+/** The charge a COMPLETED (or refunded) payment keeps: our succeeded attempt at its provider. */
+export const keptCharge = (payment: PaymentRow, attempts: ChargeAttempt[]) =>
+  attempts.find(
+    (a) => a.idempotency_key !== null && a.provider === payment.provider && a.status === 'succeeded',
+  );
 
 /**
  * Records a new attempt at `provider`, before its first request: status unknown, one call
@@ -183,9 +196,7 @@ export async function recordReported(
   source: ChargeSource,
 ): Promise<{ attempt: ChargeAttempt; events: PaymentEvent[] }> {
   const events: PaymentEvent[] = [];
-  const final =
-    attempt.status === 'succeeded' || attempt.status === 'failed' || attempt.status === 'canceled';
-  if (final) return { attempt, events };
+  if (isFinal(attempt)) return { attempt, events };
   // A charge we never asked for has no saga events of its own: only its money matters (stray).
   const ours = attempt.idempotency_key !== null;
   if (ours && attempt.gateway_charge_id === null) {

@@ -3,7 +3,7 @@ import type { Trx } from '../db/database.ts';
 import type { FailureReason, Provider } from '../db/types.ts';
 import { enqueueJob } from '../events/record-event.ts';
 import { moveWalletMoney } from '../wallets/wallet.money.ts';
-import { type ChargeSource, listAttempts, markStray, PROVIDERS } from './charge-attempts.ts';
+import { type ChargeSource, keptCharge, listAttempts, markStray, PROVIDERS } from './charge-attempts.ts';
 import type { FraudDecision } from './fraud.ts';
 import { changePayment, type PaymentEvent, type PaymentStep } from './payment.aggregate.ts';
 import type { PaymentRow } from './payment.repository.ts';
@@ -84,7 +84,7 @@ export async function advancePayment(
     payment.saga_step === 'completed' || payment.saga_step === 'failed' || payment.saga_step === 'rejected';
   const winner = over
     ? payment.saga_step === 'completed'
-      ? succeeded.find((a) => a.idempotency_key !== null && a.provider === payment.provider)
+      ? keptCharge(payment, attempts)
       : undefined
     : succeeded.find((a) => a.idempotency_key !== null);
 

@@ -4,6 +4,8 @@ import type { Provider } from '../../../app/db/types.ts';
 import type { GatewayCharge } from '../../../app/gateway/gateway-client.ts';
 import {
   type ChargeAttempt,
+  isFinal,
+  keptCharge,
   listAttempts,
   PROVIDERS,
   recordDiscovered,
@@ -112,8 +114,7 @@ async function reconcilePayment(
         let attempt = attempts.find((a) => a.provider === provider && a.gateway_charge_id === charge.id);
         if (attempt?.status === charge.status) continue;
         attempt ??= await recordDiscovered(trx, current, provider, charge);
-        const final =
-          attempt.status === 'succeeded' || attempt.status === 'failed' || attempt.status === 'canceled';
+        const final = isFinal(attempt);
         if (final && charge.status !== 'succeeded') continue;
         // A success where we recorded a decline or a cancel: the gateway took the money after all.
         let events: PaymentEvent[] = [];
@@ -156,12 +157,7 @@ function compare(
   reported: Map<Provider, GatewayCharge[]>,
 ): Difference[] {
   const differences: Difference[] = [];
-  const charged = payment.saga_step === 'completed';
-  const winner = charged
-    ? attempts.find(
-        (a) => a.idempotency_key !== null && a.provider === payment.provider && a.status === 'succeeded',
-      )
-    : undefined;
+  const winner = payment.saga_step === 'completed' ? keptCharge(payment, attempts) : undefined;
   for (const [provider, charges] of reported) {
     for (const charge of charges) {
       const isWinner = winner?.provider === provider && winner.gateway_charge_id === charge.id;

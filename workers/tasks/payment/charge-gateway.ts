@@ -3,6 +3,7 @@ import type { GatewayCharge, MoneyCallOutcome } from '../../../app/gateway/gatew
 import {
   type ChargeAttempt,
   checkChargeMatches,
+  findAttempt,
   listAttempts,
   recordCall,
   recordNewAttempt,
@@ -63,7 +64,7 @@ export const chargeGateway = (deps: WorkerDeps) =>
       const result = await deps.db.transaction().execute(async (trx) => {
         const locked = await lockPaymentById(trx, paymentId);
         if (!locked) return undefined;
-        const current = (await listAttempts(trx, paymentId)).find((a) => a.id === attempt.id);
+        const current = await findAttempt(trx, paymentId, attempt.id);
         if (!current) return undefined;
         const recorded = await recordOutcome(trx, current, outcome, attempt.provider);
         return advancePayment(trx, locked, recorded.events, [recorded.step], 'answer', deps.saga);

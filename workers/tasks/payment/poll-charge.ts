@@ -4,6 +4,7 @@ import {
   type ChargeSource,
   checkChargeMatches,
   countPoll,
+  findAttempt,
   listAttempts,
   recordReported,
 } from '../../../app/payments/charge-attempts.ts';
@@ -55,7 +56,7 @@ export const pollCharge = (deps: WorkerDeps) =>
     const result = await deps.db.transaction().execute(async (trx) => {
       const locked = await lockPaymentById(trx, paymentId);
       if (locked?.saga_step !== 'charge_requested') return undefined;
-      const current = (await listAttempts(trx, paymentId)).find((a) => a.id === attempt.id);
+      const current = await findAttempt(trx, paymentId, attempt.id);
       if (current?.status !== 'pending') return advancePayment(trx, locked, [], [], 'poll', deps.saga);
       if (canceled || (report && report.charge.status !== 'pending')) {
         const charge = canceled

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { enqueueJob } from '../../../app/events/record-event.ts';
+import { findAttempt } from '../../../app/payments/charge-attempts.ts';
 import { changePayment } from '../../../app/payments/payment.aggregate.ts';
 import { gatewayStrayRefundsTotal } from '../../../app/payments/payment.metrics.ts';
 import { lockPaymentById } from '../../../app/payments/payment.repository.ts';
@@ -20,12 +21,7 @@ const strayPayload = z.object({ paymentId: z.uuid(), attemptId: z.number().int()
  */
 export const refundStrayCharge = (deps: WorkerDeps) =>
   defineTask(strayPayload, async ({ paymentId, attemptId }, helpers) => {
-    const attempt = await deps.db
-      .selectFrom('charge_attempts')
-      .selectAll()
-      .where('id', '=', attemptId)
-      .where('payment_id', '=', paymentId)
-      .executeTakeFirst();
+    const attempt = await findAttempt(deps.db, paymentId, attemptId);
     if (!attempt?.stray_detected_at || attempt.stray_refund_id || !attempt.gateway_charge_id) return;
     const outcome = await deps.gateway.refund(
       attempt.provider,

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { enqueueJob } from '../../../app/events/record-event.ts';
-import { listAttempts } from '../../../app/payments/charge-attempts.ts';
+import { keptCharge, listAttempts } from '../../../app/payments/charge-attempts.ts';
 import { refundsFailedTotal } from '../../../app/payments/payment.metrics.ts';
 import {
   findPaymentById,
@@ -29,9 +29,7 @@ export const refundPayment = (deps: WorkerDeps) =>
     const refund = await findRefundById(deps.db, refundId);
     if (refund?.status !== 'PENDING') return; // already settled
     const payment = await findPaymentById(deps.db, paymentId);
-    const charge = (await listAttempts(deps.db, paymentId)).find(
-      (a) => a.idempotency_key !== null && a.provider === payment?.provider && a.status === 'succeeded',
-    );
+    const charge = payment && keptCharge(payment, await listAttempts(deps.db, paymentId));
     if (!payment?.provider || !charge?.gateway_charge_id)
       throw new Error(`refund ${refundId}: payment ${paymentId} has no succeeded charge`);
 
