@@ -55,6 +55,20 @@ describe('operations endpoints', () => {
     expect((await request(app.baseUrl, 'GET', '/health')).body.status).toBe('degraded');
   });
 
+  it('flags an audit that is overdue: a clean result from before an outage is not a clean system', async () => {
+    for (const role of ['worker', 'relay'])
+      await app.database.pool.query('select heartbeat__beat($1, $2, 1, $3)', [`${role}-overdue`, role, 'h']);
+    await app.database.pool.query(
+      `insert into audit_runs (discrepancies, details, ran_at) values (0, '{}', now() - interval '10 minutes')`,
+    );
+    const stale = await request(app.baseUrl, 'GET', '/health');
+    expect(stale.body.status).toBe('degraded');
+    expect(stale.body.checks.audit).toMatchObject({ status: 'fail' });
+    expect(stale.body.checks.audit.detail).toMatch(/overdue/);
+    await app.database.pool.query(`insert into audit_runs (discrepancies, details) values (0, '{}')`);
+    expect((await request(app.baseUrl, 'GET', '/health')).body.checks.audit.status).toBe('pass');
+  });
+
   it('answers liveness and readiness', async () => {
     expect((await request(app.baseUrl, 'GET', '/health/live')).status).toBe(200);
     const ready = await request(app.baseUrl, 'GET', '/health/ready');

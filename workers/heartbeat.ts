@@ -13,10 +13,13 @@ export function startHeartbeat(
   intervalSeconds: number,
   logger: Logger,
   graphileWorkerIds: () => string[] = () => [],
+  /** A heartbeat speaks only for a process that does its work: false skips the beat. */
+  working: () => boolean = () => true,
 ) {
   const instanceId = `${role}:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  const beat = () =>
-    pool
+  const beat = () => {
+    if (!working()) return;
+    return pool
       .query('select heartbeat__beat($1, $2, $3, $4, $5)', [
         instanceId,
         role,
@@ -25,6 +28,7 @@ export function startHeartbeat(
         graphileWorkerIds(),
       ])
       .catch((err) => logger.warn({ err }, 'heartbeat failed'));
+  };
   void beat();
   const timer = setInterval(beat, intervalSeconds * 1000);
   timer.unref();

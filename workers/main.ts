@@ -11,3 +11,4 @@ const logger = createLogger(config.LOG_LEVEL, { role: 'worker', host: hostname()
 collectDefaultMetrics('worker');
 const worker = await startWorkerRuntime(config, logger);
 onShutdown(logger, () => worker.stop());
+void worker.died.then(() => process.exit(1));

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { run, type WorkerEvents } from 'graphile-worker';
+import type pg from 'pg';
 import { type Config, databaseUrl } from '../app/config.ts';
 import { createDatabase } from '../app/db/database.ts';
 import { GatewayClient } from '../app/gateway/gateway-client.ts';
@@ -61,9 +62,38 @@ export async function startWorkerRuntime(config: Config, logger: Logger) {
       },
     },
   });
-  const heartbeat = startHeartbeat(database.pool, 'worker', config.WORKER_HEARTBEAT_SECONDS, logger, () => [
-    ...graphileWorkerIds,
-  ]);
+  // The runner stops on its own when graphile-worker cannot record a job's outcome (its batched
+  // completion rethrows a lost connection and shuts the pool down). A process whose runner is gone
+  // must not look alive: the heartbeat stops speaking for it at once, and `died` tells main to exit
+  // so that the supervisor (npm start, compose's restart policy) starts a fresh one.
+  let stopping = false;
+  let runnerRunning = true;
+  let fail: (reason: unknown) => void = () => {};
+  const failure = new Promise<unknown>((resolve) => {
+    fail = resolve;
+  });
+  events.on('pool:fatalError', ({ error }) => fail(error));
+  events.on('worker:fatalError', ({ error }) => fail(error));
+  runner.promise.then(
+    () => fail(new Error('the job runner stopped')),
+    (err: unknown) => fail(err),
+  );
+  const died = failure.then(async (err) => {
+    runnerRunning = false;
+    if (stopping) return new Promise<never>(() => {});
+    logger.fatal({ err }, 'the job runner stopped; exiting so that a new worker takes over');
+    // Let the pool finish its shutdown (it may hang on the lost connection), then free its jobs.
+    await Promise.race([runner.promise.catch(() => {}), sleep(5_000)]);
+    await releaseJobsOf([...graphileWorkerIds], database.pool, logger);
+  });
+  const heartbeat = startHeartbeat(
+    database.pool,
+    'worker',
+    config.WORKER_HEARTBEAT_SECONDS,
+    logger,
+    () => [...graphileWorkerIds],
+    () => runnerRunning,
+  );
 
   const sweep = setInterval(() => {
     database.pool
@@ -80,7 +110,10 @@ export async function startWorkerRuntime(config: Config, logger: Logger) {
   logger.info({ instanceId: heartbeat.instanceId }, 'worker running');
 
   return {
+    /** Settles when the runner stopped without stop(): the process should exit. */
+    died,
     async stop() {
+      stopping = true;
       clearInterval(sweep);
       await runner.stop();
       await heartbeat.stop();
@@ -89,3 +122,25 @@ export async function startWorkerRuntime(config: Config, logger: Logger) {
     },
   };
 }
+
+/**
+ * Unlocks the jobs a dead pool of this process still holds, so they run again at once rather than
+ * after WORKER_DEAD_AFTER_SECONDS. The database may itself be the reason the pool died: try for a
+ * few seconds, then leave the jobs to the other workers' dead-worker sweep.
+ */
+async function releaseJobsOf(workerIds: string[], pool: pg.Pool, logger: Logger, withinMs = 5_000) {
+  if (workerIds.length === 0) return;
+  const deadline = Date.now() + withinMs;
+  while (Date.now() < deadline) {
+    try {
+      await pool.query('select graphile_worker.force_unlock_workers($1::text[])', [workerIds]);
+      logger.info({ workerIds }, 'released the jobs of the stopped runner');
+      return;
+    } catch {
+      await sleep(250);
+    }
+  }
+  logger.warn({ workerIds }, "could not release the stopped runner's jobs; the dead-worker sweep will");
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -10,7 +10,8 @@ interface Check {
 
 /**
  * healthy: every check passes. degraded: the database answers but a worker or the relay has not
- * reported within HEALTH_STALE_SECONDS (payments would stall). unhealthy (503): no database.
+ * reported within HEALTH_STALE_SECONDS (payments would stall), or the audit found discrepancies or
+ * is overdue (AUDIT_OVERDUE_SECONDS). unhealthy (503): no database.
  */
 export function healthRouter({ db, config }: AppDeps): Router {
   const router = Router();
@@ -45,6 +46,8 @@ export function healthRouter({ db, config }: AppDeps): Router {
     const row = await db
       .selectFrom('audit_runs')
       .select(['discrepancies', 'ran_at', 'details'])
+      // The database's clock, not this process's: the audit's time was written by the database.
+      .select(sql<number>`extract(epoch from now() - ran_at)::float8`.as('age_seconds'))
       .orderBy('id', 'desc')
       .limit(1)
       .executeTakeFirst();
@@ -60,6 +63,11 @@ export function healthRouter({ db, config }: AppDeps): Router {
         detail: `${differences} open differences with the gateway (gateway_reconciliation_differences)`,
       };
     if (!row) return { status: 'pass', detail: 'no audit has run yet' };
+    if (row.age_seconds > config.AUDIT_OVERDUE_SECONDS)
+      return {
+        status: 'fail',
+        detail: `audit overdue: the last one ran at ${row.ran_at.toISOString()} (more than ${config.AUDIT_OVERDUE_SECONDS}s ago); are the worker's crons running?`,
+      };
     return row.discrepancies === 0
       ? { status: 'pass', detail: `clean at ${row.ran_at.toISOString()}` }
       : {

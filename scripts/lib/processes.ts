@@ -6,6 +6,8 @@ export interface RoleProcess {
   child: ChildProcess;
   pid: number;
   output(): string;
+  /** True once kill() was called: the process did not exit on its own. */
+  readonly killRequested: boolean;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
@@ -20,11 +22,16 @@ export function spawnRole(entry: string, env: Record<string, string>, nodeArgs: 
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
+  let killRequested = false;
   return {
     child,
     pid: child.pid as number,
     output: () => output,
+    get killRequested() {
+      return killRequested;
+    },
     kill(signal = 'SIGTERM') {
+      killRequested = true;
       if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
       return new Promise<void>((resolve) => {
         child.once('exit', () => resolve());

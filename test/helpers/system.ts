@@ -48,6 +48,8 @@ export interface TestSystem {
   startRelay(extraEnv?: Record<string, string>): Promise<RoleProcess>;
   /** The test's own broker, when started with relays. */
   brokers?: string;
+  /** Workers and relays that exited on their own and were restarted (with `supervise`). */
+  restarts: { role: string; pid: number; at: number; exit: string | number | null; output: string }[];
   control(provider: 'alpha' | 'beta', controls: Record<string, unknown>): Promise<any>;
   newWallet(balance: number, currency?: string): Promise<string>;
   pay(
@@ -61,9 +63,17 @@ export interface TestSystem {
 
 export async function startSystem(
   overrides: Record<string, string> = {},
-  options: { workers?: number; relays?: number } = {},
+  options: {
+    workers?: number;
+    relays?: number;
+    /** A database of the test's own (a private server); the system does not drop it. */
+    database?: TestDatabase;
+    /** Restart a worker or relay that exits on its own, as `npm start` and compose's restart policy do. */
+    supervise?: boolean;
+  } = {},
 ): Promise<TestSystem> {
-  const database = await createTestDatabase();
+  const database = options.database ?? (await createTestDatabase());
+  let closing = false;
   const broker = options.relays ? await startTestBroker() : undefined;
   const simPort = await freePort();
   const gatewayUrl = `http://127.0.0.1:${simPort}`;
@@ -90,6 +100,15 @@ export async function startSystem(
   ) => {
     const proc = spawnRole(entry, { ...env, ...extraEnv });
     list.push(proc);
+    if (options.supervise)
+      proc.child.once('close', (code, signal) => {
+        if (closing || proc.killRequested) return;
+        list.splice(list.indexOf(proc), 1);
+        restarts.push({ role, pid: proc.pid, at: Date.now(), exit: signal ?? code, output: proc.output() });
+        setTimeout(() => {
+          if (!closing) void startBeating(role, entry, list, extraEnv).catch(() => {});
+        }, 500);
+      });
     await waitFor(
       `${role} ${proc.pid} heartbeat\n${proc.output()}`,
       async () =>
@@ -103,6 +122,7 @@ export async function startSystem(
     );
     return proc;
   };
+  const restarts: TestSystem['restarts'] = [];
   const workers: RoleProcess[] = [];
   const startWorker = (extraEnv: Record<string, string> = {}) =>
     startBeating('worker', 'workers/main.ts', workers, extraEnv);
@@ -124,6 +144,7 @@ export async function startSystem(
     relays,
     startRelay,
     brokers: broker?.brokers,
+    restarts,
     async control(provider, controls) {
       const res = await fetch(`${gatewayUrl}/${provider}/_control`, {
         method: 'POST',
@@ -166,11 +187,12 @@ export async function startSystem(
       );
     },
     async close() {
+      closing = true;
       await Promise.all([...workers, ...relays].map((p) => p.kill('SIGTERM')));
       await broker?.stop();
       await sim.kill('SIGTERM');
       await api.close();
-      await database.drop();
+      if (!options.database) await database.drop();
     },
   };
   return system;

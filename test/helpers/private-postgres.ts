@@ -1,0 +1,69 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createDatabase } from '../../app/db/database.ts';
+import { type RunningPostgres, startEmbeddedPostgres } from '../../app/db/embedded-postgres.ts';
+import { migrate } from '../../app/db/migrate.ts';
+import type { TestDatabase } from './database.ts';
+import { freePort } from './processes.ts';
+
+/**
+ * A Postgres server of the test's own (embedded-postgres, its own port and data directory), for
+ * tests that stop the server: the shared test server serves every other file. `outage()` stops it
+ * the hard way (SIGQUIT: immediate shutdown, crash recovery at the next start) and starts it again
+ * on the same port and data directory, as an operator's restart or a failover would look to clients.
+ * Durable (fsync and synchronous commit on): an immediate shutdown must not lose what was committed.
+ */
+export interface PrivatePostgres {
+  database: TestDatabase;
+  outage(downMs: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startPrivatePostgres(settings: Record<string, string> = {}): Promise<PrivatePostgres> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-private-pg-'));
+  const dataDir = path.join(dir, 'data');
+  const port = await freePort();
+  const start = () =>
+    startEmbeddedPostgres({
+      dataDir,
+      port,
+      database: 'payments',
+      persistent: true,
+      durable: true,
+      settings,
+    });
+  let server: RunningPostgres = await start();
+  await migrate(server.url);
+  const url = server.url;
+  const database = createDatabase(url, { max: 10, applicationName: 'test' });
+
+  const postmasterPid = () =>
+    Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  // A zombie (exited, not yet reaped) counts as gone.
+  const isAlive = (pid: number) => {
+    try {
+      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+  return {
+    database: { ...database, url, drop: async () => database.close() },
+    async outage(downMs) {
+      const pid = postmasterPid();
+      process.kill(pid, 'SIGQUIT');
+      const stoppedAt = Date.now();
+      while (isAlive(pid)) await sleep(20);
+      await sleep(Math.max(0, downMs - (Date.now() - stoppedAt)));
+      server = await start();
+    },
+    async stop() {
+      await database.close().catch(() => {});
+      await server.stop().catch(() => {});
+      if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
