@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Config, databaseUrl } from './config.ts';
-import { createDatabase, type Database } from './db/database.ts';
+import { createRolePool, type Database } from './db/database.ts';
 import { createApp } from './http/app.ts';
 import type { Logger } from './observability/logger.ts';
 import { PaymentWaiter } from './payments/payment-waiter.ts';
@@ -16,7 +16,7 @@ export interface RunningApi {
 
 /** Builds the API's dependencies, serves HTTP on config.PORT (0 = any free port), and closes it all. */
 export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
-  const database = createDatabase(databaseUrl(config), { max: config.DB_POOL_MAX, applicationName: 'api' });
+  const database = createRolePool(config, 'api', { max: config.DB_POOL_MAX });
   const waiter = new PaymentWaiter(databaseUrl(config), logger);
   await waiter.start();
   const app = createApp({ config, db: database.db, logger, waiter, saga: sagaOptionsFrom(config) });

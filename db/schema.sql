@@ -210,6 +210,44 @@ $$;
 
 
 --
+-- Name: dead_letter__resolve_settled(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.dead_letter__resolve_settled() RETURNS bigint
+    LANGUAGE sql
+    AS $$
+  WITH resolved AS (
+    UPDATE dead_letter_jobs d
+       SET resolved_at = now(),
+           resolution = CASE
+             WHEN d.task = 'payment__refund' THEN 'refund settled without this job'
+             WHEN d.task = 'payment__refund_stray_charge' THEN 'stray charge refunded without this job'
+             ELSE 'payment ' || p.status || ' without this job'
+           END
+      FROM payments p
+     WHERE p.id = d.payment_id
+       AND d.replayed_at IS NULL AND d.resolved_at IS NULL
+       AND CASE
+             WHEN d.task IN ('payment__fraud_check', 'payment__debit_wallet', 'payment__charge_gateway',
+                             'payment__poll_charge')
+               THEN p.status NOT IN ('PENDING', 'PROCESSING')
+             WHEN d.task = 'payment__refund'
+               THEN d.payload ->> 'refundId' IS NOT NULL
+                AND EXISTS (SELECT 1 FROM refunds r
+                             WHERE r.id::text = d.payload ->> 'refundId' AND r.status <> 'PENDING')
+             WHEN d.task = 'payment__refund_stray_charge'
+               THEN NOT EXISTS (SELECT 1 FROM charge_attempts c
+                                 WHERE c.payment_id = p.id AND c.stray_detected_at IS NOT NULL
+                                   AND c.stray_refund_id IS NULL)
+             ELSE false
+           END
+    RETURNING 1
+  )
+  SELECT count(*) FROM resolved;
+$$;
+
+
+--
 -- Name: dead_letter__sweep(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -548,7 +586,8 @@ BEGIN
   FOR v_payment IN
     SELECT p.id, p.saga_step FROM payments p
      WHERE p.status IN ('PENDING', 'PROCESSING') AND p.updated_at < now() - p_older_than
-       AND NOT EXISTS (SELECT 1 FROM dead_letter_jobs d WHERE d.payment_id = p.id AND d.replayed_at IS NULL)
+       AND NOT EXISTS (SELECT 1 FROM dead_letter_jobs d
+                        WHERE d.payment_id = p.id AND d.replayed_at IS NULL AND d.resolved_at IS NULL)
      ORDER BY p.updated_at
      FOR UPDATE SKIP LOCKED
   LOOP
@@ -847,7 +886,10 @@ CREATE TABLE public.dead_letter_jobs (
     first_failed_at timestamp with time zone NOT NULL,
     last_failed_at timestamp with time zone DEFAULT now() NOT NULL,
     replayed_at timestamp with time zone,
-    replay_job_id bigint
+    replay_job_id bigint,
+    resolved_at timestamp with time zone,
+    resolution text,
+    CONSTRAINT dead_letter_resolution_given CHECK (((resolved_at IS NULL) = (resolution IS NULL)))
 );
 
 
@@ -1468,7 +1510,7 @@ CREATE INDEX charge_attempts_payment ON public.charge_attempts USING btree (paym
 -- Name: dead_letter_jobs_open; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX dead_letter_jobs_open ON public.dead_letter_jobs USING btree (id) WHERE (replayed_at IS NULL);
+CREATE INDEX dead_letter_jobs_open ON public.dead_letter_jobs USING btree (id) WHERE ((replayed_at IS NULL) AND (resolved_at IS NULL));
 
 
 --

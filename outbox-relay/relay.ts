@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import client from 'prom-client';
 import { type Config, databaseUrl, kafkaBrokers } from '../app/config.ts';
-import { createDatabase } from '../app/db/database.ts';
+import { createRolePool } from '../app/db/database.ts';
 import type { Logger } from '../app/observability/logger.ts';
 import { registry } from '../app/observability/metrics.ts';
 import { startMetricsServer } from '../app/observability/metrics-server.ts';
@@ -22,7 +22,7 @@ import { ensurePublicationAndSlot } from './replication-setup.ts';
  */
 export async function startRelay(config: Config, logger: Logger) {
   const connectionString = databaseUrl(config);
-  const database = createDatabase(connectionString, { max: 3, applicationName: 'outbox-relay-admin' });
+  const database = createRolePool(config, 'relay', { max: 3, applicationName: 'outbox-relay-admin' });
   const instanceId = `relay:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const heartbeat = startHeartbeat(database.pool, 'relay', config.RELAY_HEARTBEAT_SECONDS, logger);
   const metricsServer = startMetricsServer(config.RELAY_METRICS_PORT, config.HOST, logger);

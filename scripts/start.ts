@@ -65,8 +65,11 @@ function launch(role: Role, env: NodeJS.ProcessEnv): void {
     stdio: 'inherit',
   });
   role.child = child;
+  const startedAt = Date.now();
   child.on('exit', (code, signal) => {
     if (stopping) return;
+    // The backoff grows with restarts in a row; a role that ran for a minute starts afresh.
+    if (Date.now() - startedAt > 60_000) role.restarts = 0;
     role.restarts += 1;
     const delay = Math.min(30_000, 500 * 2 ** Math.min(role.restarts, 6));
     say(`${role.name} exited (${signal ?? code}); restarting in ${delay} ms`);

@@ -78,7 +78,7 @@ describe('a Postgres restart under load, no process killed', () => {
           .executeTakeFirst();
         return audit && reconcile;
       },
-      75_000,
+      90_000,
       500,
     );
 
@@ -90,6 +90,7 @@ describe('a Postgres restart under load, no process killed', () => {
     // locked by a pool that no live worker claims.
     const workerRestarts = system.restarts.filter((r) => r.role === 'worker');
     expect(workerRestarts.length).toBeGreaterThan(0);
+    expect(workerRestarts[0]?.exit).toBe(1);
     expect(workerRestarts[0]?.output).toContain('the job runner stopped');
     const { rows } = await sql<{ n: number }>`
       select count(*)::int as n from graphile_worker.jobs j
@@ -98,5 +99,29 @@ describe('a Postgres restart under load, no process killed', () => {
                           where h.role = 'worker' and j.locked_by = any (h.graphile_worker_ids)
                             and h.last_seen_at > now() - interval '5 seconds')`.execute(db);
     expect(rows[0]?.n).toBe(0);
-  }, 150_000);
+  }, 180_000);
+
+  it('Prefer: wait listens again after an outage longer than one reconnect attempt', async () => {
+    await system.control('alpha', { latency_ms: 0 });
+    const walletId = await system.newWallet(1_000);
+    const metric = async () =>
+      (await (await fetch(`${system.api.baseUrl}/metrics`)).text()).match(
+        /^payment_waiter_listening(?:\{[^}]*\})? (\d)$/m,
+      )?.[1];
+    expect(await metric()).toBe('1');
+
+    await postgres.outage(6000);
+    await waitFor('the listener back', async () => (await metric()) === '1', 30_000, 200);
+    await waitFor('the worker back', async () => {
+      const health = await request(system.api.baseUrl, 'GET', '/health');
+      return health.body.checks?.worker?.status === 'pass';
+    });
+
+    // The payment settles in well under a second; the request must not sit out its 20 s wait.
+    const started = Date.now();
+    const res = await system.pay(walletId, 100, { wait: 20 });
+    expect(res.status).toBe(200);
+    expect(res.body.status).toBe('COMPLETED');
+    expect(Date.now() - started).toBeLessThan(15_000);
+  }, 90_000);
 });

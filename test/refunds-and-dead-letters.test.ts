@@ -135,4 +135,41 @@ describe('dead letters', () => {
     ).toBe(404);
     expect((await request(system.api.baseUrl, 'GET', '/admin/dead-letters')).status).toBe(401);
   });
+
+  it('closes a dead letter whose payment came to rest without it, and keeps one whose payment is still open', async () => {
+    const walletId = await system.newWallet(1000);
+    const done = (await system.pay(walletId, 100, { wait: 15 })).body;
+    const other = (await system.pay(walletId, 100, { wait: 15 })).body;
+    expect([done.status, other.status]).toEqual(['COMPLETED', 'COMPLETED']);
+    const db = system.database.pool;
+    // Fixture: `other` stands for a payment still in flight (a letter an operator must see).
+    await db.query(`update payments set status = 'PROCESSING' where id = $1`, [other.id]);
+    for (const [jobId, paymentId] of [
+      [900_001, done.id],
+      [900_002, other.id],
+    ])
+      await db.query(
+        `insert into dead_letter_jobs (job_id, task, payload, attempts, last_error, payment_id, first_failed_at)
+         values ($1, 'payment__charge_gateway', jsonb_build_object('paymentId', $2::text), 5, 'unknown', $2::uuid, now())`,
+        [jobId, paymentId],
+      );
+    try {
+      const { rows } = await db.query<{ n: number }>('select dead_letter__resolve_settled()::int as n');
+      expect(rows[0]?.n).toBe(1);
+      const after = await db.query<{ payment_id: string; resolution: string | null }>(
+        `select payment_id, resolution from dead_letter_jobs where job_id in (900001, 900002) order by job_id`,
+      );
+      expect(after.rows).toEqual([
+        { payment_id: done.id, resolution: 'payment COMPLETED without this job' },
+        { payment_id: other.id, resolution: null },
+      ]);
+      const listed = await request(system.api.baseUrl, 'GET', '/admin/dead-letters', { headers: admin });
+      const open = listed.body.items.map((d: { job_id: number }) => Number(d.job_id));
+      expect(open).toContain(900_002);
+      expect(open).not.toContain(900_001);
+    } finally {
+      await db.query(`update payments set status = 'COMPLETED' where id = $1`, [other.id]);
+      await db.query('select dead_letter__resolve_settled()');
+    }
+  });
 });

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { run, type WorkerEvents } from 'graphile-worker';
 import type pg from 'pg';
-import { type Config, databaseUrl } from '../app/config.ts';
-import { createDatabase } from '../app/db/database.ts';
+import type { Config } from '../app/config.ts';
+import { createRolePool } from '../app/db/database.ts';
 import { GatewayClient } from '../app/gateway/gateway-client.ts';
 import type { Logger } from '../app/observability/logger.ts';
 import { startMetricsServer } from '../app/observability/metrics-server.ts';
@@ -18,10 +18,7 @@ import { createTaskList, crontab } from './tasks/index.ts';
 export async function startWorkerRuntime(config: Config, logger: Logger) {
   // One pool for graphile-worker and our own queries; createDatabase guards it against idle-client
   // errors (a database restart must not crash the worker: it reconnects and carries on).
-  const database = createDatabase(databaseUrl(config), {
-    max: config.WORKER_CONCURRENCY + 4,
-    applicationName: 'worker',
-  });
+  const database = createRolePool(config, 'worker', { max: config.WORKER_CONCURRENCY + 4 });
   const gateway = new GatewayClient({
     baseUrl: config.GATEWAY_BASE_URL,
     attemptTimeoutMs: config.GATEWAY_ATTEMPT_TIMEOUT_MS,

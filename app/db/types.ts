@@ -218,6 +218,8 @@ export interface DeadLetterJobTable {
   last_failed_at: Timestamp;
   replayed_at: Timestamp | null;
   replay_job_id: number | null;
+  resolved_at: Timestamp | null;
+  resolution: string | null;
 }
 
 export interface RelayProgressTable {

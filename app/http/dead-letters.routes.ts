@@ -30,7 +30,7 @@ export function deadLettersRouter({ db, config }: AppDeps): Router {
   router.get('/dead-letters', async (req, res) => {
     const query = parseQuery(listQuery, req);
     let q = db.selectFrom('dead_letter_jobs').selectAll().orderBy('id', 'desc').limit(query.limit);
-    if (query.include === 'open') q = q.where('replayed_at', 'is', null);
+    if (query.include === 'open') q = q.where('replayed_at', 'is', null).where('resolved_at', 'is', null);
     res.json({ items: await q.execute() });
   });
 

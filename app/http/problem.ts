@@ -73,6 +73,12 @@ function fromPostgresError(e: {
     case '40001':
     case '40P01':
       return new ServiceUnavailable('A concurrent transaction conflicted; retry.');
+    // lock_timeout, statement_timeout (query_canceled), idle_in_transaction_session_timeout: the
+    // transaction was rolled back; the same request (same Idempotency-Key) can be sent again.
+    case '55P03':
+    case '57014':
+    case '25P03':
+      return new ServiceUnavailable('The database was busy and the request timed out; retry.');
     case '57P01':
     case '57P03':
     case '08000':
@@ -81,8 +87,11 @@ function fromPostgresError(e: {
       return new ServiceUnavailable('The database is unavailable; retry.');
     default:
       if (
+        e.code === 'ECONNREFUSED' ||
+        e.code === 'ECONNRESET' ||
         e.message === 'timeout exceeded when trying to connect' ||
-        e.message === 'Connection terminated unexpectedly'
+        e.message === 'Connection terminated unexpectedly' ||
+        e.message === 'Connection terminated due to connection timeout'
       )
         return new ServiceUnavailable('The database is unavailable; retry.');
       return undefined;

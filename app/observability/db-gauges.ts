@@ -33,7 +33,10 @@ function countGauge(name: string, help: string, query: () => ReturnType<typeof s
 countGauge(
   'dead_letter_jobs',
   'Dead-lettered jobs not yet replayed',
-  () => sql<{ n: number }>`select count(*)::int as n from dead_letter_jobs where replayed_at is null`,
+  () =>
+    sql<{
+      n: number;
+    }>`select count(*)::int as n from dead_letter_jobs where replayed_at is null and resolved_at is null`,
 );
 
 new client.Gauge({

@@ -6,9 +6,12 @@ export type PaymentRow = Selectable<PaymentTable>;
 export type PaymentStepRow = Selectable<PaymentStepTable>;
 export type RefundRow = Selectable<RefundTable>;
 
-/** Locks the payment row until the transaction ends: saga steps on one payment run one at a time. */
+/**
+ * Locks the payment row until the transaction ends: saga steps on one payment run one at a time.
+ * FOR NO KEY UPDATE leaves alone the inserts that reference the payment (steps, attempts, refunds).
+ */
 export function lockPaymentById(trx: Trx, id: string): Promise<PaymentRow | undefined> {
-  return trx.selectFrom('payments').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+  return trx.selectFrom('payments').selectAll().where('id', '=', id).forNoKeyUpdate().executeTakeFirst();
 }
 
 export function findPaymentById(db: Db | Trx, id: string): Promise<PaymentRow | undefined> {

@@ -102,13 +102,25 @@ export function paymentsRouter(deps: AppDeps & { waiter: PaymentWaiter; saga: Sa
     const created = result.body as { id: string };
     if (waitSeconds === undefined) return void res.status(result.status).json(result.body);
 
-    const waiting = waiter.wait(created.id, waitSeconds * 1000);
-    req.on('close', waiting.cancel);
+    // A wake-up means "re-read": a NOTIFY, or the waiter polling while its connection is down.
+    const deadline = Date.now() + waitSeconds * 1000;
+    let gone = false;
+    req.on('close', () => {
+      gone = true;
+    });
     let payment = await findPaymentById(db, created.id);
-    if (payment && !isSettled(payment.status)) {
-      await waiting.done;
+    while (payment && !isSettled(payment.status) && !gone && Date.now() < deadline) {
+      const waiting = waiter.wait(created.id, deadline - Date.now());
+      req.once('close', waiting.cancel);
+      // Re-read after registering: a settlement just before the registration is not missed.
       payment = await findPaymentById(db, created.id);
-    } else waiting.cancel();
+      if (payment && !isSettled(payment.status)) {
+        await waiting.done;
+        payment = await findPaymentById(db, created.id);
+      }
+      waiting.cancel();
+      req.off('close', waiting.cancel);
+    }
     if (!payment) throw new PaymentNotFound(created.id);
     res.set('Preference-Applied', `wait=${waitSeconds}`);
     res.status(isSettled(payment.status) ? 200 : 202).json(await viewOf(payment));

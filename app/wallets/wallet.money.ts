@@ -55,7 +55,7 @@ export type MovementResult =
   | { ok: false; reason: 'INSUFFICIENT_FUNDS'; wallet: WalletRow };
 
 /**
- * The only way money moves. Locks the wallet row (FOR UPDATE: concurrent movements on one wallet
+ * The only way money moves. Locks the wallet row (FOR NO KEY UPDATE: concurrent movements on one wallet
  * queue here), refuses a debit the balance cannot cover (a business outcome, returned, not
  * thrown), then appends the wallet event, the ledger entry and the new balance on `trx`.
  * Throws WalletNotFound, BalanceLimitExceeded.

@@ -5,9 +5,13 @@ import type { LedgerEntryTable, WalletTable } from '../db/types.ts';
 export type WalletRow = Selectable<WalletTable>;
 export type LedgerEntryRow = Selectable<LedgerEntryTable>;
 
-/** Locks the wallet row until the transaction ends: the per-wallet serialisation point. */
+/**
+ * Locks the wallet row until the transaction ends: the per-wallet serialisation point. FOR NO KEY
+ * UPDATE, not FOR UPDATE: we never change a wallet's key, and FOR UPDATE would also block the KEY
+ * SHARE lock that every insert referencing the wallet (a payment) takes for its foreign key.
+ */
 export function lockWalletById(trx: Trx, id: string): Promise<WalletRow | undefined> {
-  return trx.selectFrom('wallets').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+  return trx.selectFrom('wallets').selectAll().where('id', '=', id).forNoKeyUpdate().executeTakeFirst();
 }
 
 export function findWalletById(db: Db, id: string): Promise<WalletRow | undefined> {

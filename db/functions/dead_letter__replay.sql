@@ -20,7 +20,7 @@ BEGIN
   -- The payment's row lock first, as every saga step takes it before enqueueing under the same
   -- job key: the other order could deadlock with a running step.
   IF v_letter.payment_id IS NOT NULL THEN
-    PERFORM 1 FROM payments WHERE id = v_letter.payment_id FOR UPDATE;
+    PERFORM 1 FROM payments WHERE id = v_letter.payment_id FOR NO KEY UPDATE;
   END IF;
   v_key := CASE
     WHEN v_letter.task = 'payment__refund_stray_charge' THEN v_letter.task || ':' || (v_letter.payload ->> 'attemptId')

@@ -15,9 +15,10 @@ BEGIN
   FOR v_payment IN
     SELECT p.id, p.saga_step FROM payments p
      WHERE p.status IN ('PENDING', 'PROCESSING') AND p.updated_at < now() - p_older_than
-       AND NOT EXISTS (SELECT 1 FROM dead_letter_jobs d WHERE d.payment_id = p.id AND d.replayed_at IS NULL)
+       AND NOT EXISTS (SELECT 1 FROM dead_letter_jobs d
+                        WHERE d.payment_id = p.id AND d.replayed_at IS NULL AND d.resolved_at IS NULL)
      ORDER BY p.updated_at
-     FOR UPDATE SKIP LOCKED
+     FOR NO KEY UPDATE SKIP LOCKED
   LOOP
     v_task := CASE v_payment.saga_step
       WHEN 'requested' THEN 'payment__fraud_check'

@@ -18,7 +18,7 @@ export function spawnRole(entry: string, env: Record<string, string>, nodeArgs: 
   });
   let output = '';
   const keep = (d: Buffer) => {
-    output = (output + d.toString()).slice(-20_000);
+    output = (output + d.toString()).slice(-200_000);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);

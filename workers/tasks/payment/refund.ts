@@ -54,7 +54,7 @@ export const refundPayment = (deps: WorkerDeps) =>
         .selectFrom('refunds')
         .selectAll()
         .where('id', '=', refundId)
-        .forUpdate()
+        .forNoKeyUpdate()
         .executeTakeFirst();
       if (!locked || current?.status !== 'PENDING') return 'done' as const;
       if (outcome.kind === 'answered') {
