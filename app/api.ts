@@ -19,7 +19,15 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   const database = createRolePool(config, 'api', { max: config.DB_POOL_MAX });
   const waiter = new PaymentWaiter(databaseUrl(config), logger);
   await waiter.start();
-  const app = createApp({ config, db: database.db, logger, waiter, saga: sagaOptionsFrom(config) });
+  const lifecycle = { stopping: false };
+  const app = createApp({
+    config,
+    db: database.db,
+    logger,
+    waiter,
+    lifecycle,
+    saga: sagaOptionsFrom(config),
+  });
   const server = app.listen(config.PORT, config.HOST);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -31,13 +39,18 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     url: `http://${config.HOST}:${port}`,
     database,
     async close() {
+      lifecycle.stopping = true;
+      // Requests held by Prefer: wait answer now with what they have (202 and the current state).
+      await waiter.close();
       server.closeIdleConnections();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
-        // Requests held by Prefer: wait end when the waiter closes below.
-        setTimeout(() => server.closeAllConnections(), 5000).unref();
+        // Requests in flight finish; connections still open near the end of the grace period
+        // are closed.
+        const drainMs =
+          Math.max(1, config.SHUTDOWN_GRACE_SECONDS - config.SHUTDOWN_ABORT_MARGIN_SECONDS) * 1000;
+        setTimeout(() => server.closeAllConnections(), drainMs).unref();
       });
-      await waiter.close();
       await database.close();
     },
   };

@@ -125,6 +125,12 @@ const configSchema = z.object({
   GATEWAY_SIM_PORT: port.default(8090),
   // Where the simulator keeps its charges across restarts (unset: in memory only).
   GATEWAY_SIM_STATE_FILE: z.string().min(1).optional(),
+  // SIGTERM/SIGINT: a role stops taking work (the API answers /health/ready 503), finishes what it
+  // holds, and exits within this many seconds. Longer than the longest job (a charge round at both
+  // providers with retries); the worker aborts what is still running SHUTDOWN_ABORT_MARGIN_SECONDS
+  // before the end, so its jobs are released for another worker rather than left locked.
+  SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(1).max(3600).default(45),
+  SHUTDOWN_ABORT_MARGIN_SECONDS: z.coerce.number().int().min(1).max(600).default(5),
   HEALTH_STALE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
 });
 

@@ -12,7 +12,7 @@ collectDefaultMetrics('api');
 try {
   const api = await startApi(config, logger);
   logger.info({ url: api.url }, 'api listening');
-  onShutdown(logger, () => api.close());
+  onShutdown(logger, () => api.close(), config.SHUTDOWN_GRACE_SECONDS * 1000);
 } catch (err) {
   logger.fatal({ err }, 'api could not start');
   process.exit(1);

@@ -10,4 +10,4 @@ const config = exitOnConfigError(loadConfig);
 const logger = createLogger(config.LOG_LEVEL, { role: 'relay', host: hostname() });
 collectDefaultMetrics('relay');
 const relay = await startRelay(config, logger);
-onShutdown(logger, () => relay.stop());
+onShutdown(logger, () => relay.stop(), config.SHUTDOWN_GRACE_SECONDS * 1000);

@@ -482,6 +482,10 @@ async function runChaos(PROFILE: Profile) {
       expect(versions, key).toEqual(versions.map((_, i) => i + 1));
 
     const totalKills = Object.values(kills).reduce((a, b) => a + b, 0);
+    const { rows: letterCounts } = await sql<{ all: number; resolved: number }>`
+      select count(*)::int as all, count(resolved_at)::int as resolved from dead_letter_jobs`.execute(
+      database.db,
+    );
     process.stdout.write(
       `${[
         `[chaos ${PROFILE.name}] load ${PROFILE.loadMs / 1000}s: ${stats.payments} payments, ${stats.deposits} deposits, ${stats.refunds} refunds, ${stats.faults} gateway fault toggles, ${stats.clientRetries} client retries`,
@@ -490,6 +494,7 @@ async function runChaos(PROFILE: Profile) {
           .map(([k, v]) => `${k} ${v}`)
           .join(', ')})`,
         `[chaos ${PROFILE.name}] payments by status: ${statuses.map((s) => `${s.status} ${s.n}`).join(', ')}`,
+        `[chaos ${PROFILE.name}] dead letters made: ${letterCounts[0]?.all ?? 0}, resolved by the product (payment at rest without them): ${letterCounts[0]?.resolved ?? 0}`,
         `[chaos ${PROFILE.name}] dead letters: ${deadLetters.map((d) => `${d.task} (${d.last_error.slice(0, 80)})`).join('; ') || 'none'}`,
         `[chaos ${PROFILE.name}] gateway: ${gatewayCharges.length} charges (${gatewayCharges.filter((c) => c.status === 'succeeded').length} succeeded, ${gatewayCharges.filter((c) => c.status === 'canceled').length} canceled), ${strays.rows[0]?.n ?? 0} stray refunded, money at the gateway = payments for all ${settledPayments.length}`,
         `[chaos ${PROFILE.name}] events ${eventIds.size}, Kafka deliveries ${messages.length}, duplicates downstream ${duplicates}`,

@@ -10,5 +10,5 @@ const config = exitOnConfigError(loadConfig);
 const logger = createLogger(config.LOG_LEVEL, { role: 'worker', host: hostname() });
 collectDefaultMetrics('worker');
 const worker = await startWorkerRuntime(config, logger);
-onShutdown(logger, () => worker.stop());
+onShutdown(logger, () => worker.stop(), config.SHUTDOWN_GRACE_SECONDS * 1000);
 void worker.died.then(() => process.exit(1));

@@ -55,6 +55,10 @@ export async function startWorkerRuntime(config: Config, logger: Logger) {
           ? { localQueue: { size: config.WORKER_LOCAL_QUEUE_SIZE } }
           : {}),
         completeJobBatchDelay: config.WORKER_COMPLETE_BATCH_DELAY_MS,
+        // Tasks see helpers.abortSignal fire this long after a graceful shutdown starts: the
+        // margin before the grace period ends lets an aborted job be failed (released) cleanly.
+        gracefulShutdownAbortTimeout:
+          Math.max(1, config.SHUTDOWN_GRACE_SECONDS - config.SHUTDOWN_ABORT_MARGIN_SECONDS) * 1000,
         failJobBatchDelay: config.WORKER_COMPLETE_BATCH_DELAY_MS,
       },
     },

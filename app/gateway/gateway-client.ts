@@ -114,6 +114,7 @@ export class GatewayClient {
     body: { amount: number; currency: string; reference: string; callback_url: string },
     idempotencyKey: string,
     fresh: boolean,
+    signal?: AbortSignal,
   ): Promise<MoneyCallOutcome<GatewayCharge>> {
     return this.moneyCall(
       provider,
@@ -123,11 +124,17 @@ export class GatewayClient {
       body,
       idempotencyKey,
       chargeView,
+      signal,
     );
   }
 
   /** Refunds (part of) a succeeded charge. The key makes a retried refund the same refund. */
-  refund(provider: Provider, body: { charge_id: string; amount: number }, idempotencyKey: string) {
+  refund(
+    provider: Provider,
+    body: { charge_id: string; amount: number },
+    idempotencyKey: string,
+    signal?: AbortSignal,
+  ) {
     return this.moneyCall(
       provider,
       'asking',
@@ -136,36 +143,39 @@ export class GatewayClient {
       body,
       idempotencyKey,
       z.object({ id: z.string().min(1), status: z.literal('succeeded') }).loose(),
+      signal,
     );
   }
 
   /** The charge as the gateway has it now. Throws GatewayRequestError when it cannot be asked. */
-  async getCharge(provider: Provider, chargeId: string): Promise<GatewayCharge> {
-    return this.question(provider, 'GET', `/charges/${encodeURIComponent(chargeId)}`, chargeView);
+  async getCharge(provider: Provider, chargeId: string, signal?: AbortSignal): Promise<GatewayCharge> {
+    return this.question(provider, 'GET', `/charges/${encodeURIComponent(chargeId)}`, chargeView, signal);
   }
 
   /**
    * Every charge the provider made with this reference (the payment id). An empty list right
    * after an unanswered request is not a "no": that request may still be in flight.
    */
-  async findCharges(provider: Provider, reference: string): Promise<GatewayCharge[]> {
+  async findCharges(provider: Provider, reference: string, signal?: AbortSignal): Promise<GatewayCharge[]> {
     const found = await this.question(
       provider,
       'GET',
       `/charges?reference=${encodeURIComponent(reference)}`,
       z.object({ items: z.array(chargeView) }).loose(),
+      signal,
     );
     return found.items;
   }
 
   /** Cancels a pending charge; 409 means it settled first, and says how. */
-  async cancelCharge(provider: Provider, chargeId: string): Promise<CancelOutcome> {
+  async cancelCharge(provider: Provider, chargeId: string, signal?: AbortSignal): Promise<CancelOutcome> {
     try {
       const charge = await this.question(
         provider,
         'POST',
         `/charges/${encodeURIComponent(chargeId)}/cancel`,
         z.object({ id: z.string(), status: z.literal('canceled') }).loose(),
+        signal,
       );
       if (charge.id !== chargeId)
         throw new GatewayRequestError('cancel answered another charge', true, false);
@@ -173,7 +183,7 @@ export class GatewayClient {
     } catch (err) {
       if (err instanceof GatewayRequestError && err.status === 409) {
         // The 409 body says how it settled; ask for the whole charge to check it against the payment.
-        return { kind: 'settled', charge: await this.getCharge(provider, chargeId) };
+        return { kind: 'settled', charge: await this.getCharge(provider, chargeId, signal) };
       }
       throw err;
     }
@@ -194,6 +204,8 @@ export class GatewayClient {
     body: unknown,
     idempotencyKey: string,
     schema: z.ZodType<T>,
+    // The worker's shutdown abort: a call cut short by it is unknown, like a timed-out one.
+    abort?: AbortSignal,
   ): Promise<MoneyCallOutcome<T>> {
     // Every request starts ambiguous and is cleared only by a proof that it was not processed:
     // a timed-out request stays ambiguous even if cockatiel gave up on it before fetch returned.
@@ -206,7 +218,7 @@ export class GatewayClient {
           if (err instanceof GatewayRequestError && !err.ambiguous) request.ambiguous = false;
           throw err;
         });
-      });
+      }, abort);
       return { kind: 'answered', value };
     } catch (err) {
       if (err instanceof BrokenCircuitError) gatewayRequestsTotal.inc({ provider, outcome: 'circuit_open' });
@@ -218,10 +230,17 @@ export class GatewayClient {
   }
 
   /** A call that moves nothing: its answer, or a GatewayRequestError. */
-  private async question<T>(provider: Provider, method: string, path: string, schema: z.ZodType<T>) {
+  private async question<T>(
+    provider: Provider,
+    method: string,
+    path: string,
+    schema: z.ZodType<T>,
+    abort?: AbortSignal,
+  ) {
     try {
-      return (await this.policy(provider).asking.execute(({ signal }) =>
-        this.send(provider, method, path, undefined, undefined, schema, signal),
+      return (await this.policy(provider).asking.execute(
+        ({ signal }) => this.send(provider, method, path, undefined, undefined, schema, signal),
+        abort,
       )) as T;
     } catch (err) {
       if (err instanceof TaskCancelledError) throw new GatewayRequestError('timed out', true, true);

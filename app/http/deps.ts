@@ -9,6 +9,8 @@ export interface AppDeps {
   config: Config;
   db: Db;
   logger: Logger;
+  /** Set when the process starts shutting down: /health/ready answers 503 from then on. */
+  lifecycle?: { stopping: boolean };
 }
 
 /** The API's dependencies: AppDeps plus what payments need (Prefer: wait, saga job options). */

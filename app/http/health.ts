@@ -13,7 +13,7 @@ interface Check {
  * reported within HEALTH_STALE_SECONDS (payments would stall), or the audit found discrepancies or
  * is overdue (AUDIT_OVERDUE_SECONDS). unhealthy (503): no database.
  */
-export function healthRouter({ db, config }: AppDeps): Router {
+export function healthRouter({ db, config, lifecycle }: AppDeps): Router {
   const router = Router();
 
   async function databaseCheck(): Promise<Check> {
@@ -98,6 +98,8 @@ export function healthRouter({ db, config }: AppDeps): Router {
   });
 
   router.get('/health/ready', async (_req, res) => {
+    // A stopping process takes no new work: the load balancer must stop sending it requests.
+    if (lifecycle?.stopping) return void res.status(503).json({ status: 'stopping', checks: {} });
     const database = await databaseCheck();
     res
       .status(database.status === 'pass' ? 200 : 503)

@@ -82,8 +82,14 @@ export class PaymentWaiter {
       });
   }
 
+  /** True once close() ran: waits end at once, and callers should stop waiting. */
+  get closed(): boolean {
+    return this.stopped.signal.aborted;
+  }
+
   /** Resolves when `paymentId` may have settled (re-read it) or after `ms`, whichever is first. */
   wait(paymentId: string, ms: number): { done: Promise<void>; cancel: () => void } {
+    if (this.closed) return { done: Promise.resolve(), cancel: () => {} };
     let cancel = () => {};
     const done = new Promise<void>((resolve) => {
       const set = this.waiting.get(paymentId) ?? new Set();

@@ -109,7 +109,7 @@ export function paymentsRouter(deps: AppDeps & { waiter: PaymentWaiter; saga: Sa
       gone = true;
     });
     let payment = await findPaymentById(db, created.id);
-    while (payment && !isSettled(payment.status) && !gone && Date.now() < deadline) {
+    while (payment && !isSettled(payment.status) && !gone && !waiter.closed && Date.now() < deadline) {
       const waiting = waiter.wait(created.id, deadline - Date.now());
       req.once('close', waiting.cancel);
       // Re-read after registering: a settlement just before the registration is not missed.

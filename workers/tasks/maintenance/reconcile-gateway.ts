@@ -44,12 +44,16 @@ export const reconcileGateway = (deps: WorkerDeps) =>
   defineTask(z.object({}).loose(), async (_payload, helpers) => {
     // A run that fails (Postgres restarting, say) is not a dead letter: it changed nothing it did
     // not commit, and the next run, a minute later, starts over from what is still due.
-    await reconcileDue(deps, helpers.logger).catch((err: Error) =>
+    await reconcileDue(deps, helpers.logger, helpers.abortSignal).catch((err: Error) =>
       helpers.logger.warn(`reconciliation run failed, the next run starts over: ${err.message}`),
     );
   });
 
-async function reconcileDue(deps: WorkerDeps, logger: { warn(m: string): void; error(m: string): void }) {
+async function reconcileDue(
+  deps: WorkerDeps,
+  logger: { warn(m: string): void; error(m: string): void },
+  abort: AbortSignal,
+) {
   const { RECONCILE_WINDOW_MINUTES: windowMinutes, RECONCILE_GRACE_SECONDS: grace } = deps.config;
   if (windowMinutes === 0) return;
   const startedAt = Date.now();
@@ -70,11 +74,11 @@ async function reconcileDue(deps: WorkerDeps, logger: { warn(m: string): void; e
        limit ${deps.config.RECONCILE_BATCH}`.execute(deps.db);
   let found = 0;
   for (const payment of due) {
-    if (Date.now() - startedAt > RUN_BUDGET_MS) break;
+    if (Date.now() - startedAt > RUN_BUDGET_MS || abort.aborted) break;
     const reported = new Map<Provider, GatewayCharge[]>();
     try {
       for (const provider of PROVIDERS)
-        reported.set(provider, await deps.gateway.findCharges(provider, payment.id));
+        reported.set(provider, await deps.gateway.findCharges(provider, payment.id, abort));
     } catch (err) {
       const error = (err as Error).message;
       logger.warn(`reconciliation stopped: cannot ask the gateway about ${payment.id}: ${error}`);

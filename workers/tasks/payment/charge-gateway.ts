@@ -27,7 +27,7 @@ import { paymentPayload } from './payload.ts';
  * one leaves the payment waiting, and this step is scheduled again to ask.
  */
 export const chargeGateway = (deps: WorkerDeps) =>
-  defineTask(paymentPayload, async ({ paymentId }) => {
+  defineTask(paymentPayload, async ({ paymentId }, helpers) => {
     const initial = await findPaymentById(deps.db, paymentId);
     if (initial?.saga_step !== 'debited') return; // already past this step
     for (let round = 0; round < 4; round++) {
@@ -59,6 +59,7 @@ export const chargeGateway = (deps: WorkerDeps) =>
         },
         attempt.idempotency_key as string,
         fresh,
+        helpers.abortSignal,
       );
       if (outcome.kind === 'answered') checkChargeMatches(payment, attempt.provider, outcome.value);
       const result = await deps.db.transaction().execute(async (trx) => {

@@ -25,7 +25,7 @@ import { paymentPayload } from './payload.ts';
  * refunded while the charge can still succeed. A webhook that arrives first removes this job.
  */
 export const pollCharge = (deps: WorkerDeps) =>
-  defineTask(paymentPayload, async ({ paymentId }) => {
+  defineTask(paymentPayload, async ({ paymentId }, helpers) => {
     const payment = await findPaymentById(deps.db, paymentId);
     if (payment?.saga_step !== 'charge_requested' || !payment.provider) return;
     const attempt = (await listAttempts(deps.db, paymentId)).find(
@@ -42,11 +42,18 @@ export const pollCharge = (deps: WorkerDeps) =>
     let error: string | null = null;
     try {
       if (cancel) {
-        const outcome: CancelOutcome = await deps.gateway.cancelCharge(attempt.provider, chargeId);
+        const outcome: CancelOutcome = await deps.gateway.cancelCharge(
+          attempt.provider,
+          chargeId,
+          helpers.abortSignal,
+        );
         if (outcome.kind === 'canceled') canceled = true;
         else report = { charge: outcome.charge, source: 'cancel' };
       } else {
-        report = { charge: await deps.gateway.getCharge(attempt.provider, chargeId), source: 'poll' };
+        report = {
+          charge: await deps.gateway.getCharge(attempt.provider, chargeId, helpers.abortSignal),
+          source: 'poll',
+        };
       }
     } catch (err) {
       error = (err as Error).message || (err as Error).name;

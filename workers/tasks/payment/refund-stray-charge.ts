@@ -27,6 +27,7 @@ export const refundStrayCharge = (deps: WorkerDeps) =>
       attempt.provider,
       { charge_id: attempt.gateway_charge_id, amount: attempt.amount },
       `stray:${attempt.id}`,
+      helpers.abortSignal,
     );
     if (outcome.kind !== 'answered') {
       const error = `stray refund of ${attempt.provider} charge ${attempt.gateway_charge_id}: ${outcome.reason}`;

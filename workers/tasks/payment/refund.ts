@@ -45,6 +45,7 @@ export const refundPayment = (deps: WorkerDeps) =>
       payment.provider,
       { charge_id: charge.gateway_charge_id, amount: refund.amount },
       `refund:${refund.id}`,
+      helpers.abortSignal,
     );
     const lastAttempt = helpers.job.attempts >= helpers.job.max_attempts;
 

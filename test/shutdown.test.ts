@@ -1,0 +1,70 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chargesFor } from './helpers/gateway.ts';
+import { waitFor } from './helpers/processes.ts';
+import { startSystem, type TestSystem } from './helpers/system.ts';
+
+/**
+ * SIGTERM is how every orchestrator stops a process. A worker finishes the jobs it holds within
+ * SHUTDOWN_GRACE_SECONDS; past the grace minus a margin it aborts them (graphile-worker's abort
+ * signal reaches the gateway call), so they are released for another worker, never left locked.
+ */
+let system: TestSystem;
+beforeAll(async () => {
+  system = await startSystem(
+    { GATEWAY_ATTEMPT_TIMEOUT_MS: '20000', GATEWAY_MAX_ATTEMPTS: '1' },
+    { workers: 0 },
+  );
+});
+afterAll(async () => {
+  await system?.close();
+});
+
+const chargeJobsLocked = async () => {
+  const { rows } = await sql<{ n: number }>`
+    select count(*)::int as n from graphile_worker.jobs
+     where task_identifier = 'payment__charge_gateway' and locked_at is not null`.execute(system.database.db);
+  return rows[0]?.n ?? 0;
+};
+const exitOf = (proc: { child: { once: (e: 'exit', f: (code: number | null) => void) => void } }) =>
+  new Promise<number | null>((resolve) => proc.child.once('exit', resolve));
+
+describe('graceful shutdown of a worker', () => {
+  it('finishes the job it holds when the job ends within the grace period, then exits 0', async () => {
+    await system.control('alpha', { latency_ms: 12_000 });
+    const worker = await system.startWorker({ SHUTDOWN_GRACE_SECONDS: '25' });
+    const walletId = await system.newWallet(1000);
+    const paid = await system.pay(walletId, 100);
+    await waitFor('the charge in flight', async () => (await chargeJobsLocked()) === 1);
+    const exited = exitOf(worker);
+    worker.child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    // The worker that held the job finished it: the payment moved on with one call to the gateway.
+    const attempt = await system.database.db
+      .selectFrom('charge_attempts')
+      .select(['status', 'calls'])
+      .where('payment_id', '=', paid.body.id)
+      .executeTakeFirstOrThrow();
+    expect(attempt).toEqual({ status: 'succeeded', calls: 1 });
+    expect(await chargeJobsLocked()).toBe(0);
+  }, 60_000);
+
+  it('aborts a job that would outlast the grace period: released at once, finished by the next worker with the same key', async () => {
+    await system.control('alpha', { latency_ms: 15_000 });
+    const worker = await system.startWorker({ SHUTDOWN_GRACE_SECONDS: '4' });
+    const walletId = await system.newWallet(1000);
+    const paid = await system.pay(walletId, 100);
+    await waitFor('the charge in flight', async () => (await chargeJobsLocked()) === 1);
+    const exited = exitOf(worker);
+    worker.child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    // Not left locked by a process that is gone: the next worker takes it without any sweep.
+    expect(await chargeJobsLocked()).toBe(0);
+    await system.control('alpha', { latency_ms: 0 });
+    await system.startWorker({ WORKER_DEAD_AFTER_SECONDS: '3600' });
+    const settled = await system.waitSettled(paid.body.id, 30_000);
+    expect(settled.status).toBe('COMPLETED');
+    const charges = await chargesFor(system.gatewayUrl, 'alpha', paid.body.id);
+    expect(charges).toHaveLength(1);
+  }, 90_000);
+});
