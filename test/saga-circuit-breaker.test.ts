@@ -32,12 +32,16 @@ const resetGateway = async (system: TestSystem) => {
   await fetch(`${system.gatewayUrl}/beta/_control/reset`, { method: 'POST' });
 };
 
+const HALF_OPEN_MS = 5000;
+
 describe('scenario 3: the circuit breaker stops new charges, and closes again', () => {
   let system: TestSystem;
   let metrics: string;
   beforeAll(async () => {
     system = await startSystem(
-      { GATEWAY_BREAKER_THRESHOLD: '2', GATEWAY_BREAKER_HALF_OPEN_MS: '1500' },
+      // Half-open after 5 s: the three payments that must find the breaker open take well under
+      // that even on a loaded machine (at 1.5 s a slow run let a trial call through).
+      { GATEWAY_BREAKER_THRESHOLD: '2', GATEWAY_BREAKER_HALF_OPEN_MS: String(HALF_OPEN_MS) },
       { workers: 0 },
     );
     const port = await freePort();
@@ -118,10 +122,10 @@ describe('scenario 3: the circuit breaker stops new charges, and closes again', 
     );
     await resetGateway(system); // the outage ends
     const recoveredAt = Date.now();
-    await new Promise((r) => setTimeout(r, 1500)); // GATEWAY_BREAKER_HALF_OPEN_MS
+    await new Promise((r) => setTimeout(r, HALF_OPEN_MS));
     const probe = await system.pay(walletId, 100, { wait: 15 });
     expect(probe.body).toMatchObject({ status: 'COMPLETED', provider: 'alpha' });
-    expect(Date.now() - recoveredAt).toBeLessThan(1500 + 5000);
+    expect(Date.now() - recoveredAt).toBeLessThan(HALF_OPEN_MS + 5000);
     expect(await breakerState(metrics, 'alpha')).toBe('closed');
     const next = await system.pay(walletId, 100, { wait: 15 });
     expect(next.body).toMatchObject({ status: 'COMPLETED', provider: 'alpha' });
