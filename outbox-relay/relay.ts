@@ -11,8 +11,10 @@ import { backfillIfNeeded } from './backfill.ts';
 import { createKafka, createPublisher, ensureTopics, type Publisher } from './kafka.ts';
 import { acquireLeadership } from './leader.ts';
 import { relayLeader } from './metrics.ts';
+import { quarantineIn } from './quarantine.ts';
 import { RelayStream } from './relay-stream.ts';
 import { ensurePublicationAndSlot } from './replication-setup.ts';
+import { createSender } from './sender.ts';
 
 /**
  * One relay process: stands by until it holds the leader lock, then sets up the publication,
@@ -83,20 +85,30 @@ export async function startRelay(config: Config, logger: Logger) {
         if (setup.created) logger.info({ slot: config.RELAY_SLOT_NAME }, 'created the replication slot');
         const kafka = createKafka(kafkaBrokers(config), config.KAFKA_CLIENT_ID, logger);
         await ensureTopics(kafka, config.KAFKA_TOPIC_PARTITIONS);
-        publisher = await createPublisher(kafka, { idempotent: config.KAFKA_IDEMPOTENT });
-        await backfillIfNeeded(database.pool, publisher, {
+        publisher = await createPublisher(kafka, {
+          idempotent: config.KAFKA_IDEMPOTENT,
+          compression: config.KAFKA_COMPRESSION,
+        });
+        const sender = createSender(publisher, quarantineIn(database.pool, logger), {
+          maxRows: config.RELAY_BATCH_MAX_ROWS,
+          maxBytes: config.RELAY_BATCH_MAX_BYTES,
+          maxMessageBytes: config.RELAY_MESSAGE_MAX_BYTES,
+        });
+        await backfillIfNeeded(database.pool, sender, {
           slot: config.RELAY_SLOT_NAME,
           instanceId,
           slotCreated: setup.created,
+          overlapSeconds: config.RELAY_BACKFILL_OVERLAP_SECONDS,
           logger,
         });
         stream = new RelayStream({
           connectionString,
           slot: config.RELAY_SLOT_NAME,
           publication: config.RELAY_PUBLICATION,
-          publisher,
+          sender,
           logger,
           batchMaxRows: config.RELAY_BATCH_MAX_ROWS,
+          batchMaxBytes: config.RELAY_BATCH_MAX_BYTES,
           batchMaxWaitMs: config.RELAY_BATCH_MAX_WAIT_MS,
           maxBufferedRows: config.RELAY_MAX_BUFFERED_ROWS,
           onAcked: (p) => {

@@ -34,6 +34,7 @@ describe('docker-compose.yml', () => {
 
   it('runs the relay against Apache Kafka, and the gateway simulator', () => {
     expect(compose.services.relay.environment.KAFKA_BROKERS).toBe('kafka:9092');
+    expect(compose.services.relay.environment.KAFKA_COMPRESSION).toBe('gzip');
     expect(compose.services.relay.depends_on.kafka.condition).toBe('service_healthy');
     expect(compose.services['gateway-sim'].command.at(-1)).toBe('gateway-sim/main.ts');
   });

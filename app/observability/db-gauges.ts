@@ -51,6 +51,12 @@ new client.Gauge({
   },
 });
 
+countGauge(
+  'outbox_relay_quarantined_rows',
+  'Outbox rows the relay set aside as too large to send and nobody resolved yet (relay_quarantine): not on Kafka',
+  () => sql<{ n: number }>`select count(*)::int as n from relay_quarantine where resolved_at is null`,
+);
+
 new client.Gauge({
   name: 'audit_discrepancies',
   help: 'Discrepancies found by the latest scheduled consistency check (audit_runs)',

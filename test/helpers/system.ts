@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { ADMIN_TOKEN, startTestApp, type TestApp } from './app.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { idem, request } from './http.ts';
-import { startTestBroker } from './kafka.ts';
+import { type SizeLimitedBroker, startSizeLimitedProxy, startTestBroker } from './kafka.ts';
 import { freePort, type RoleProcess, spawnRole, waitFor } from './processes.ts';
 
 /**
@@ -35,6 +35,9 @@ export const FAST_ENV: Record<string, string> = {
   RELAY_METRICS_PORT: '0',
   RELAY_HEARTBEAT_SECONDS: '1',
   RELAY_STANDBY_POLL_MS: '200',
+  // mokapi takes neither compressed batches nor records over 64 KiB (see docs/decisions.md).
+  KAFKA_COMPRESSION: 'none',
+  RELAY_MESSAGE_MAX_BYTES: '60000',
 };
 
 export interface TestSystem {
@@ -46,8 +49,10 @@ export interface TestSystem {
   startWorker(extraEnv?: Record<string, string>): Promise<RoleProcess>;
   relays: RoleProcess[];
   startRelay(extraEnv?: Record<string, string>): Promise<RoleProcess>;
-  /** The test's own broker, when started with relays. */
+  /** The test's own broker, when started with relays (consumers read it directly). */
   brokers?: string;
+  /** The request size limit the relays produce through, when asked for (kafkaMaxRequestBytes). */
+  brokerLimit?: SizeLimitedBroker;
   control(provider: 'alpha' | 'beta', controls: Record<string, unknown>): Promise<any>;
   newWallet(balance: number, currency?: string): Promise<string>;
   pay(
@@ -61,10 +66,21 @@ export interface TestSystem {
 
 export async function startSystem(
   overrides: Record<string, string> = {},
-  options: { workers?: number; relays?: number } = {},
+  options: {
+    workers?: number;
+    relays?: number;
+    /** A database of the test's own (dropped by close()); default: a clone of the template. */
+    database?: TestDatabase;
+    /** Relays produce through a proxy that refuses requests over this many bytes. */
+    kafkaMaxRequestBytes?: number;
+  } = {},
 ): Promise<TestSystem> {
-  const database = await createTestDatabase();
+  const database = options.database ?? (await createTestDatabase());
   const broker = options.relays ? await startTestBroker() : undefined;
+  const brokerLimit =
+    broker && options.kafkaMaxRequestBytes
+      ? await startSizeLimitedProxy(broker.brokers, options.kafkaMaxRequestBytes)
+      : undefined;
   const simPort = await freePort();
   const gatewayUrl = `http://127.0.0.1:${simPort}`;
   const env: Record<string, string> = {
@@ -73,7 +89,7 @@ export async function startSystem(
     GATEWAY_BASE_URL: gatewayUrl,
     // Slots are per cluster: one per test database.
     RELAY_SLOT_NAME: `slot_${database.url.split('/').pop()}`,
-    ...(broker ? { KAFKA_BROKERS: broker.brokers } : {}),
+    ...(broker ? { KAFKA_BROKERS: brokerLimit?.brokers ?? broker.brokers } : {}),
     ...overrides,
   };
   const sim = spawnRole('gateway-sim/main.ts', { ...env, GATEWAY_SIM_PORT: String(simPort) });
@@ -124,6 +140,7 @@ export async function startSystem(
     relays,
     startRelay,
     brokers: broker?.brokers,
+    brokerLimit,
     async control(provider, controls) {
       const res = await fetch(`${gatewayUrl}/${provider}/_control`, {
         method: 'POST',
@@ -167,6 +184,7 @@ export async function startSystem(
     },
     async close() {
       await Promise.all([...workers, ...relays].map((p) => p.kill('SIGTERM')));
+      await brokerLimit?.stop();
       await broker?.stop();
       await sim.kill('SIGTERM');
       await api.close();
