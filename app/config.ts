@@ -17,6 +17,12 @@ const configSchema = z.object({
   DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   EMBEDDED_PG_PORT: port.default(5433),
   EMBEDDED_PG_DATA_DIR: z.string().min(1).default('.data/pg'),
+  // WAL a replication slot may hold back before Postgres invalidates it (the relay then recreates
+  // the slot and backfills from the outbox): a relay that is down cannot fill the disk.
+  EMBEDDED_PG_MAX_SLOT_WAL_KEEP_SIZE: z
+    .string()
+    .regex(/^\d+(MB|GB|TB)$/, 'a size such as 512MB or 2GB')
+    .default('2GB'),
   IDEMPOTENCY_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   IDEMPOTENCY_RETENTION_HOURS: z.coerce.number().int().min(24).default(48),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(10),

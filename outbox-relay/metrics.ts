@@ -36,6 +36,11 @@ export const relayLeader = new client.Gauge({
   help: '1 while this relay process is the active leader',
   registers: [registry],
 });
+export const relaySlotRecreatedTotal = new client.Counter({
+  name: 'outbox_relay_slot_recreated_total',
+  help: 'Replication slots found invalidated by Postgres (max_slot_wal_keep_size) and recreated, each followed by a backfill',
+  registers: [registry],
+});
 export const relayErrorsTotal = new client.Counter({
   name: 'outbox_relay_errors_total',
   help: 'Stream or Kafka failures that stopped the stream (it restarts from the last acknowledged commit)',

@@ -28,6 +28,7 @@ if (!databaseUrl) {
     database: 'payments',
     persistent: true,
     durable: true,
+    maxSlotWalKeepSize: config.EMBEDDED_PG_MAX_SLOT_WAL_KEEP_SIZE,
   });
   databaseUrl = postgres.url;
 }

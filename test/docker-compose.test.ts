@@ -12,6 +12,8 @@ const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true 
 describe('docker-compose.yml', () => {
   it('runs Postgres with logical replication', () => {
     expect(compose.services.postgres.command.join(' ')).toMatch(/wal_level=logical/);
+    // A relay that is down cannot make the slot fill the disk.
+    expect(compose.services.postgres.command.join(' ')).toMatch(/max_slot_wal_keep_size=\d+GB/);
     expect(compose.services.postgres.healthcheck).toBeDefined();
   });
 
