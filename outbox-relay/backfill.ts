@@ -58,8 +58,7 @@ export async function backfillIfNeeded(
     );
     if (page.rows.length === 0) break;
     const outboxRows: OutboxRow[] = page.rows.map(toOutboxRow);
-    await sender.sendAll(outboxRows);
-    published += outboxRows.length;
+    published += (await sender.sendAll(outboxRows)).sent;
     after = BigInt(outboxRows.at(-1)?.outboxId ?? after.toString());
   }
   return complete(pool, options, published, rows[0]?.since ?? null);

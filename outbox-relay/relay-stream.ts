@@ -180,8 +180,9 @@ export class RelayStream {
       const batch = this.takeTransactions();
       const rows = batch.flatMap((t) => t.rows);
       const lsn = (batch.at(-1) as Transaction).lsn;
+      let sent = 0;
       try {
-        if (rows.length > 0) await this.o.sender.sendAll(rows);
+        if (rows.length > 0) sent = (await this.o.sender.sendAll(rows)).sent;
         if (this.failure) return;
         await this.service.acknowledge(lsn);
         this.lastAcked = lsn;
@@ -194,7 +195,7 @@ export class RelayStream {
       const committed = batch.filter((t) => t.rows.length > 0);
       for (const t of committed) relayCommitToAckSeconds.observe((now - t.commitTimeMs) / 1000);
       const last = committed.at(-1)?.commitTimeMs;
-      this.o.onAcked({ lsn, lastCommitAt: last ? new Date(last) : null, events: rows.length });
+      this.o.onAcked({ lsn, lastCommitAt: last ? new Date(last) : null, events: sent });
       if (this.paused && this.queuedRows < this.o.maxBufferedRows / 2) this.resumeSocket();
     }
   }

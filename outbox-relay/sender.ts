@@ -16,29 +16,35 @@ export interface Sender {
   /**
    * Puts the rows on Kafka in order, in sends within the bounds (a row over maxBytes but within
    * maxMessageBytes goes alone). A row over maxMessageBytes, or one the broker refuses as too
-   * large, is set aside instead. Resolves when every row is on Kafka or set aside; rejects on any
-   * other failure, and the caller then acknowledges none of them.
+   * large, is set aside instead. Resolves, with how many went to Kafka, when every row is on Kafka
+   * or set aside; rejects on any other failure, and the caller then acknowledges none of them.
    */
-  sendAll(rows: OutboxRow[]): Promise<void>;
+  sendAll(rows: OutboxRow[]): Promise<{ sent: number }>;
 }
 
 export function createSender(publisher: Publisher, setAside: SetAside, bounds: SendBounds): Sender {
-  /** One send; a refusal for size splits it in halves, down to the single row that is set aside. */
-  async function deliver(rows: OutboxRow[]): Promise<void> {
+  /**
+   * One send; a refusal for size splits it in halves, down to the single row that is set aside.
+   * Resolves with how many rows went to Kafka.
+   */
+  async function deliver(rows: OutboxRow[]): Promise<number> {
     try {
       await publisher.send(rows.map((r) => r.message));
     } catch (err) {
       const refusal = tooLargeRefusal(err);
       if (!refusal) throw err;
-      if (rows.length === 1) return setAside(rows, 'broker_refused_too_large', refusal);
+      if (rows.length === 1) {
+        await setAside(rows, 'broker_refused_too_large', refusal);
+        return 0;
+      }
       // Parts of the refused request may have been written: sending them again only duplicates.
       const half = Math.ceil(rows.length / 2);
-      await deliver(rows.slice(0, half));
-      return deliver(rows.slice(half));
+      return (await deliver(rows.slice(0, half))) + (await deliver(rows.slice(half)));
     }
     relayBatchesTotal.inc();
     relaySendBytes.observe(rows.reduce((sum, r) => sum + r.bytes, 0));
     for (const r of rows) relayEventsTotal.inc({ topic: r.message.topic });
+    return rows.length;
   }
 
   return {
@@ -51,12 +57,14 @@ export function createSender(publisher: Publisher, setAside: SetAside, bounds: S
           `larger than RELAY_MESSAGE_MAX_BYTES (${bounds.maxMessageBytes})`,
         );
       }
+      let sent = 0;
       for (const send of chunks(
         rows.filter((r) => r.bytes <= bounds.maxMessageBytes),
         bounds,
       )) {
-        await deliver(send);
+        sent += await deliver(send);
       }
+      return { sent };
     },
   };
 }

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { LOCAL_BROKER_RELAY_ENV } from '../../outbox-relay/local-broker.ts';
 import { ADMIN_TOKEN, startTestApp, type TestApp } from './app.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { idem, request } from './http.ts';
@@ -31,13 +32,10 @@ export const FAST_ENV: Record<string, string> = {
   GATEWAY_UNKNOWN_RETRY_MAX_SECONDS: '2',
   RECONCILE_GRACE_SECONDS: '1',
   FRAUD_VELOCITY_PER_MINUTE: '1000',
-  KAFKA_IDEMPOTENT: 'false',
   RELAY_METRICS_PORT: '0',
   RELAY_HEARTBEAT_SECONDS: '1',
   RELAY_STANDBY_POLL_MS: '200',
-  // mokapi takes neither compressed batches nor records over 64 KiB (see docs/decisions.md).
-  KAFKA_COMPRESSION: 'none',
-  RELAY_MESSAGE_MAX_BYTES: '60000',
+  ...LOCAL_BROKER_RELAY_ENV,
 };
 
 export interface TestSystem {
