@@ -27,6 +27,12 @@ const configSchema = z.object({
   DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
   EMBEDDED_PG_PORT: port.default(5433),
   EMBEDDED_PG_DATA_DIR: z.string().min(1).default('.data/pg'),
+  // WAL a replication slot may hold back before Postgres invalidates it (the relay then recreates
+  // the slot and backfills from the outbox): a relay that is down cannot fill the disk.
+  EMBEDDED_PG_MAX_SLOT_WAL_KEEP_SIZE: z
+    .string()
+    .regex(/^\d+(MB|GB|TB)$/, 'a size such as 512MB or 2GB')
+    .default('2GB'),
   IDEMPOTENCY_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   IDEMPOTENCY_RETENTION_HOURS: z.coerce.number().int().min(24).default(48),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(10),
@@ -92,6 +98,9 @@ const configSchema = z.object({
     .default('true')
     .transform((v) => v === 'true'),
   KAFKA_CLIENT_ID: z.string().min(1).default('wallet-payments-relay'),
+  // Record batches compressed with gzip (Apache Kafka). `npm start` and the tests turn it off for
+  // mokapi, which cannot read compressed batches.
+  KAFKA_COMPRESSION: z.enum(['none', 'gzip']).default('gzip'),
   // The outbox relay: its replication slot and publication, batching, standby polling, metrics.
   RELAY_SLOT_NAME: z
     .string()
@@ -101,7 +110,16 @@ const configSchema = z.object({
     .string()
     .regex(/^[a-z0-9_]{1,63}$/, 'lower case letters, digits and _')
     .default('outbox_pub'),
+  // One Kafka send holds whole transactions, at most RELAY_BATCH_MAX_ROWS rows and
+  // RELAY_BATCH_MAX_BYTES record bytes (before compression; Kafka's message.max.bytes is 1 MB per
+  // partition batch by default); a transaction larger than that is split, and acknowledged after
+  // its last row. A row over RELAY_MESSAGE_MAX_BYTES is set aside in relay_quarantine.
   RELAY_BATCH_MAX_ROWS: z.coerce.number().int().min(1).max(100_000).default(500),
+  RELAY_BATCH_MAX_BYTES: z.coerce.number().int().min(1024).max(100_000_000).default(1_000_000),
+  RELAY_MESSAGE_MAX_BYTES: z.coerce.number().int().min(1024).max(100_000_000).default(1_000_000),
+  // A new slot's backfill republishes outbox rows created from this long before the last commit
+  // Kafka acknowledged (relay_progress), to cover transactions that were open then.
+  RELAY_BACKFILL_OVERLAP_SECONDS: z.coerce.number().int().min(0).max(604_800).default(3600),
   RELAY_BATCH_MAX_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(0),
   RELAY_MAX_BUFFERED_ROWS: z.coerce.number().int().min(100).max(1_000_000).default(20_000),
   RELAY_STANDBY_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),

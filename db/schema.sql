@@ -124,7 +124,9 @@ BEGIN
     'money_conservation', (SELECT count(*) FROM audit__money_conservation() WHERE NOT ok),
     'stuck_payments', (SELECT count(*) FROM audit__stuck_payments(p_stuck_after)),
     'payment_status', (SELECT count(*) FROM audit__payment_status()),
-    'outbox', (SELECT count(*) FROM audit__outbox(p_outbox_retention)));
+    'outbox', (SELECT count(*) FROM audit__outbox(p_outbox_retention)),
+    -- Rows the relay set aside as too large: not on Kafka until an operator resolves them.
+    'relay_quarantine', (SELECT count(*) FROM relay_quarantine WHERE resolved_at IS NULL));
   SELECT sum(value::int) INTO v_total FROM jsonb_each_text(v_details);
   INSERT INTO audit_runs (discrepancies, details) VALUES (v_total, v_details) RETURNING * INTO v_run;
   DELETE FROM audit_runs WHERE ran_at < now() - interval '30 days';
@@ -189,7 +191,7 @@ BEGIN
   -- The payment's row lock first, as every saga step takes it before enqueueing under the same
   -- job key: the other order could deadlock with a running step.
   IF v_letter.payment_id IS NOT NULL THEN
-    PERFORM 1 FROM payments WHERE id = v_letter.payment_id FOR UPDATE;
+    PERFORM 1 FROM payments WHERE id = v_letter.payment_id FOR NO KEY UPDATE;
   END IF;
   v_key := CASE
     WHEN v_letter.task = 'payment__refund_stray_charge' THEN v_letter.task || ':' || (v_letter.payload ->> 'attemptId')
@@ -589,7 +591,7 @@ BEGIN
        AND NOT EXISTS (SELECT 1 FROM dead_letter_jobs d
                         WHERE d.payment_id = p.id AND d.replayed_at IS NULL AND d.resolved_at IS NULL)
      ORDER BY p.updated_at
-     FOR UPDATE SKIP LOCKED
+     FOR NO KEY UPDATE SKIP LOCKED
   LOOP
     v_task := CASE v_payment.saga_step
       WHEN 'requested' THEN 'payment__fraud_check'
@@ -624,6 +626,60 @@ CREATE FUNCTION public.refuse_mutation() RETURNS trigger
 BEGIN
   RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
     USING ERRCODE = 'WP002', HINT = 'Write a compensating row instead.';
+END;
+$$;
+
+
+--
+-- Name: relay_quarantine; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.relay_quarantine (
+    id bigint NOT NULL,
+    outbox_id bigint NOT NULL,
+    event_id uuid NOT NULL,
+    topic text NOT NULL,
+    key text NOT NULL,
+    size_bytes integer NOT NULL,
+    reason text NOT NULL,
+    detail text NOT NULL,
+    quarantined_at timestamp with time zone DEFAULT now() NOT NULL,
+    resolved_at timestamp with time zone,
+    resolution text,
+    resolution_note text,
+    CONSTRAINT relay_quarantine_reason_known CHECK ((reason = ANY (ARRAY['message_too_large'::text, 'broker_refused_too_large'::text]))),
+    CONSTRAINT relay_quarantine_resolution_known CHECK ((resolution = ANY (ARRAY['republished'::text, 'accepted'::text]))),
+    CONSTRAINT relay_quarantine_resolution_when_resolved CHECK (((resolved_at IS NULL) = (resolution IS NULL)))
+);
+
+
+--
+-- Name: relay_quarantine__resolve(bigint, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.relay_quarantine__resolve(p_id bigint, p_resolution text, p_note text DEFAULT NULL::text) RETURNS public.relay_quarantine
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_entry relay_quarantine;
+  v_position bigint;
+BEGIN
+  SELECT * INTO v_entry FROM relay_quarantine WHERE id = p_id AND resolved_at IS NULL FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no open relay_quarantine entry %', p_id USING ERRCODE = 'WP010';
+  END IF;
+  IF p_resolution = 'accepted' AND coalesce(btrim(p_note), '') = '' THEN
+    RAISE EXCEPTION 'accepting a quarantined row needs a note saying why' USING ERRCODE = 'WP011';
+  END IF;
+  IF p_resolution = 'republished' THEN
+    SELECT position INTO v_position FROM events WHERE event_id = v_entry.event_id;
+    PERFORM outbox__republish(v_position, v_position);
+  END IF;
+  UPDATE relay_quarantine
+     SET resolved_at = now(), resolution = p_resolution, resolution_note = p_note
+   WHERE id = p_id
+  RETURNING * INTO v_entry;
+  RETURN v_entry;
 END;
 $$;
 
@@ -1165,6 +1221,20 @@ CREATE TABLE public.relay_progress (
 
 
 --
+-- Name: relay_quarantine_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.relay_quarantine ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.relay_quarantine_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: replay_repairs; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1439,6 +1509,22 @@ ALTER TABLE ONLY public.relay_progress
 
 
 --
+-- Name: relay_quarantine relay_quarantine_once; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.relay_quarantine
+    ADD CONSTRAINT relay_quarantine_once UNIQUE (outbox_id);
+
+
+--
+-- Name: relay_quarantine relay_quarantine_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.relay_quarantine
+    ADD CONSTRAINT relay_quarantine_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: replay_repairs replay_repairs_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1619,6 +1705,13 @@ CREATE INDEX refunds_payment ON public.refunds USING btree (payment_id);
 
 
 --
+-- Name: relay_quarantine_open; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX relay_quarantine_open ON public.relay_quarantine USING btree (quarantined_at) WHERE (resolved_at IS NULL);
+
+
+--
 -- Name: wallets_owner_id; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1731,6 +1824,14 @@ ALTER TABLE ONLY public.gateway_reconciliation_differences
 
 ALTER TABLE ONLY public.refunds
     ADD CONSTRAINT refund_payment_exists FOREIGN KEY (payment_id) REFERENCES public.payments(id);
+
+
+--
+-- Name: relay_quarantine relay_quarantine_event_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.relay_quarantine
+    ADD CONSTRAINT relay_quarantine_event_id_fkey FOREIGN KEY (event_id) REFERENCES public.events(event_id);
 
 
 --

@@ -1,19 +1,32 @@
 import type pg from 'pg';
 import type { Logger } from '../app/observability/logger.ts';
-import type { OutboxMessage, Publisher } from './kafka.ts';
-import { relayEventsTotal } from './metrics.ts';
+import { type OutboxRow, toOutboxRow } from './outbox-rows.ts';
+import type { Sender } from './sender.ts';
 
 /**
  * A new slot streams only what commits after its creation. So, once per slot, before streaming,
- * the relay publishes every row still in the outbox table, in id order (per aggregate that is
- * version order). Rows committed after the slot was created come again from the stream:
- * duplicates, which consumers drop by event_id. Done is recorded in relay_progress; a crash
- * before that repeats the backfill (more duplicates, no gaps).
+ * the relay publishes the outbox rows that may not be on Kafka yet, in id order (per aggregate that
+ * is version order), through the same bounded sender as the stream. Rows committed after the slot
+ * was created come again from the stream: duplicates, which consumers drop by event_id. Done is
+ * recorded in relay_progress; a crash before that repeats the backfill (more duplicates, no gaps).
+ *
+ * Which rows: when relay_progress knows the last commit Kafka acknowledged (a slot dropped by an
+ * operator, or invalidated by Postgres), the rows created from `overlapSeconds` before that commit
+ * on: a row's created_at is its transaction's start, so a transaction that committed after the
+ * acknowledged one but started up to `overlapSeconds` earlier is still included. Otherwise (a first
+ * slot) every row in the outbox.
  */
 export async function backfillIfNeeded(
   pool: pg.Pool,
-  publisher: Publisher,
-  options: { slot: string; instanceId: string; slotCreated: boolean; logger: Logger; chunk?: number },
+  sender: Sender,
+  options: {
+    slot: string;
+    instanceId: string;
+    slotCreated: boolean;
+    overlapSeconds: number;
+    logger: Logger;
+    chunk?: number;
+  },
 ): Promise<number> {
   if (options.slotCreated) {
     await pool.query(
@@ -22,43 +35,49 @@ export async function backfillIfNeeded(
       [options.slot, options.instanceId],
     );
   }
-  const { rows } = await pool.query<{ done: boolean }>(
-    'select backfill_completed_at is not null as done from relay_progress where slot_name = $1',
-    [options.slot],
+  const { rows } = await pool.query<{ done: boolean; from_id: string | null; since: Date | null }>(
+    `select p.backfill_completed_at is not null as done,
+            p.last_commit_at - make_interval(secs => $2) as since,
+            case when p.last_commit_at is null then 0
+                 else (select min(o.id) from outbox o
+                        where o.created_at >= p.last_commit_at - make_interval(secs => $2)) end::text as from_id
+       from relay_progress p where p.slot_name = $1`,
+    [options.slot, options.overlapSeconds],
   );
   if (rows[0]?.done) return 0;
+  // No row at or after `since`: nothing can be missing.
+  if (rows[0] && rows[0].from_id === null) return complete(pool, options, 0, rows[0].since);
 
   const chunk = options.chunk ?? 1000;
-  let after = 0;
+  let after = BigInt(rows[0]?.from_id ?? 0) - 1n;
   let published = 0;
   for (;;) {
-    const page = await pool.query<{
-      id: number;
-      topic: string;
-      key: string;
-      headers: Record<string, string>;
-      payload: unknown;
-    }>('select id, topic, key, headers, payload from outbox where id > $1 order by id limit $2', [
-      after,
-      chunk,
-    ]);
+    const page = await pool.query<Record<string, unknown>>(
+      'select id, event_id, topic, key, headers, payload from outbox where id > $1 order by id limit $2',
+      [after.toString(), chunk],
+    );
     if (page.rows.length === 0) break;
-    const messages: OutboxMessage[] = page.rows.map((r) => ({
-      topic: r.topic,
-      key: r.key,
-      value: JSON.stringify(r.payload),
-      headers: Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, String(v)])),
-    }));
-    await publisher.send(messages);
-    for (const m of messages) relayEventsTotal.inc({ topic: m.topic });
-    published += messages.length;
-    after = page.rows.at(-1)?.id ?? after;
+    const outboxRows: OutboxRow[] = page.rows.map(toOutboxRow);
+    published += (await sender.sendAll(outboxRows)).sent;
+    after = BigInt(outboxRows.at(-1)?.outboxId ?? after.toString());
   }
+  return complete(pool, options, published, rows[0]?.since ?? null);
+}
+
+async function complete(
+  pool: pg.Pool,
+  options: { slot: string; instanceId: string; logger: Logger },
+  published: number,
+  since: Date | null,
+): Promise<number> {
   await pool.query(
     `insert into relay_progress (slot_name, leader_instance, backfill_completed_at) values ($1, $2, now())
      on conflict (slot_name) do update set backfill_completed_at = now()`,
     [options.slot, options.instanceId],
   );
-  options.logger.info({ published, slot: options.slot }, 'backfilled the outbox for a new slot');
+  options.logger.info(
+    { published, slot: options.slot, since: since?.toISOString() ?? 'the whole outbox' },
+    'backfilled the outbox for a new slot',
+  );
   return published;
 }

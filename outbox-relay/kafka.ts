@@ -1,4 +1,4 @@
-import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { CompressionTypes, Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import type { Logger } from '../app/observability/logger.ts';
 
 /**
@@ -53,7 +53,17 @@ export async function ensureTopics(kafka: Kafka, partitions: number): Promise<vo
   }
 }
 
-export async function createPublisher(kafka: Kafka, options: { idempotent: boolean }): Promise<Publisher> {
+/**
+ * GZIP is the codec kafkajs carries itself (snappy, lz4 and zstd need native or extra packages).
+ * Record batches are compressed per partition; the relay's byte bounds count uncompressed bytes,
+ * so a compressed batch is only smaller.
+ */
+export type Compression = 'none' | 'gzip';
+
+export async function createPublisher(
+  kafka: Kafka,
+  options: { idempotent: boolean; compression: Compression },
+): Promise<Publisher> {
   const producer: Producer = kafka.producer({
     idempotent: options.idempotent,
     maxInFlightRequests: 1,
@@ -66,6 +76,7 @@ export async function createPublisher(kafka: Kafka, options: { idempotent: boole
       for (const m of messages) byTopic.set(m.topic, [...(byTopic.get(m.topic) ?? []), m]);
       await producer.sendBatch({
         acks: -1,
+        compression: options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
         topicMessages: [...byTopic].map(([topic, list]) => ({
           topic,
           messages: list.map((m) => ({ key: m.key, value: m.value, headers: m.headers })),

@@ -1,27 +1,31 @@
 import { LogicalReplicationService, type Pgoutput, PgoutputPlugin } from 'pg-logical-replication';
 import type { Logger } from '../app/observability/logger.ts';
-import type { OutboxMessage, Publisher } from './kafka.ts';
 import { lsnMinusOne } from './lsn.ts';
-import { relayBatchesTotal, relayCommitToAckSeconds, relayErrorsTotal, relayEventsTotal } from './metrics.ts';
+import { relayCommitToAckSeconds, relayErrorsTotal } from './metrics.ts';
+import { type OutboxRow, toOutboxRow } from './outbox-rows.ts';
+import type { Sender } from './sender.ts';
 
 export interface RelayStreamOptions {
   connectionString: string;
   slot: string;
   publication: string;
-  publisher: Publisher;
+  sender: Sender;
   logger: Logger;
+  /** Whole transactions are taken for one send while they fit these (the sender splits one that does not). */
   batchMaxRows: number;
+  batchMaxBytes: number;
   batchMaxWaitMs: number;
   maxBufferedRows: number;
   /** Called after each acknowledged batch. */
   onAcked(progress: { lsn: string; lastCommitAt: Date | null; events: number }): void;
 }
 
-interface Batch {
-  messages: OutboxMessage[];
-  commitTimesMs: number[];
-  /** The commit LSN to acknowledge once Kafka accepted every message up to it. */
-  lsn: string | null;
+/** A committed transaction's outbox rows, and the commit LSN to acknowledge once all are on Kafka. */
+interface Transaction {
+  rows: OutboxRow[];
+  bytes: number;
+  lsn: string;
+  commitTimeMs: number;
 }
 
 /**
@@ -36,15 +40,20 @@ interface Batch {
  *   arrives every earlier message has been seen; if nothing is pending then, its LSN is confirmed,
  *   so an idle relay does not pin WAL. Backpressure is ours: the socket pauses while
  *   `maxBufferedRows` rows wait for Kafka.
+ * - Sends are bounded (rows, bytes) and hold whole transactions; an acknowledgement never ends
+ *   inside a transaction. A row too large to send is set aside (relay_quarantine) before the
+ *   position moves past it, so one such row cannot stop the stream.
  * - Any failure stops the stream at once, without acknowledging: the slot replays from the last
  *   acknowledged commit (at least once; consumers deduplicate by event_id).
  */
 export class RelayStream {
   private readonly service: LogicalReplicationService;
   private inTransaction = false;
-  private txMessages: OutboxMessage[] = [];
+  private txRows: OutboxRow[] = [];
   private txCommitMs = 0;
-  private pending: Batch = { messages: [], commitTimesMs: [], lsn: null };
+  /** Committed transactions not yet on Kafka, in commit order. */
+  private queue: Transaction[] = [];
+  private queuedRows = 0;
   private flushing: Promise<void> | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
   private paused = false;
@@ -101,20 +110,16 @@ export class RelayStream {
     switch (msg.tag) {
       case 'begin':
         this.inTransaction = true;
-        this.txMessages = [];
+        this.txRows = [];
         this.txCommitMs = Number((msg.commitTime as bigint) / 1000n);
         return;
       case 'insert':
-        if (msg.relation.name === 'outbox') this.txMessages.push(toMessage(msg.new));
+        if (msg.relation.name === 'outbox') this.txRows.push(toOutboxRow(msg.new));
         return;
       case 'commit':
         this.inTransaction = false;
-        if (this.txMessages.length > 0) {
-          this.pending.messages.push(...this.txMessages);
-          this.pending.commitTimesMs.push(this.txCommitMs);
-        }
-        this.pending.lsn = lsn;
-        this.txMessages = [];
+        this.enqueue(this.txRows, lsn);
+        this.txRows = [];
         this.scheduleFlush();
         return;
       default:
@@ -122,9 +127,21 @@ export class RelayStream {
     }
   }
 
+  private enqueue(rows: OutboxRow[], lsn: string): void {
+    const last = this.queue.at(-1);
+    // A commit without outbox rows only moves the position: fold it into a queued empty one.
+    if (rows.length === 0 && last && last.rows.length === 0) {
+      last.lsn = lsn;
+      return;
+    }
+    const bytes = rows.reduce((sum, r) => sum + r.bytes, 0);
+    this.queue.push({ rows, bytes, lsn, commitTimeMs: this.txCommitMs });
+    this.queuedRows += rows.length;
+  }
+
   private onKeepalive(lsn: string, shouldRespond: boolean): void {
     if (this.failure || this.stopping) return;
-    const caughtUp = !this.inTransaction && this.pending.lsn === null && !this.flushing;
+    const caughtUp = !this.inTransaction && this.queue.length === 0 && !this.flushing;
     if (caughtUp) {
       // Everything the server sent before this keepalive was seen and acknowledged.
       this.lastAcked = lsnMinusOne(lsn);
@@ -136,9 +153,9 @@ export class RelayStream {
   }
 
   private scheduleFlush(): void {
-    if (this.pending.messages.length >= this.o.maxBufferedRows) this.pauseSocket();
+    if (this.queuedRows >= this.o.maxBufferedRows) this.pauseSocket();
     if (this.flushing) return; // the running flush loops until nothing is pending
-    if (this.pending.messages.length >= this.o.batchMaxRows || this.o.batchMaxWaitMs === 0) {
+    if (this.queuedRows >= this.o.batchMaxRows || this.o.batchMaxWaitMs === 0) {
       clearTimeout(this.flushTimer);
       this.flushTimer = undefined;
       if (this.o.batchMaxWaitMs === 0) setImmediate(() => void this.flush());
@@ -159,36 +176,46 @@ export class RelayStream {
   }
 
   private async flushLoop(): Promise<void> {
-    while (this.pending.lsn !== null && !this.failure) {
-      const batch = this.takeBatch();
+    while (this.queue.length > 0 && !this.failure) {
+      const batch = this.takeTransactions();
+      const rows = batch.flatMap((t) => t.rows);
+      const lsn = (batch.at(-1) as Transaction).lsn;
+      let sent = 0;
       try {
-        if (batch.messages.length > 0) await this.o.publisher.send(batch.messages);
+        if (rows.length > 0) sent = (await this.o.sender.sendAll(rows)).sent;
         if (this.failure) return;
-        await this.service.acknowledge(batch.lsn as string);
-        this.lastAcked = batch.lsn as string;
+        await this.service.acknowledge(lsn);
+        this.lastAcked = lsn;
       } catch (err) {
         this.fail(err instanceof Error ? err : new Error(String(err)));
         return;
       }
+      this.queuedRows -= rows.length;
       const now = Date.now();
-      for (const m of batch.messages) relayEventsTotal.inc({ topic: m.topic });
-      for (const t of batch.commitTimesMs) relayCommitToAckSeconds.observe((now - t) / 1000);
-      relayBatchesTotal.inc();
-      const last = batch.commitTimesMs.at(-1);
-      this.o.onAcked({
-        lsn: batch.lsn as string,
-        lastCommitAt: last ? new Date(last) : null,
-        events: batch.messages.length,
-      });
-      if (this.paused && this.pending.messages.length < this.o.maxBufferedRows / 2) this.resumeSocket();
+      const committed = batch.filter((t) => t.rows.length > 0);
+      for (const t of committed) relayCommitToAckSeconds.observe((now - t.commitTimeMs) / 1000);
+      const last = committed.at(-1)?.commitTimeMs;
+      this.o.onAcked({ lsn, lastCommitAt: last ? new Date(last) : null, events: sent });
+      if (this.paused && this.queuedRows < this.o.maxBufferedRows / 2) this.resumeSocket();
     }
   }
 
-  /** Takes everything complete: whole transactions only, so an ack never splits one. */
-  private takeBatch(): Batch {
-    const batch = this.pending;
-    this.pending = { messages: [], commitTimesMs: [], lsn: null };
-    return batch;
+  /**
+   * Whole transactions from the head of the queue, as many as fit the batch bounds (at least one:
+   * a transaction larger than a send is split by the sender, and acknowledged after its last row).
+   * So an acknowledgement never ends inside a transaction.
+   */
+  private takeTransactions(): Transaction[] {
+    const taken = [this.queue.shift() as Transaction];
+    let rows = taken[0]?.rows.length ?? 0;
+    let bytes = taken[0]?.bytes ?? 0;
+    for (let next = this.queue[0]; next; next = this.queue[0]) {
+      if (rows + next.rows.length > this.o.batchMaxRows || bytes + next.bytes > this.o.batchMaxBytes) break;
+      taken.push(this.queue.shift() as Transaction);
+      rows += next.rows.length;
+      bytes += next.bytes;
+    }
+    return taken;
   }
 
   private fail(err: Error): void {
@@ -219,14 +246,4 @@ export class RelayStream {
     this.paused = false;
     this.socket()?.resume?.();
   }
-}
-
-function toMessage(row: Record<string, unknown>): OutboxMessage {
-  const headers = row.headers as Record<string, unknown>;
-  return {
-    topic: String(row.topic),
-    key: String(row.key),
-    value: JSON.stringify(row.payload),
-    headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, String(v)])),
-  };
 }

@@ -1,18 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import client from 'prom-client';
 import { type Config, databaseUrl, kafkaBrokers } from '../app/config.ts';
 import { createRolePool } from '../app/db/database.ts';
 import type { Logger } from '../app/observability/logger.ts';
-import { registry } from '../app/observability/metrics.ts';
 import { startMetricsServer } from '../app/observability/metrics-server.ts';
 import { startHeartbeat } from '../workers/heartbeat.ts';
 import { backfillIfNeeded } from './backfill.ts';
 import { createKafka, createPublisher, ensureTopics, type Publisher } from './kafka.ts';
 import { acquireLeadership } from './leader.ts';
-import { relayLeader } from './metrics.ts';
+import { relayLeader, relaySlotRecreatedTotal } from './metrics.ts';
+import { quarantineIn } from './quarantine.ts';
 import { RelayStream } from './relay-stream.ts';
 import { ensurePublicationAndSlot } from './replication-setup.ts';
+import { createSender } from './sender.ts';
 
 /**
  * One relay process: stands by until it holds the leader lock, then sets up the publication,
@@ -26,7 +26,6 @@ export async function startRelay(config: Config, logger: Logger) {
   const instanceId = `relay:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const heartbeat = startHeartbeat(database.pool, 'relay', config.RELAY_HEARTBEAT_SECONDS, logger);
   const metricsServer = startMetricsServer(config.RELAY_METRICS_PORT, config.HOST, logger);
-  registerSlotGauge(database.pool, config.RELAY_SLOT_NAME);
 
   let stopping = false;
   let stream: RelayStream | undefined;
@@ -80,23 +79,40 @@ export async function startRelay(config: Config, logger: Logger) {
           config.RELAY_PUBLICATION,
           config.RELAY_SLOT_NAME,
         );
-        if (setup.created) logger.info({ slot: config.RELAY_SLOT_NAME }, 'created the replication slot');
+        if (setup.invalidated) {
+          relaySlotRecreatedTotal.inc();
+          logger.error(
+            { slot: config.RELAY_SLOT_NAME, reason: setup.invalidated },
+            'the replication slot was invalidated by Postgres (it held back more WAL than max_slot_wal_keep_size allows): recreated it; backfilling from the outbox',
+          );
+        } else if (setup.created)
+          logger.info({ slot: config.RELAY_SLOT_NAME }, 'created the replication slot');
         const kafka = createKafka(kafkaBrokers(config), config.KAFKA_CLIENT_ID, logger);
         await ensureTopics(kafka, config.KAFKA_TOPIC_PARTITIONS);
-        publisher = await createPublisher(kafka, { idempotent: config.KAFKA_IDEMPOTENT });
-        await backfillIfNeeded(database.pool, publisher, {
+        publisher = await createPublisher(kafka, {
+          idempotent: config.KAFKA_IDEMPOTENT,
+          compression: config.KAFKA_COMPRESSION,
+        });
+        const sender = createSender(publisher, quarantineIn(database.pool, logger), {
+          maxRows: config.RELAY_BATCH_MAX_ROWS,
+          maxBytes: config.RELAY_BATCH_MAX_BYTES,
+          maxMessageBytes: config.RELAY_MESSAGE_MAX_BYTES,
+        });
+        await backfillIfNeeded(database.pool, sender, {
           slot: config.RELAY_SLOT_NAME,
           instanceId,
           slotCreated: setup.created,
+          overlapSeconds: config.RELAY_BACKFILL_OVERLAP_SECONDS,
           logger,
         });
         stream = new RelayStream({
           connectionString,
           slot: config.RELAY_SLOT_NAME,
           publication: config.RELAY_PUBLICATION,
-          publisher,
+          sender,
           logger,
           batchMaxRows: config.RELAY_BATCH_MAX_ROWS,
+          batchMaxBytes: config.RELAY_BATCH_MAX_BYTES,
           batchMaxWaitMs: config.RELAY_BATCH_MAX_WAIT_MS,
           maxBufferedRows: config.RELAY_MAX_BUFFERED_ROWS,
           onAcked: (p) => {
@@ -144,22 +160,4 @@ export async function startRelay(config: Config, logger: Logger) {
       await database.close();
     },
   };
-}
-
-/** Bytes of WAL the slot keeps on disk, and how far its confirmed position trails the WAL end. */
-function registerSlotGauge(pool: import('pg').Pool, slot: string): void {
-  new client.Gauge({
-    name: 'outbox_relay_slot_retained_wal_bytes',
-    help: 'WAL retained by the relay slot (current WAL position - restart_lsn)',
-    registers: [registry],
-    async collect() {
-      const { rows } = await pool
-        .query<{ retained: string | null }>(
-          'select pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::text as retained from pg_replication_slots where slot_name = $1',
-          [slot],
-        )
-        .catch(() => ({ rows: [] as { retained: string | null }[] }));
-      if (rows[0]?.retained) this.set(Number(rows[0].retained));
-    },
-  });
 }

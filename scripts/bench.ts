@@ -8,7 +8,7 @@ import { createDatabase } from '../app/db/database.ts';
 import { startEmbeddedPostgres } from '../app/db/embedded-postgres.ts';
 import { migrate } from '../app/db/migrate.ts';
 import { SAGA_TASKS } from '../app/payments/saga-jobs.ts';
-import { startLocalBroker } from '../outbox-relay/local-broker.ts';
+import { LOCAL_BROKER_RELAY_ENV, startLocalBroker } from '../outbox-relay/local-broker.ts';
 import { benchmarkChart } from './lib/bench-chart.ts';
 import { cpuDelta, cpuSeconds, resetStatements, topStatements } from './lib/bench-profile.ts';
 import { type PacedLoadResult, pacedLoad } from './lib/paced-load.ts';
@@ -80,7 +80,7 @@ const env: Record<string, string> = {
   LOG_LEVEL: 'error',
   DATABASE_URL: url,
   KAFKA_BROKERS: broker.brokers,
-  KAFKA_IDEMPOTENT: 'false',
+  ...LOCAL_BROKER_RELAY_ENV,
   PORT: String(ports.api),
   DB_POOL_MAX: '20',
   GATEWAY_SIM_PORT: String(ports.sim),

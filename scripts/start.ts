@@ -5,7 +5,7 @@ import { type Config, loadConfig } from '../app/config.ts';
 import { type RunningPostgres, startEmbeddedPostgres } from '../app/db/embedded-postgres.ts';
 import { migrate } from '../app/db/migrate.ts';
 import { exitOnConfigError } from '../app/process.ts';
-import { type LocalBroker, startLocalBroker } from '../outbox-relay/local-broker.ts';
+import { LOCAL_BROKER_RELAY_ENV, type LocalBroker, startLocalBroker } from '../outbox-relay/local-broker.ts';
 
 /**
  * `npm start`: the whole system on one machine for a newcomer. Starts embedded Postgres (unless
@@ -28,6 +28,7 @@ if (!databaseUrl) {
     database: 'payments',
     persistent: true,
     durable: true,
+    maxSlotWalKeepSize: config.EMBEDDED_PG_MAX_SLOT_WAL_KEEP_SIZE,
   });
   databaseUrl = postgres.url;
 }
@@ -84,8 +85,7 @@ const env = {
   DATABASE_URL: databaseUrl,
   KAFKA_BROKERS: kafkaBrokers,
   GATEWAY_SIM_STATE_FILE: process.env.GATEWAY_SIM_STATE_FILE ?? path.join(root, '.data/gateway-sim.jsonl'),
-  // mokapi mishandles idempotent multi-record batches (see KAFKA_IDEMPOTENT in app/config.ts).
-  ...(broker ? { KAFKA_IDEMPOTENT: 'false' } : {}),
+  ...(broker ? LOCAL_BROKER_RELAY_ENV : {}),
 };
 for (const role of roles) launch(role, env);
 printUrls(config, databaseUrl, kafkaBrokers, Boolean(broker));

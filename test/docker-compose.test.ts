@@ -12,6 +12,8 @@ const compose = parse(readFileSync('docker-compose.yml', 'utf8'), { merge: true 
 describe('docker-compose.yml', () => {
   it('runs Postgres with logical replication', () => {
     expect(compose.services.postgres.command.join(' ')).toMatch(/wal_level=logical/);
+    // A relay that is down cannot make the slot fill the disk.
+    expect(compose.services.postgres.command.join(' ')).toMatch(/max_slot_wal_keep_size=\d+GB/);
     expect(compose.services.postgres.healthcheck).toBeDefined();
   });
 
@@ -34,6 +36,7 @@ describe('docker-compose.yml', () => {
 
   it('runs the relay against Apache Kafka, and the gateway simulator', () => {
     expect(compose.services.relay.environment.KAFKA_BROKERS).toBe('kafka:9092');
+    expect(compose.services.relay.environment.KAFKA_COMPRESSION).toBe('gzip');
     expect(compose.services.relay.depends_on.kafka.condition).toBe('service_healthy');
     expect(compose.services['gateway-sim'].command.at(-1)).toBe('gateway-sim/main.ts');
   });

@@ -14,6 +14,12 @@ export interface EmbeddedPostgresOptions {
   persistent: boolean;
   /** fsync off is only for throwaway test clusters. */
   durable: boolean;
+  /**
+   * max_slot_wal_keep_size (default 2GB): WAL a replication slot may hold back before Postgres
+   * invalidates it, so a relay that is down cannot fill the disk (EMBEDDED_PG_MAX_SLOT_WAL_KEEP_SIZE
+   * for `npm start`).
+   */
+  maxSlotWalKeepSize?: string;
   /** More `-c name=value` settings (the benchmark's profile loads pg_stat_statements). */
   settings?: Record<string, string>;
   onLog?: (line: string) => void;
@@ -56,6 +62,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       'max_replication_slots=10',
       '-c',
       'max_connections=200',
+      '-c',
+      `max_slot_wal_keep_size=${options.maxSlotWalKeepSize ?? '2GB'}`,
       '-c',
       'listen_addresses=127.0.0.1',
       ...durability,

@@ -232,6 +232,21 @@ export interface RelayProgressTable {
   updated_at: Timestamp;
 }
 
+export interface RelayQuarantineTable {
+  id: Generated<number>;
+  outbox_id: number;
+  event_id: string;
+  topic: string;
+  key: string;
+  size_bytes: number;
+  reason: 'message_too_large' | 'broker_refused_too_large';
+  detail: string;
+  quarantined_at: Generated<Timestamp>;
+  resolved_at: Timestamp | null;
+  resolution: 'republished' | 'accepted' | null;
+  resolution_note: string | null;
+}
+
 export interface AuditRunTable {
   id: Generated<number>;
   ran_at: Timestamp;
@@ -242,6 +257,7 @@ export interface AuditRunTable {
 export interface DB {
   audit_runs: AuditRunTable;
   relay_progress: RelayProgressTable;
+  relay_quarantine: RelayQuarantineTable;
   payments: PaymentTable;
   payment_steps: PaymentStepTable;
   charge_attempts: ChargeAttemptTable;

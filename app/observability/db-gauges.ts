@@ -5,7 +5,8 @@ import { registry } from './metrics.ts';
 
 /**
  * Gauges read from the database when Prometheus scrapes the API: the state they report lives in
- * tables (dead letters, relay progress), not in any one process.
+ * tables (dead letters, relay progress) or in Postgres itself (the relay's slots), not in any one
+ * process, and must be seen while the process it concerns (the relay) is down.
  */
 let gaugeDb: Db | undefined;
 
@@ -53,6 +54,92 @@ new client.Gauge({
     if (rows[0]) this.set(rows[0].lag ?? 0);
   },
 });
+
+countGauge(
+  'outbox_relay_quarantined_rows',
+  'Outbox rows the relay set aside as too large to send and nobody resolved yet (relay_quarantine): not on Kafka',
+  () => sql<{ n: number }>`select count(*)::int as n from relay_quarantine where resolved_at is null`,
+);
+
+/**
+ * The relay's replication slots: what relay_progress names, joined with pg_replication_slots, so a
+ * slot that is gone shows as "missing".
+ */
+interface SlotRow {
+  slot: string;
+  active: boolean;
+  status: string;
+  retained: string | null;
+  safe: string | null;
+}
+const SLOT_STATUSES = ['reserved', 'extended', 'unreserved', 'lost', 'missing'] as const;
+let slotsReading: Promise<SlotRow[]> | undefined;
+/** The four gauges collect together on a scrape: they share the one query in flight. */
+function readSlots(db: Db): Promise<SlotRow[]> {
+  slotsReading ??= sql<SlotRow>`
+    select p.slot_name as slot, coalesce(s.active, false) as active,
+           case when s.slot_name is null then 'missing'
+                -- invalidation_reason (Postgres 17+) also covers idle_replication_slot_timeout
+                when to_jsonb(s) ->> 'invalidation_reason' is not null then 'lost'
+                else s.wal_status end as status,
+           pg_wal_lsn_diff(pg_current_wal_lsn(), s.restart_lsn)::text as retained,
+           s.safe_wal_size::text as safe
+      from relay_progress p left join pg_replication_slots s on s.slot_name = p.slot_name`
+    .execute(db)
+    .then((r) => r.rows)
+    .catch(() => [])
+    .finally(() => {
+      slotsReading = undefined;
+    });
+  return slotsReading;
+}
+function slotGauge(
+  name: string,
+  help: string,
+  labelNames: string[],
+  set: (gauge: client.Gauge<string>, row: SlotRow) => void,
+) {
+  new client.Gauge({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    async collect() {
+      if (!gaugeDb) return;
+      const rows = await readSlots(gaugeDb);
+      this.reset();
+      for (const row of rows) set(this, row);
+    },
+  });
+}
+
+slotGauge(
+  'outbox_relay_slot_retained_wal_bytes',
+  'WAL the relay slot keeps on disk (current WAL position - restart_lsn); none once the slot is lost',
+  ['slot'],
+  (g, row) => {
+    if (row.retained !== null) g.set({ slot: row.slot }, Number(row.retained));
+  },
+);
+slotGauge(
+  'outbox_relay_slot_safe_wal_bytes',
+  'WAL that can still be written before Postgres invalidates the relay slot (safe_wal_size, max_slot_wal_keep_size)',
+  ['slot'],
+  (g, row) => {
+    if (row.safe !== null) g.set({ slot: row.slot }, Number(row.safe));
+  },
+);
+slotGauge('outbox_relay_slot_active', '1 while a relay streams from the slot', ['slot'], (g, row) =>
+  g.set({ slot: row.slot }, row.active ? 1 : 0),
+);
+slotGauge(
+  'outbox_relay_slot_wal_status',
+  "The relay slot's wal_status (1 for the current one): reserved, extended, unreserved (lost at the next checkpoint), lost (invalidated), missing",
+  ['slot', 'status'],
+  (g, row) => {
+    for (const status of SLOT_STATUSES) g.set({ slot: row.slot, status }, row.status === status ? 1 : 0);
+  },
+);
 
 new client.Gauge({
   name: 'audit_discrepancies',

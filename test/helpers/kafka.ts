@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
 import { type LocalBroker, startLocalBroker } from '../../outbox-relay/local-broker.ts';
 import { freePorts, waitFor } from './processes.ts';
@@ -113,4 +114,118 @@ export function versionsByKey(messages: ConsumedMessage[]): Map<string, number[]
   const byKey = new Map<string, number[]>();
   for (const m of dedupe(messages).unique) byKey.set(m.key, [...(byKey.get(m.key) ?? []), m.value.version]);
   return byKey;
+}
+
+/**
+ * A request size limit in front of the test broker. mokapi 0.52 has no `message.max.bytes` (its
+ * Kafka settings are retention, segment and group ones only), so this stands where Kafka's own
+ * limit would: it forwards bytes both ways and closes the connection on a request larger than
+ * `maxRequestBytes`, as a Kafka broker does for one over `socket.request.max.bytes`. Metadata
+ * answers are rewritten to name the proxy, so a client that bootstraps through it also produces
+ * through it.
+ */
+export interface SizeLimitedBroker {
+  brokers: string;
+  /** Requests refused (connection closed) for their size. */
+  refused(): number;
+  stop(): Promise<void>;
+}
+
+const METADATA = 3;
+
+export async function startSizeLimitedProxy(
+  target: string,
+  maxRequestBytes: number,
+): Promise<SizeLimitedBroker> {
+  const [host, portText] = target.split(':');
+  const upstreamPort = Number(portText);
+  const sockets = new Set<net.Socket>();
+  let refused = 0;
+  let proxyPort = 0;
+
+  const server = net.createServer((client) => {
+    const upstream = net.connect({ host, port: upstreamPort });
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    }
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    for (const s of [client, upstream]) {
+      s.on('error', close);
+      s.on('close', close);
+    }
+    const metadataVersions = new Map<number, number>();
+    readFrames(
+      client,
+      (size) => {
+        if (size <= maxRequestBytes) return true;
+        refused++;
+        close();
+        return false;
+      },
+      (frame) => {
+        if (frame.readInt16BE(4) === METADATA)
+          metadataVersions.set(frame.readInt32BE(8), frame.readInt16BE(6));
+        upstream.write(frame);
+      },
+    );
+    readFrames(
+      upstream,
+      () => true,
+      (frame) => {
+        const version = metadataVersions.get(frame.readInt32BE(4));
+        if (version !== undefined) {
+          metadataVersions.delete(frame.readInt32BE(4));
+          rewriteBrokerPorts(frame, version, upstreamPort, proxyPort);
+        }
+        client.write(frame);
+      },
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  proxyPort = (server.address() as net.AddressInfo).port;
+  return {
+    brokers: `127.0.0.1:${proxyPort}`,
+    refused: () => refused,
+    async stop() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Kafka framing: a 4-byte size, then that many bytes. `accept(size)` may refuse a frame early. */
+function readFrames(socket: net.Socket, accept: (size: number) => boolean, onFrame: (frame: Buffer) => void) {
+  let buffered = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    while (buffered.length >= 4) {
+      const size = buffered.readInt32BE(0);
+      if (!accept(size)) {
+        buffered = Buffer.alloc(0);
+        return;
+      }
+      if (buffered.length < 4 + size) return;
+      onFrame(buffered.subarray(0, 4 + size));
+      buffered = buffered.subarray(4 + size);
+    }
+  });
+}
+
+/** Metadata responses v0-v8 (kafkajs uses up to v6): brokers => node_id host port [rack]. */
+function rewriteBrokerPorts(frame: Buffer, version: number, from: number, to: number) {
+  if (version > 8) throw new Error(`metadata v${version} (flexible) is not supported by this proxy`);
+  let at = 8 + (version >= 3 ? 4 : 0); // size, correlation id, throttle_time_ms
+  const brokers = frame.readInt32BE(at);
+  at += 4;
+  for (let i = 0; i < brokers; i++) {
+    at += 4; // node_id
+    at += 2 + frame.readInt16BE(at); // host
+    if (frame.readInt32BE(at) === from) frame.writeInt32BE(to, at);
+    at += 4;
+    if (version >= 1) at += 2 + Math.max(0, frame.readInt16BE(at)); // rack (nullable)
+  }
 }

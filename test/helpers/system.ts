@@ -1,8 +1,9 @@
 import { sql } from 'kysely';
+import { LOCAL_BROKER_RELAY_ENV } from '../../outbox-relay/local-broker.ts';
 import { ADMIN_TOKEN, startTestApp, type TestApp } from './app.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { idem, request } from './http.ts';
-import { startTestBroker } from './kafka.ts';
+import { type SizeLimitedBroker, startSizeLimitedProxy, startTestBroker } from './kafka.ts';
 import { freePort, type RoleProcess, spawnRole, waitFor } from './processes.ts';
 
 /**
@@ -31,10 +32,10 @@ export const FAST_ENV: Record<string, string> = {
   GATEWAY_UNKNOWN_RETRY_MAX_SECONDS: '2',
   RECONCILE_GRACE_SECONDS: '1',
   FRAUD_VELOCITY_PER_MINUTE: '1000',
-  KAFKA_IDEMPOTENT: 'false',
   RELAY_METRICS_PORT: '0',
   RELAY_HEARTBEAT_SECONDS: '1',
   RELAY_STANDBY_POLL_MS: '200',
+  ...LOCAL_BROKER_RELAY_ENV,
 };
 
 export interface TestSystem {
@@ -46,10 +47,12 @@ export interface TestSystem {
   startWorker(extraEnv?: Record<string, string>): Promise<RoleProcess>;
   relays: RoleProcess[];
   startRelay(extraEnv?: Record<string, string>): Promise<RoleProcess>;
-  /** The test's own broker, when started with relays. */
+  /** The test's own broker, when started with relays (consumers read it directly). */
   brokers?: string;
   /** Workers and relays that exited on their own and were restarted (with `supervise`). */
   restarts: { role: string; pid: number; at: number; exit: string | number | null; output: string }[];
+  /** The request size limit the relays produce through, when asked for (kafkaMaxRequestBytes). */
+  brokerLimit?: SizeLimitedBroker;
   control(provider: 'alpha' | 'beta', controls: Record<string, unknown>): Promise<any>;
   newWallet(balance: number, currency?: string): Promise<string>;
   pay(
@@ -66,8 +69,10 @@ export async function startSystem(
   options: {
     workers?: number;
     relays?: number;
-    /** A database of the test's own (a private server); the system does not drop it. */
+    /** A database of the test's own (dropped by close()); default: a clone of the template. */
     database?: TestDatabase;
+    /** Relays produce through a proxy that refuses requests over this many bytes. */
+    kafkaMaxRequestBytes?: number;
     /** Restart a worker or relay that exits on its own, as `npm start` and compose's restart policy do. */
     supervise?: boolean;
   } = {},
@@ -75,6 +80,10 @@ export async function startSystem(
   const database = options.database ?? (await createTestDatabase());
   let closing = false;
   const broker = options.relays ? await startTestBroker() : undefined;
+  const brokerLimit =
+    broker && options.kafkaMaxRequestBytes
+      ? await startSizeLimitedProxy(broker.brokers, options.kafkaMaxRequestBytes)
+      : undefined;
   const simPort = await freePort();
   const gatewayUrl = `http://127.0.0.1:${simPort}`;
   const env: Record<string, string> = {
@@ -83,7 +92,7 @@ export async function startSystem(
     GATEWAY_BASE_URL: gatewayUrl,
     // Slots are per cluster: one per test database.
     RELAY_SLOT_NAME: `slot_${database.url.split('/').pop()}`,
-    ...(broker ? { KAFKA_BROKERS: broker.brokers } : {}),
+    ...(broker ? { KAFKA_BROKERS: brokerLimit?.brokers ?? broker.brokers } : {}),
     ...overrides,
   };
   const sim = spawnRole('gateway-sim/main.ts', { ...env, GATEWAY_SIM_PORT: String(simPort) });
@@ -145,6 +154,7 @@ export async function startSystem(
     startRelay,
     brokers: broker?.brokers,
     restarts,
+    brokerLimit,
     async control(provider, controls) {
       const res = await fetch(`${gatewayUrl}/${provider}/_control`, {
         method: 'POST',
@@ -189,10 +199,11 @@ export async function startSystem(
     async close() {
       closing = true;
       await Promise.all([...workers, ...relays].map((p) => p.kill('SIGTERM')));
+      await brokerLimit?.stop();
       await broker?.stop();
       await sim.kill('SIGTERM');
       await api.close();
-      if (!options.database) await database.drop();
+      await database.drop();
     },
   };
   return system;
