@@ -69,6 +69,10 @@ function fromPostgresError(e: {
     case '23505':
       if (e.constraint === 'event_version_unique')
         return new StaleAggregateVersion('The aggregate changed concurrently; retry.');
+      // Two requests racing to apply one effect (a deposit key taken over after its lease): the
+      // loser's retry is answered from the ledger (DEPOSIT_ALREADY_APPLIED, or a replay).
+      if (e.constraint === 'ledger_source_ref_unique')
+        return new StaleAggregateVersion('The same effect was applied concurrently; retry.');
       return undefined;
     case '40001':
     case '40P01':

@@ -136,7 +136,7 @@ export function paymentsRouter(deps: AppDeps & { waiter: PaymentWaiter; saga: Sa
     const last = items.at(-1);
     res.json({
       items: items.map((p) => paymentView(p, steps, refunds)),
-      next_cursor: rows.length > query.limit && last ? encodeTimeCursor(last.created_at, last.id) : null,
+      next_cursor: rows.length > query.limit && last ? encodeTimeCursor(last.cursor_at, last.id) : null,
     });
   });
 
