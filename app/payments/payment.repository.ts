@@ -62,6 +62,19 @@ export function listPayments(
     .execute();
 }
 
+/**
+ * The payment's own events and the wallet events it caused (found by `data ->> 'payment_id'`), as
+ * envelopes in commit order. Each side has its index (event_version_unique, and
+ * events_wallet_payment_id from migration 0011): nothing else in the event store is read.
+ */
+export function paymentEventsQuery(paymentId: string) {
+  return sql<{ envelope: unknown }>`
+    select event__envelope(e) as envelope from events e
+     where e.aggregate_id = ${paymentId}::uuid
+        or (e.aggregate_type = 'wallet' and e.data ->> 'payment_id' = ${paymentId})
+     order by e.position`;
+}
+
 /** Records what a step did; a step repeated by an at-least-once job records once. */
 export async function recordStep(
   db: Db | Trx,
