@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { type Request, Router } from 'express';
 import { sql } from 'kysely';
 import type { AppDeps } from './deps.ts';
 
@@ -12,15 +12,17 @@ interface Check {
  * healthy: every check passes. degraded: the database answers but a worker or the relay has not
  * reported within HEALTH_STALE_SECONDS (payments would stall). unhealthy (503): no database.
  */
-export function healthRouter({ db, config }: AppDeps): Router {
+export function healthRouter({ db, config, logger }: AppDeps): Router {
   const router = Router();
 
-  async function databaseCheck(): Promise<Check> {
+  /** The raw error names hosts, databases and roles: it goes to the log with the request id. */
+  async function databaseCheck(req: Request): Promise<Check> {
     try {
       await withTimeout(sql`select 1`.execute(db), 2000);
       return { status: 'pass', detail: 'reachable' };
     } catch (err) {
-      return { status: 'fail', detail: (err as Error).message };
+      logger.warn({ err, requestId: req.id, traceId: req.traceId }, 'health: database check failed');
+      return { status: 'fail', detail: err instanceof HealthTimeout ? 'timed out' : 'unreachable' };
     }
   }
 
@@ -68,8 +70,8 @@ export function healthRouter({ db, config }: AppDeps): Router {
         };
   }
 
-  router.get('/health', async (_req, res) => {
-    const database = await databaseCheck();
+  router.get('/health', async (req, res) => {
+    const database = await databaseCheck(req);
     const unknown: Check = { status: 'fail', detail: 'database unreachable' };
     const [worker, relay, audit] =
       database.status === 'pass'
@@ -89,8 +91,8 @@ export function healthRouter({ db, config }: AppDeps): Router {
     res.json({ status: 'alive' });
   });
 
-  router.get('/health/ready', async (_req, res) => {
-    const database = await databaseCheck();
+  router.get('/health/ready', async (req, res) => {
+    const database = await databaseCheck(req);
     res
       .status(database.status === 'pass' ? 200 : 503)
       .json({ status: database.status === 'pass' ? 'ready' : 'not_ready', checks: { database } });
@@ -99,11 +101,13 @@ export function healthRouter({ db, config }: AppDeps): Router {
   return router;
 }
 
+class HealthTimeout extends Error {}
+
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([
     promise,
     new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms).unref(),
+      setTimeout(() => reject(new HealthTimeout(`timed out after ${ms} ms`)), ms).unref(),
     ),
   ]);
 }

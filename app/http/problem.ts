@@ -32,10 +32,11 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const known = toAppError(err);
     if (known) {
-      if (known.status >= 500) logger.warn({ err, traceId: req.traceId }, 'request failed: %s', known.code);
+      if (known.status >= 500)
+        logger.warn({ err, requestId: req.id, traceId: req.traceId }, 'request failed: %s', known.code);
       return sendProblem(res, known);
     }
-    logger.error({ err: ensureError(err), traceId: req.traceId }, 'unhandled error');
+    logger.error({ err: ensureError(err), requestId: req.id, traceId: req.traceId }, 'unhandled error');
     sendProblem(res, new AppError(500, 'INTERNAL_ERROR', 'Internal error', 'An unexpected error occurred.'));
   };
 }

@@ -14,6 +14,7 @@ import { gatewayUnknownOutcomesTotal, observeSettlement } from '../../../app/pay
 import { findPaymentById, lockPaymentById } from '../../../app/payments/payment.repository.ts';
 import { advancePayment } from '../../../app/payments/saga.ts';
 import type { WorkerDeps } from '../../deps.ts';
+import { logGatewayTrouble } from '../../gateway-trouble.ts';
 import { defineTask } from '../../task-catalogue.ts';
 import { paymentPayload } from './payload.ts';
 
@@ -27,7 +28,7 @@ import { paymentPayload } from './payload.ts';
  * one leaves the payment waiting, and this step is scheduled again to ask.
  */
 export const chargeGateway = (deps: WorkerDeps) =>
-  defineTask(paymentPayload, async ({ paymentId }) => {
+  defineTask(paymentPayload, async ({ paymentId }, helpers) => {
     const initial = await findPaymentById(deps.db, paymentId);
     if (initial?.saga_step !== 'debited') return; // already past this step
     for (let round = 0; round < 4; round++) {
@@ -61,6 +62,12 @@ export const chargeGateway = (deps: WorkerDeps) =>
         fresh,
       );
       if (outcome.kind === 'answered') checkChargeMatches(payment, attempt.provider, outcome.value);
+      else
+        logGatewayTrouble(
+          helpers.logger,
+          { call: 'charge', provider: attempt.provider, paymentId, traceId: payment.trace_id },
+          outcome,
+        );
       const result = await deps.db.transaction().execute(async (trx) => {
         const locked = await lockPaymentById(trx, paymentId);
         if (!locked) return undefined;
