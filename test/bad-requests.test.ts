@@ -498,6 +498,22 @@ const cases: Case[] = [
     errorPath: 'body',
   },
   {
+    name: 'a path with broken percent-encoding (found by fuzzing)',
+    method: 'POST',
+    path: () => '/payments/%/refunds',
+    body: {},
+    headers: key,
+    status: 400,
+    code: 'MALFORMED_URL',
+  },
+  {
+    name: 'a wallet id with broken percent-encoding (found by fuzzing)',
+    method: 'GET',
+    path: () => '/wallets/%ZZ',
+    status: 400,
+    code: 'MALFORMED_URL',
+  },
+  {
     name: 'refund: unknown payment',
     method: 'POST',
     path: () => '/payments/6f1c2b1e-9a9b-4c1e-8d1e-0a0b0c0d0e0f/refunds',

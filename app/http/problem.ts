@@ -3,6 +3,7 @@ import {
   AppError,
   ensureError,
   MalformedJson,
+  MalformedUrl,
   PayloadTooLarge,
   ServiceUnavailable,
   StaleAggregateVersion,
@@ -50,6 +51,8 @@ function toAppError(err: unknown): AppError | undefined {
   if (e.type === 'entity.too.large') return new PayloadTooLarge('100 kB');
   if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported')
     return new UnsupportedMediaType();
+  // The router could not percent-decode a path parameter (express marks it 400).
+  if (err instanceof URIError) return new MalformedUrl();
   if (e.type === 'request.aborted')
     return new AppError(400, 'REQUEST_ABORTED', 'Request aborted', 'The client aborted the request.');
   return fromPostgresError(e);
