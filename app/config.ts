@@ -183,8 +183,8 @@ function developmentSecretsIn(config: Config, secrets: readonly SecretVariable[]
 function developmentDatabaseUrl(url: string | undefined): string | undefined {
   if (url === undefined)
     return 'must be set with NODE_ENV=production (unset means the embedded development Postgres, password "postgres")';
-  const password = decodeURIComponent(new URL(url).password);
-  if (DEVELOPMENT_DATABASE_PASSWORDS.includes(password))
+  // As written in the URL (percent-encoded); the development passwords need no encoding.
+  if (DEVELOPMENT_DATABASE_PASSWORDS.includes(new URL(url).password))
     return 'has a development password published with this code; set a password of your own (NODE_ENV=production)';
   return undefined;
 }
