@@ -158,15 +158,72 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/** The secret-bearing variables, each checked in production by the processes that use it. */
+export type SecretVariable = 'ADMIN_TOKEN' | 'GATEWAY_ALPHA_SECRET' | 'GATEWAY_BETA_SECRET' | 'DATABASE_URL';
+const ALL_SECRETS: readonly SecretVariable[] = [
+  'ADMIN_TOKEN',
+  'GATEWAY_ALPHA_SECRET',
+  'GATEWAY_BETA_SECRET',
+  'DATABASE_URL',
+];
+
+/**
+ * Values published in this repository (the defaults, .env.example, docker-compose.yml, ops/): fine
+ * on a laptop, known to everyone, so refused with NODE_ENV=production.
+ */
+const DEVELOPMENT_SECRETS: Record<Exclude<SecretVariable, 'DATABASE_URL'>, readonly string[]> = {
+  ADMIN_TOKEN: ['dev-admin-token-change-me', 'compose-admin-token-change-me'],
+  GATEWAY_ALPHA_SECRET: ['alpha-dev-webhook-secret'],
+  GATEWAY_BETA_SECRET: ['beta-dev-webhook-secret'],
+};
+const DEVELOPMENT_DATABASE_PASSWORDS: readonly string[] = ['postgres', 'payments'];
+
+/**
+ * Loads the configuration from `env`. `secrets`: the secret variables this process uses (all by
+ * default); with NODE_ENV=production each must be set to a value of its own, not one published
+ * here, and DATABASE_URL must be set (unset means the embedded development Postgres).
+ */
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  secrets: readonly SecretVariable[] = ALL_SECRETS,
+): Config {
   // Empty strings from a .env template mean "unset", not "invalid".
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = configSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+  const problems = parsed.success
+    ? developmentSecretsIn(parsed.data, secrets, new Set(Object.keys(cleaned)))
+    : parsed.error.issues.map((i) => ({ variable: i.path.join('.'), message: i.message }));
+  if (!parsed.success || problems.length > 0) {
+    const lines = problems.map((p) => `  ${p.variable}: ${p.message}`);
     throw new ConfigError(`Invalid configuration (fix these environment variables):\n${lines.join('\n')}`);
   }
   return parsed.data;
+}
+
+function developmentSecretsIn(config: Config, secrets: readonly SecretVariable[], given: Set<string>) {
+  if (config.NODE_ENV !== 'production') return [];
+  const problems: Array<{ variable: string; message: string }> = [];
+  for (const variable of secrets) {
+    if (variable === 'DATABASE_URL') {
+      const message = developmentDatabaseUrl(config.DATABASE_URL);
+      if (message) problems.push({ variable, message });
+    } else if (DEVELOPMENT_SECRETS[variable].includes(config[variable])) {
+      problems.push({
+        variable,
+        message: `${given.has(variable) ? 'is' : 'is unset, and its default is'} a development value published with this code; set a secret of your own (NODE_ENV=production)`,
+      });
+    }
+  }
+  return problems;
+}
+
+function developmentDatabaseUrl(url: string | undefined): string | undefined {
+  if (url === undefined)
+    return 'must be set with NODE_ENV=production (unset means the embedded development Postgres, password "postgres")';
+  // As written in the URL (percent-encoded); the development passwords need no encoding.
+  if (DEVELOPMENT_DATABASE_PASSWORDS.includes(new URL(url).password))
+    return 'has a development password published with this code; set a password of your own (NODE_ENV=production)';
+  return undefined;
 }
 
 /** The URL used when DATABASE_URL is unset: the embedded Postgres that `npm start` runs. */

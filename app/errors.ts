@@ -32,6 +32,12 @@ export class MalformedJson extends AppError {
   }
 }
 
+export class MalformedUrl extends AppError {
+  constructor() {
+    super(400, 'MALFORMED_URL', 'Malformed URL', 'The URL path is not valid percent-encoding.');
+  }
+}
+
 export class UnsupportedMediaType extends AppError {
   constructor(detail = 'Send the body as application/json.') {
     super(415, 'UNSUPPORTED_MEDIA_TYPE', 'Unsupported media type', detail);

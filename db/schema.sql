@@ -1614,6 +1614,13 @@ CREATE UNIQUE INDEX events_position ON public.events USING btree ("position");
 
 
 --
+-- Name: events_wallet_payment_id; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX events_wallet_payment_id ON public.events USING btree (((data ->> 'payment_id'::text)), "position") WHERE ((aggregate_type = 'wallet'::text) AND ((data ->> 'payment_id'::text) IS NOT NULL));
+
+
+--
 -- Name: idempotency_keys_expires_at; Type: INDEX; Schema: public; Owner: -
 --
 

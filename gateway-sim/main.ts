@@ -5,7 +5,9 @@ import { exitOnConfigError, onShutdown } from '../app/process.ts';
 import { createGatewaySimulator } from './simulator.ts';
 
 /** The `gateway-sim` role: the external gateway stand-in, on GATEWAY_SIM_PORT. */
-const config = exitOnConfigError(loadConfig);
+const config = exitOnConfigError(() =>
+  loadConfig(process.env, ['GATEWAY_ALPHA_SECRET', 'GATEWAY_BETA_SECRET']),
+);
 const logger = createLogger(config.LOG_LEVEL, { role: 'gateway-sim', host: hostname() });
 const simulator = createGatewaySimulator({
   secrets: { alpha: config.GATEWAY_ALPHA_SECRET, beta: config.GATEWAY_BETA_SECRET },

@@ -28,6 +28,9 @@ const controlsSchema = z.strictObject({
   refund_decline_rate: z.number().min(0).max(1).optional(),
   // A gateway bug: charge answers (not webhooks, not _control) report the amount off by this much.
   answer_amount_skew: z.number().int().min(-1_000_000).max(1_000_000).optional(),
+  // What a real gateway's error pages carry (stack traces, hosts, ids): added as `detail` to the
+  // body of every injected 500 and 503. Our side must keep it out of what it serves and publishes.
+  error_detail: z.string().max(2000).optional(),
   down: z.boolean().optional(),
 });
 type Controls = Required<z.infer<typeof controlsSchema>>;
@@ -42,6 +45,7 @@ const DEFAULTS: Controls = {
   webhook_duplicate_rate: 0,
   refund_decline_rate: 0,
   answer_amount_skew: 0,
+  error_detail: '',
   down: false,
 };
 
@@ -312,7 +316,7 @@ export function createGatewaySimulator(options: SimulatorOptions): { app: Expres
     if (!st) return undefined;
     if (st.controls.down) {
       st.faults++;
-      res.status(503).json({ error: 'unavailable', processed: false });
+      res.status(503).json({ error: 'unavailable', processed: false, ...detailOf(st) });
       return undefined;
     }
     return st;
@@ -326,6 +330,8 @@ export function createGatewaySimulator(options: SimulatorOptions): { app: Expres
     return fault;
   };
   const doWork = (fault: Fault) => fault === null || Math.random() < WORK_DONE_DESPITE_FAULT;
+  const detailOf = (st: ProviderState) =>
+    st.controls.error_detail ? { detail: st.controls.error_detail } : {};
 
   /** The answer, computed when the work was done, sent after latency_ms, unless a fault replaces it. */
   async function reply(st: ProviderState, res: Response, fault: Fault, status: number, body: unknown) {
@@ -335,7 +341,7 @@ export function createGatewaySimulator(options: SimulatorOptions): { app: Expres
       return;
     }
     if (res.destroyed || res.writableEnded) return; // the client has gone; the work stays done
-    if (fault === 'error') res.status(500).json({ error: 'internal' });
+    if (fault === 'error') res.status(500).json({ error: 'internal', ...detailOf(st) });
     else res.status(status).json(body);
   }
 
@@ -450,7 +456,8 @@ export function createGatewaySimulator(options: SimulatorOptions): { app: Expres
       return void res.status(422).json({ error: 'refund exceeds the charge' });
     }
     const fault = drawFault(st);
-    if (!doWork(fault)) return void (await reply(st, res, fault, 500, { error: 'internal' }));
+    if (!doWork(fault))
+      return void (await reply(st, res, fault, 500, { error: 'internal', ...detailOf(st) }));
     if (Math.random() < st.controls.refund_decline_rate) {
       return void (await reply(st, res, fault, 422, { error: 'refund_declined', processed: false }));
     }

@@ -6,7 +6,7 @@ import { exitOnConfigError, onShutdown } from '../app/process.ts';
 import { startRelay } from './relay.ts';
 
 /** The `relay` role: outbox -> Kafka, single active (others stand by), until SIGINT/SIGTERM. */
-const config = exitOnConfigError(loadConfig);
+const config = exitOnConfigError(() => loadConfig(process.env, ['DATABASE_URL']));
 const logger = createLogger(config.LOG_LEVEL, { role: 'relay', host: hostname() });
 collectDefaultMetrics('relay');
 const relay = await startRelay(config, logger);

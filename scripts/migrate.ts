@@ -3,6 +3,6 @@ import { migrate } from '../app/db/migrate.ts';
 import { exitOnConfigError } from '../app/process.ts';
 
 /** `npm run migrate`: applies migrations, graphile-worker's schema and db/functions/ to DATABASE_URL. */
-const config = exitOnConfigError(loadConfig);
+const config = exitOnConfigError(() => loadConfig(process.env, ['DATABASE_URL']));
 await migrate(databaseUrl(config));
 process.stdout.write('database is up to date\n');

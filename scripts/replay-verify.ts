@@ -8,7 +8,7 @@ import { exitOnConfigError } from '../app/process.ts';
  * schema `replay` and compares them with the live tables (db/functions/replay__verify.sql), then
  * runs the other audits. Prints what disagrees; exits 1 if anything does.
  */
-const config = exitOnConfigError(loadConfig);
+const config = exitOnConfigError(() => loadConfig(process.env, ['DATABASE_URL']));
 const { db, close } = createDatabase(databaseUrl(config), { max: 2, applicationName: 'replay-verify' });
 try {
   const started = Date.now();

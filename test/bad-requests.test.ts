@@ -40,6 +40,7 @@ interface Case {
 const json = { 'content-type': 'application/json' };
 const deposit = () => `/wallets/${walletId}/deposits`;
 const key = idem('bad-request-key');
+const cursorOf = (text: string) => Buffer.from(text).toString('base64url');
 
 const cases: Case[] = [
   {
@@ -440,6 +441,77 @@ const cases: Case[] = [
     status: 422,
     code: 'VALIDATION_FAILED',
     errorPath: 'query.cursor',
+  },
+  {
+    name: 'payments list: a cursor of hex and dashes that is not a UUID',
+    method: 'GET',
+    path: () => `/payments?cursor=${cursorOf(`t:2026-01-01T00:00:00.000Z|${'-'.repeat(36)}`)}`,
+    status: 422,
+    code: 'VALIDATION_FAILED',
+    errorPath: 'query.cursor',
+  },
+  {
+    name: 'payments list: a cursor with a UUID that has its dashes misplaced',
+    method: 'GET',
+    path: () => `/payments?cursor=${cursorOf(`t:2026-01-01T00:00:00.000Z|${'a'.repeat(32)}----`)}`,
+    status: 422,
+    code: 'VALIDATION_FAILED',
+    errorPath: 'query.cursor',
+  },
+  {
+    name: 'payments list: a cursor with a date that does not exist',
+    method: 'GET',
+    path: () =>
+      `/payments?cursor=${cursorOf('t:2026-13-45T25:61:61.000Z|6f1c2b1e-9a9b-4c1e-8d1e-0a0b0c0d0e0f')}`,
+    status: 422,
+    code: 'VALIDATION_FAILED',
+    errorPath: 'query.cursor',
+  },
+  {
+    name: 'JSON arrays nested 40,000 deep (80 kB, under the size limit)',
+    method: 'POST',
+    path: deposit,
+    rawBody: `${'['.repeat(40_000)}${']'.repeat(40_000)}`,
+    headers: { ...key, ...json },
+    status: 422,
+    code: 'VALIDATION_FAILED',
+    errorPath: 'body',
+  },
+  {
+    name: 'an object nested 10,000 deep inside a field',
+    method: 'POST',
+    path: deposit,
+    rawBody: `{"amount":1,"reference":${'{"a":'.repeat(10_000)}"x"${'}'.repeat(10_000)}}`,
+    headers: { ...key, ...json },
+    status: 422,
+    code: 'VALIDATION_FAILED',
+    errorPath: 'body',
+  },
+  {
+    name: 'payment: nested 10,000 deep in metadata',
+    method: 'POST',
+    path: () => '/payments',
+    rawBody: `{"wallet_id":"6f1c2b1e-9a9b-4c1e-8d1e-0a0b0c0d0e0f","service_id":"s","amount":1,"currency":"USD","metadata":${'{"a":'.repeat(10_000)}"x"${'}'.repeat(10_000)}}`,
+    headers: { ...key, ...json },
+    status: 422,
+    code: 'VALIDATION_FAILED',
+    errorPath: 'body',
+  },
+  {
+    name: 'a path with broken percent-encoding (found by fuzzing)',
+    method: 'POST',
+    path: () => '/payments/%/refunds',
+    body: {},
+    headers: key,
+    status: 400,
+    code: 'MALFORMED_URL',
+  },
+  {
+    name: 'a wallet id with broken percent-encoding (found by fuzzing)',
+    method: 'GET',
+    path: () => '/wallets/%ZZ',
+    status: 400,
+    code: 'MALFORMED_URL',
   },
   {
     name: 'refund: unknown payment',

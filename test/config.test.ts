@@ -34,6 +34,74 @@ describe('configuration', () => {
     expect(result.stderr).toMatch(/PORT/);
   });
 
+  describe('with NODE_ENV=production', () => {
+    const real = {
+      NODE_ENV: 'production',
+      ADMIN_TOKEN: 'f3a9c1e07b5d4e26a8c4d1f0b2e7a965',
+      GATEWAY_ALPHA_SECRET: 'whsec_alpha_9d2f7c41b8e0',
+      GATEWAY_BETA_SECRET: 'whsec_beta_5a1e3c9f07d2',
+      DATABASE_URL: 'postgres://payments:Xq7%23pL2vR9@db.internal:5432/payments',
+    };
+    const refusal = (env: Record<string, string>, secrets?: Parameters<typeof loadConfig>[1]) => {
+      try {
+        loadConfig(env, secrets);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as Error).message;
+      }
+      throw new Error('loadConfig accepted it');
+    };
+
+    it('refuses every development secret left at its default, naming each variable', () => {
+      const message = refusal({ NODE_ENV: 'production' });
+      for (const name of ['ADMIN_TOKEN', 'GATEWAY_ALPHA_SECRET', 'GATEWAY_BETA_SECRET', 'DATABASE_URL'])
+        expect(message).toMatch(new RegExp(`^  ${name}: `, 'm'));
+    });
+
+    it.each([
+      ['ADMIN_TOKEN', 'dev-admin-token-change-me'],
+      ['ADMIN_TOKEN', 'compose-admin-token-change-me'],
+      ['GATEWAY_ALPHA_SECRET', 'alpha-dev-webhook-secret'],
+      ['GATEWAY_BETA_SECRET', 'beta-dev-webhook-secret'],
+      ['DATABASE_URL', 'postgres://postgres:postgres@127.0.0.1:5433/payments'],
+      ['DATABASE_URL', 'postgres://payments:payments@postgres:5432/payments'],
+    ])('refuses %s=%s, set explicitly', (name, value) => {
+      const message = refusal({ ...real, [name]: value });
+      expect(message).toMatch(new RegExp(`^  ${name}: `, 'm'));
+      expect(message).not.toContain(value);
+    });
+
+    it('starts with real values', () => {
+      expect(loadConfig(real).ADMIN_TOKEN).toBe(real.ADMIN_TOKEN);
+    });
+
+    it('checks only the secrets a process uses (a worker has no admin token nor webhook secret)', () => {
+      expect(
+        loadConfig({ NODE_ENV: 'production', DATABASE_URL: real.DATABASE_URL }, ['DATABASE_URL']).NODE_ENV,
+      ).toBe('production');
+      expect(refusal({ NODE_ENV: 'production' }, ['DATABASE_URL'])).toMatch(/^ {2}DATABASE_URL: /m);
+    });
+
+    it.each([
+      ['api', 'app/main.ts', ['ADMIN_TOKEN', 'GATEWAY_ALPHA_SECRET', 'GATEWAY_BETA_SECRET', 'DATABASE_URL']],
+      ['worker', 'workers/main.ts', ['DATABASE_URL']],
+      ['relay', 'outbox-relay/main.ts', ['DATABASE_URL']],
+      ['gateway simulator', 'gateway-sim/main.ts', ['GATEWAY_ALPHA_SECRET', 'GATEWAY_BETA_SECRET']],
+      ['migrations', 'scripts/migrate.ts', ['DATABASE_URL']],
+    ])('stops the %s process at start (exit 78), naming each development secret', (_role, entry, names) => {
+      const unset = Object.fromEntries(
+        ['ADMIN_TOKEN', 'GATEWAY_ALPHA_SECRET', 'GATEWAY_BETA_SECRET', 'DATABASE_URL'].map((n) => [n, '']),
+      );
+      const result = spawnSync(process.execPath, ['--import', 'tsx', entry], {
+        env: { ...process.env, ...unset, NODE_ENV: 'production' },
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      expect(result.status, result.stderr).toBe(78);
+      for (const name of names) expect(result.stderr).toMatch(new RegExp(`^  ${name}: `, 'm'));
+    });
+  });
+
   it('documents every variable in .env.example', async () => {
     const { readFile } = await import('node:fs/promises');
     const example = await readFile('.env.example', 'utf8');

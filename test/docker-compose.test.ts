@@ -1,5 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
@@ -50,10 +52,62 @@ describe('docker-compose.yml', () => {
     expect(job('relay').dns_sd_configs[0]).toMatchObject({ names: ['relay'], port: 9465 });
   });
 
-  it.runIf(hasDockerCompose())('passes docker-compose config', () => {
-    execFileSync('docker-compose', ['config', '-q'], { stdio: 'pipe' });
+  it('takes every secret from the environment, required, and publishes none', () => {
+    const raw = readFileSync('docker-compose.yml', 'utf8');
+    const app = compose.services.api.environment;
+    for (const name of SECRETS) expect(raw).toContain(`\${${name}:?`);
+    expect(app.ADMIN_TOKEN).toMatch(/^\$\{ADMIN_TOKEN:\?/);
+    expect(app.GATEWAY_ALPHA_SECRET).toMatch(/^\$\{GATEWAY_ALPHA_SECRET:\?/);
+    expect(app.GATEWAY_BETA_SECRET).toMatch(/^\$\{GATEWAY_BETA_SECRET:\?/);
+    expect(app.DATABASE_URL).toContain('${PAYMENTS_DB_PASSWORD:?');
+    expect(compose.services.migrate.environment.DATABASE_URL).toBe(app.DATABASE_URL);
+    expect(compose.services['gateway-sim'].environment.GATEWAY_ALPHA_SECRET).toBe(app.GATEWAY_ALPHA_SECRET);
+    expect(compose.services.postgres.environment.POSTGRES_PASSWORD).toMatch(/^\$\{POSTGRES_PASSWORD:\?/);
+    expect(compose.services.postgres.environment.PAYMENTS_DB_PASSWORD).toMatch(
+      /^\$\{PAYMENTS_DB_PASSWORD:\?/,
+    );
+    expect(raw).not.toMatch(/change-me|payments:payments@|PASSWORD: postgres|dev-webhook-secret/);
+  });
+
+  it.runIf(hasDockerCompose())('passes docker-compose config with the secrets set', () => {
+    execFileSync('docker-compose', ['--env-file', emptyEnvFile(), 'config', '-q'], {
+      stdio: 'pipe',
+      env: {
+        ...process.env,
+        ...Object.fromEntries(SECRETS.map((name) => [name, `${name.toLowerCase()}-0123456789abcdef`])),
+      },
+    });
+  });
+
+  it.runIf(hasDockerCompose())('refuses to start without them, naming the variable', () => {
+    const env = { ...process.env };
+    for (const name of SECRETS) delete env[name];
+    const result = spawnSync('docker-compose', ['--env-file', emptyEnvFile(), 'config', '-q'], {
+      env,
+      encoding: 'utf8',
+    });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(
+      /ADMIN_TOKEN|GATEWAY_ALPHA_SECRET|GATEWAY_BETA_SECRET|POSTGRES_PASSWORD|PAYMENTS_DB_PASSWORD/,
+    );
   });
 });
+
+/** Given to docker-compose by the environment (or a .env file next to it): docs, README. */
+const SECRETS = [
+  'ADMIN_TOKEN',
+  'GATEWAY_ALPHA_SECRET',
+  'GATEWAY_BETA_SECRET',
+  'POSTGRES_PASSWORD',
+  'PAYMENTS_DB_PASSWORD',
+];
+
+/** A .env file next to docker-compose.yml (a developer's) must not feed these runs. */
+function emptyEnvFile(): string {
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'compose-env-')), '.env');
+  writeFileSync(file, '');
+  return file;
+}
 
 function hasDockerCompose(): boolean {
   try {

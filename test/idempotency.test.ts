@@ -146,6 +146,33 @@ describe('idempotent deposits', () => {
     expect(await ledgerCount(walletId)).toBe(1);
   });
 
+  it('answers a deposit key reused after its retention 409 DEPOSIT_ALREADY_APPLIED, naming the entry, and applies nothing', async () => {
+    const walletId = await newWallet();
+    const path = `/wallets/${walletId}/deposits`;
+    const first = await api('POST', path, { body: { amount: 30 }, headers: idem('kept-48h') });
+    expect(first.status).toBe(201);
+    // The retention cron runs idempotency__prune(); here, as if 1,000 hours had passed.
+    const { rows } = await sql<{ pruned: number }>`
+      select idempotency__prune(now() + interval '1000 hours')::int as pruned`.execute(app.database.db);
+    expect(rows[0]?.pruned).toBeGreaterThanOrEqual(1);
+
+    for (const amount of [30, 31]) {
+      const again = await api('POST', path, { body: { amount }, headers: idem('kept-48h') });
+      expect(again.status).toBe(409);
+      expect(again.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(again.body).toMatchObject({ status: 409, code: 'DEPOSIT_ALREADY_APPLIED' });
+      expect(again.body.detail).toContain(first.body.entry.id);
+    }
+    expect((await api('GET', `/wallets/${walletId}`)).body.balance).toBe(30);
+    expect(await ledgerCount(walletId)).toBe(1);
+    const keys = await app.database.db
+      .selectFrom('idempotency_keys')
+      .select('key')
+      .where('key', '=', 'kept-48h')
+      .execute();
+    expect(keys).toEqual([]);
+  });
+
   it('lets a retry take over a key whose first request died holding it (lease expired)', async () => {
     const walletId = await newWallet();
     const path = `/wallets/${walletId}/deposits`;

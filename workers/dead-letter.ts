@@ -1,4 +1,5 @@
 import type { Task } from 'graphile-worker';
+import { AppError } from '../app/errors.ts';
 import { GatewayAnswerMismatch } from '../app/payments/charge-attempts.ts';
 import { gatewayAnswerMismatchTotal } from '../app/payments/payment.metrics.ts';
 
@@ -8,8 +9,23 @@ export class PermanentJobError extends Error {
 }
 
 /**
+ * What a payment's steps say about a failed job: a stable code, never the error's text (a raw SQL
+ * or connection error names tables, hosts and values; the payment and its steps are public). The
+ * text stays in dead_letter_jobs.last_error (operators, behind the admin token) and in the
+ * worker's log under the job id.
+ */
+export function publicErrorCode(err: unknown): string {
+  if (err instanceof AppError) return err.code;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return 'DATABASE_ERROR'; // a SQLSTATE
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return 'CONNECTION_ERROR'; // ECONNRESET...
+  return 'STEP_FAILED';
+}
+
+/**
  * Wraps a task so that a job that spends its attempts lands in dead_letter_jobs (with payload,
- * attempts, last error, first and last failure time) and shows in its payment's steps; the job
+ * attempts, last error, first and last failure time) and shows in its payment's steps (by code and
+ * job id: publicErrorCode); the job
  * then completes in graphile-worker. Earlier failures are recorded as 'retrying' steps and
  * rethrown, so graphile-worker retries them with its backoff. If the worker dies on the last
  * attempt, dead_letter__sweep() (cron) catches the job instead; both dedupe on the job id.
@@ -23,6 +39,7 @@ export function withDeadLetter(task: Task): Task {
     } catch (err) {
       const { job } = helpers;
       const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      const step = { error_code: publicErrorCode(err), job_id: Number(job.id) };
       const paymentId = paymentIdOf(payload);
       const mismatch = err instanceof GatewayAnswerMismatch;
       if (mismatch) gatewayAnswerMismatchTotal.inc({ provider: err.provider, source: job.task_identifier });
@@ -32,8 +49,8 @@ export function withDeadLetter(task: Task): Task {
           if (paymentId) {
             await client.query(
               `insert into payment_steps (payment_id, name, status, attempt, detail)
-               values ($1, $2, 'retrying', $3, jsonb_build_object('error', $4::text)) on conflict do nothing`,
-              [paymentId, job.task_identifier, job.attempts, error],
+               values ($1, $2, 'retrying', $3, $4::jsonb) on conflict do nothing`,
+              [paymentId, job.task_identifier, job.attempts, JSON.stringify(step)],
             );
           }
           return;
@@ -51,9 +68,9 @@ export function withDeadLetter(task: Task): Task {
           if (paymentId && rows[0]) {
             await client.query(
               `insert into payment_steps (payment_id, name, status, attempt, detail)
-               values ($1, $2, 'dead_lettered', $3, jsonb_build_object('dead_letter_id', $4::bigint, 'error', $5::text))
+               values ($1, $2, 'dead_lettered', $3, $4::jsonb || jsonb_build_object('dead_letter_id', $5::bigint))
                on conflict do nothing`,
-              [paymentId, job.task_identifier, job.attempts, rows[0].id, error],
+              [paymentId, job.task_identifier, job.attempts, JSON.stringify(step), rows[0].id],
             );
           }
           await client.query('commit');

@@ -6,7 +6,7 @@ import { exitOnConfigError, onShutdown } from '../app/process.ts';
 import { startWorkerRuntime } from './runtime.ts';
 
 /** The `worker` role: runs the saga's jobs until SIGINT/SIGTERM, then finishes in-flight jobs. */
-const config = exitOnConfigError(loadConfig);
+const config = exitOnConfigError(() => loadConfig(process.env, ['DATABASE_URL']));
 const logger = createLogger(config.LOG_LEVEL, { role: 'worker', host: hostname() });
 collectDefaultMetrics('worker');
 const worker = await startWorkerRuntime(config, logger);

@@ -83,7 +83,12 @@ export const eventCatalogue = {
       // the deadline while still pending.
       outcome: z.enum(['declined', 'unavailable', 'canceled']),
       decline_code: z.string().nullable(),
-      error: z.string().nullable(),
+      error: z
+        .string()
+        .nullable()
+        .describe(
+          'Why the call failed, in our words ("gateway answered 503", "connection refused", "circuit open"); never the gateway\'s own answer, which only the worker log keeps.',
+        ),
     }),
   },
   'payment.completed': {
@@ -105,7 +110,16 @@ export const eventCatalogue = {
   'payment.refund_failed': {
     aggregateType: 'payment',
     data: z
-      .strictObject({ refund_id: z.uuid(), amount: money, reason: z.string().min(1) })
+      .strictObject({
+        refund_id: z.uuid(),
+        amount: money,
+        reason: z
+          .string()
+          .min(1)
+          .describe(
+            'In our words, never the gateway\'s: "refused by <provider>: gateway answered 422", "unreachable by <provider>: connection refused".',
+          ),
+      })
       .describe(
         'The gateway refused the refund, or could not be reached; its amount is free to refund again.',
       ),

@@ -58,7 +58,11 @@ export const chargeView = z
   .loose();
 export type GatewayCharge = z.infer<typeof chargeView>;
 
-/** One request's failure, and what it proves. */
+/**
+ * One request's failure, and what it proves. `message` is safe to record and publish (payment
+ * steps, events, refunds): a status, "timed out", "connection refused". What the gateway or the
+ * network said (an error page, a socket error) is in `detail`, for the logs only.
+ */
 export class GatewayRequestError extends Error {
   override name = 'GatewayRequestError';
   constructor(
@@ -69,16 +73,20 @@ export class GatewayRequestError extends Error {
     readonly transient: boolean,
     readonly status?: number,
     readonly body?: unknown,
+    readonly detail?: string,
   ) {
     super(message);
   }
 }
 
-/** The outcome of a call that may move money (create a charge, refund). */
+/**
+ * The outcome of a call that may move money (create a charge, refund). `reason` is safe to record
+ * and publish; `detail`, the raw answer or error, goes to the logs only (logGatewayTrouble).
+ */
 export type MoneyCallOutcome<T> =
   | { kind: 'answered'; value: T }
-  | { kind: 'refused'; reason: string; status?: number; body?: unknown }
-  | { kind: 'unknown'; reason: string; status?: number };
+  | { kind: 'refused'; reason: string; status?: number; body?: unknown; detail?: string }
+  | { kind: 'unknown'; reason: string; status?: number; detail?: string };
 
 export type CancelOutcome = { kind: 'canceled' } | { kind: 'settled'; charge: GatewayCharge };
 
@@ -222,10 +230,9 @@ export class GatewayClient {
       return { kind: 'answered', value };
     } catch (err) {
       if (err instanceof BrokenCircuitError) gatewayRequestsTotal.inc({ provider, outcome: 'circuit_open' });
-      const reason = err instanceof BrokenCircuitError ? 'circuit open' : describe(err);
-      const refusal = err instanceof GatewayRequestError ? err : undefined;
-      if (requests.some((r) => r.ambiguous)) return { kind: 'unknown', reason, status: refusal?.status };
-      return { kind: 'refused', reason, status: refusal?.status, body: refusal?.body };
+      const { message: reason, status, body, detail } = asRequestError(err);
+      if (requests.some((r) => r.ambiguous)) return { kind: 'unknown', reason, status, detail };
+      return { kind: 'refused', reason, status, body, detail };
     }
   }
 
@@ -243,8 +250,7 @@ export class GatewayClient {
         abort,
       )) as T;
     } catch (err) {
-      if (err instanceof TaskCancelledError) throw new GatewayRequestError('timed out', true, true);
-      throw err;
+      throw asRequestError(err);
     }
   }
 
@@ -279,9 +285,12 @@ export class GatewayClient {
         outcome: refused ? 'refused' : signal.aborted ? 'timeout' : 'error',
       });
       throw new GatewayRequestError(
-        refused ? 'connection refused' : signal.aborted ? 'timed out' : describe(err),
+        refused ? 'connection refused' : signal.aborted ? 'timed out' : 'connection failed',
         !refused,
         true,
+        undefined,
+        undefined,
+        describe(err),
       );
     }
     const parsed = parseJson(text);
@@ -294,17 +303,25 @@ export class GatewayClient {
         (parsed as { processed?: unknown } | undefined)?.processed === false;
       gatewayRequestsTotal.inc({ provider, outcome: notProcessed ? 'refused' : 'error' });
       throw new GatewayRequestError(
-        `gateway answered ${res.status}: ${text.slice(0, 200)}`,
+        `gateway answered ${res.status}`,
         !notProcessed,
         res.status >= 500 || res.status === 429,
         res.status,
         parsed,
+        text.slice(0, 1000),
       );
     }
     const answer = schema.safeParse(parsed);
     if (!answer.success) {
       gatewayRequestsTotal.inc({ provider, outcome: 'error' });
-      throw new GatewayRequestError(`unreadable answer (${res.status}): ${text.slice(0, 200)}`, true, true);
+      throw new GatewayRequestError(
+        `unreadable answer (${res.status})`,
+        true,
+        true,
+        undefined,
+        undefined,
+        text.slice(0, 1000),
+      );
     }
     gatewayRequestsTotal.inc({ provider, outcome: 'success' });
     return answer.data;
@@ -355,5 +372,21 @@ function connectionRefused(err: unknown): boolean {
   return false;
 }
 
-const describe = (err: unknown) =>
-  err instanceof Error ? err.message || err.name : String(err).slice(0, 200);
+/** Any failure of a call as a GatewayRequestError, whose message is safe to record and publish. */
+function asRequestError(err: unknown): GatewayRequestError {
+  if (err instanceof GatewayRequestError) return err;
+  if (err instanceof BrokenCircuitError) return new GatewayRequestError('circuit open', false, false);
+  if (err instanceof TaskCancelledError) return new GatewayRequestError('timed out', true, true);
+  return new GatewayRequestError('gateway call failed', true, false, undefined, undefined, describe(err));
+}
+
+/** An error's own words, with its causes (undici hides the socket error in `cause`): logs only. */
+function describe(err: unknown): string {
+  const parts: string[] = [];
+  let e: unknown = err;
+  for (let depth = 0; e && depth < 4; depth++) {
+    parts.push(e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+    e = (e as { cause?: unknown }).cause;
+  }
+  return parts.join(' <- ').slice(0, 1000);
+}

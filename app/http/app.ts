@@ -1,7 +1,7 @@
 import express, { type Express, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
 import swaggerUi from 'swagger-ui-express';
-import { RouteNotFound, UnsupportedMediaType, ValidationFailed } from '../errors.ts';
+import { type FieldError, RouteNotFound, UnsupportedMediaType, ValidationFailed } from '../errors.ts';
 import { webhooksRouter } from '../gateway/webhooks.routes.ts';
 import { useDatabaseForGauges } from '../observability/db-gauges.ts';
 import { httpRequestDuration, registry } from '../observability/metrics.ts';
@@ -13,7 +13,7 @@ import { healthRouter } from './health.ts';
 import { openApiDocument } from './openapi.ts';
 import { problemHandler } from './problem.ts';
 import { requestIdFrom, traceIdFrom } from './request-context.ts';
-import { findNulString } from './validation.ts';
+import { findUnfitJson } from './validation.ts';
 
 /**
  * The HTTP application: cross-cutting concerns once, then one router per resource.
@@ -54,7 +54,7 @@ export function createApp(deps: ApiDeps): Express {
       },
     }),
   );
-  app.use(refuseNulStrings());
+  app.use(refuseUnfitJson());
 
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
@@ -110,12 +110,15 @@ function requireJsonBodies(): RequestHandler {
   };
 }
 
-function refuseNulStrings(): RequestHandler {
+/** NUL characters and deep nesting, in the body or the query: see findUnfitJson. */
+function refuseUnfitJson(): RequestHandler {
   return (req, _res, next) => {
-    const inBody = findNulString(req.body);
-    const inQuery = findNulString(req.query);
-    const where = inBody ? `body.${inBody}` : inQuery ? `query.${inQuery}` : undefined;
-    if (where) throw new ValidationFailed([{ path: where, message: 'must not contain a NUL character' }]);
+    const problem = prefixed('body', findUnfitJson(req.body)) ?? prefixed('query', findUnfitJson(req.query));
+    if (problem) throw new ValidationFailed([problem]);
     next();
   };
+}
+
+function prefixed(prefix: string, problem: FieldError | undefined): FieldError | undefined {
+  return problem && { ...problem, path: [prefix, problem.path].filter(Boolean).join('.') };
 }

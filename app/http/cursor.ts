@@ -1,4 +1,5 @@
 import { ValidationFailed } from '../errors.ts';
+import { UUID } from './validation.ts';
 import { z } from './zod.ts';
 
 /**
@@ -32,19 +33,31 @@ export function toPage<R, V>(rows: R[], limit: number, position: (row: R) => num
   };
 }
 
-/** A cursor over a (timestamp, uuid) key, for lists ordered by creation time. */
-export function encodeTimeCursor(at: Date, id: string): string {
-  return Buffer.from(`t:${at.toISOString()}|${id}`).toString('base64url');
+/**
+ * A cursor over a (timestamp, uuid) key, for lists ordered by creation time. The timestamp is the
+ * row's own, to the microsecond as Postgres keeps it (`at` is its ISO text, made by SQL): a cursor
+ * cut to the millisecond would skip the rows created in the same millisecond as a page's last row.
+ */
+export function encodeTimeCursor(at: string, id: string): string {
+  return Buffer.from(`t:${at}|${id}`).toString('base64url');
 }
 
-export function decodeTimeCursor(cursor: string | undefined): { createdAt: Date; id: string } | undefined {
+/** The SQL that gives a timestamptz column as encodeTimeCursor wants it. */
+export const CURSOR_TIME_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"';
+
+/** `createdAt` is ISO text with 3 (older cursors) or 6 fractional digits; pass it to SQL as is. */
+export function decodeTimeCursor(cursor: string | undefined): { createdAt: string; id: string } | undefined {
   if (cursor === undefined) return undefined;
-  const match = /^t:(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)\|([0-9a-f-]{36})$/.exec(
+  const match = /^t:((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})\d{0,3}Z)\|(.*)$/s.exec(
     Buffer.from(cursor, 'base64url').toString('utf8'),
   );
-  const createdAt = match?.[1] ? new Date(match[1]) : undefined;
-  if (!match?.[2] || !createdAt || Number.isNaN(createdAt.getTime())) {
+  const [, createdAt, millis, id] = match ?? [];
+  // Round-tripped through Date so that only real instants reach SQL (no 2026-02-30, no year 0).
+  const real = millis && new Date(`${millis}Z`);
+  const valid =
+    real && !Number.isNaN(real.getTime()) && real.getTime() >= 0 && real.toISOString() === `${millis}Z`;
+  if (!createdAt || !valid || !id || !UUID.test(id)) {
     throw new ValidationFailed([{ path: 'query.cursor', message: 'is not a cursor this API issued' }]);
   }
-  return { createdAt, id: match[2] };
+  return { createdAt, id: id.toLowerCase() };
 }

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { type Request, Router } from 'express';
 import { sql } from 'kysely';
 import type { AppDeps } from './deps.ts';
 
@@ -13,15 +13,17 @@ interface Check {
  * reported within HEALTH_STALE_SECONDS (payments would stall), or the audit found discrepancies or
  * is overdue (AUDIT_OVERDUE_SECONDS). unhealthy (503): no database.
  */
-export function healthRouter({ db, config, lifecycle }: AppDeps): Router {
+export function healthRouter({ db, config, logger, lifecycle }: AppDeps): Router {
   const router = Router();
 
-  async function databaseCheck(): Promise<Check> {
+  /** The raw error names hosts, databases and roles: it goes to the log with the request id. */
+  async function databaseCheck(req: Request): Promise<Check> {
     try {
       await withTimeout(sql`select 1`.execute(db), 2000);
       return { status: 'pass', detail: 'reachable' };
     } catch (err) {
-      return { status: 'fail', detail: (err as Error).message };
+      logger.warn({ err, requestId: req.id, traceId: req.traceId }, 'health: database check failed');
+      return { status: 'fail', detail: err instanceof HealthTimeout ? 'timed out' : 'unreachable' };
     }
   }
 
@@ -76,8 +78,8 @@ export function healthRouter({ db, config, lifecycle }: AppDeps): Router {
         };
   }
 
-  router.get('/health', async (_req, res) => {
-    const database = await databaseCheck();
+  router.get('/health', async (req, res) => {
+    const database = await databaseCheck(req);
     const unknown: Check = { status: 'fail', detail: 'database unreachable' };
     const [worker, relay, audit] =
       database.status === 'pass'
@@ -97,10 +99,10 @@ export function healthRouter({ db, config, lifecycle }: AppDeps): Router {
     res.json({ status: 'alive' });
   });
 
-  router.get('/health/ready', async (_req, res) => {
+  router.get('/health/ready', async (req, res) => {
     // A stopping process takes no new work: the load balancer must stop sending it requests.
     if (lifecycle?.stopping) return void res.status(503).json({ status: 'stopping', checks: {} });
-    const database = await databaseCheck();
+    const database = await databaseCheck(req);
     res
       .status(database.status === 'pass' ? 200 : 503)
       .json({ status: database.status === 'pass' ? 'ready' : 'not_ready', checks: { database } });
@@ -109,11 +111,13 @@ export function healthRouter({ db, config, lifecycle }: AppDeps): Router {
   return router;
 }
 
+class HealthTimeout extends Error {}
+
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([
     promise,
     new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms).unref(),
+      setTimeout(() => reject(new HealthTimeout(`timed out after ${ms} ms`)), ms).unref(),
     ),
   ]);
 }

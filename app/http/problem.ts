@@ -3,6 +3,7 @@ import {
   AppError,
   ensureError,
   MalformedJson,
+  MalformedUrl,
   PayloadTooLarge,
   ServiceUnavailable,
   StaleAggregateVersion,
@@ -32,10 +33,11 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const known = toAppError(err);
     if (known) {
-      if (known.status >= 500) logger.warn({ err, traceId: req.traceId }, 'request failed: %s', known.code);
+      if (known.status >= 500)
+        logger.warn({ err, requestId: req.id, traceId: req.traceId }, 'request failed: %s', known.code);
       return sendProblem(res, known);
     }
-    logger.error({ err: ensureError(err), traceId: req.traceId }, 'unhandled error');
+    logger.error({ err: ensureError(err), requestId: req.id, traceId: req.traceId }, 'unhandled error');
     sendProblem(res, new AppError(500, 'INTERNAL_ERROR', 'Internal error', 'An unexpected error occurred.'));
   };
 }
@@ -49,6 +51,8 @@ function toAppError(err: unknown): AppError | undefined {
   if (e.type === 'entity.too.large') return new PayloadTooLarge('100 kB');
   if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported')
     return new UnsupportedMediaType();
+  // The router could not percent-decode a path parameter (express marks it 400).
+  if (err instanceof URIError) return new MalformedUrl();
   if (e.type === 'request.aborted')
     return new AppError(400, 'REQUEST_ABORTED', 'Request aborted', 'The client aborted the request.');
   return fromPostgresError(e);
@@ -69,6 +73,10 @@ function fromPostgresError(e: {
     case '23505':
       if (e.constraint === 'event_version_unique')
         return new StaleAggregateVersion('The aggregate changed concurrently; retry.');
+      // Two requests racing to apply one effect (a deposit key taken over after its lease): the
+      // loser's retry is answered from the ledger (DEPOSIT_ALREADY_APPLIED, or a replay).
+      if (e.constraint === 'ledger_source_ref_unique')
+        return new StaleAggregateVersion('The same effect was applied concurrently; retry.');
       return undefined;
     case '40001':
     case '40P01':

@@ -25,7 +25,7 @@ export function parseQuery<S extends ZodType>(schema: S, req: Request): z.output
   return parseWith(schema, req.query, 'query');
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A malformed id in a path is a 404 of the resource, never a 422 or a 500 (contract). */
 export function parseId(value: string | string[] | undefined, notFound: (id: string) => AppError): string {
@@ -34,24 +34,35 @@ export function parseId(value: string | string[] | undefined, notFound: (id: str
   return id.toLowerCase();
 }
 
+/** Deeper than any request of this API needs (the deepest, a webhook, nests 2 levels). */
+export const MAX_JSON_DEPTH = 32;
+
 /**
- * Finds the first string (value or key) holding a NUL character anywhere in a parsed JSON body.
- * Postgres text cannot store NUL, and such input is never legitimate here.
+ * The first reason a parsed body (or query) cannot be taken, or undefined: a string, value or key,
+ * holding a NUL character (Postgres text cannot store it, and such input is never legitimate
+ * here), or nesting deeper than MAX_JSON_DEPTH (100 kB of `[` is 50,000 levels, and recursive
+ * code downstream, JSON.stringify or zod, would overflow the stack on it). Iterative for the same
+ * reason; a depth problem is reported at the root, since its path would be as long as the nesting.
  */
-export function findNulString(value: unknown, path: string[] = []): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? path.join('.') || '(root)' : undefined;
-  if (Array.isArray(value)) {
-    for (const [i, item] of value.entries()) {
-      const found = findNulString(item, [...path, String(i)]);
-      if (found) return found;
+export function findUnfitJson(root: unknown): FieldError | undefined {
+  const nul = (path: string[]) => ({ path: path.join('.'), message: 'must not contain a NUL character' });
+  const stack: Array<{ value: unknown; path: string[] }> = [{ value: root, path: [] }];
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    const { value, path } = next;
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) return nul(path);
+      continue;
     }
-    return undefined;
-  }
-  if (value && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) {
-      if (key.includes('\u0000')) return [...path, key].join('.');
-      const found = findNulString(item, [...path, key]);
-      if (found) return found;
+    if (value === null || typeof value !== 'object') continue;
+    if (path.length >= MAX_JSON_DEPTH)
+      return { path: '', message: `must not nest deeper than ${MAX_JSON_DEPTH} levels` };
+    const entries: Array<[string, unknown]> = Array.isArray(value)
+      ? value.map((item, i) => [String(i), item])
+      : Object.entries(value);
+    // Pushed in reverse so the first problem in document order is found first.
+    for (const [key, item] of entries.reverse()) {
+      if (key.includes('\u0000')) return nul([...path, key]);
+      stack.push({ value: item, path: [...path, key] });
     }
   }
   return undefined;

@@ -1,6 +1,7 @@
 import { type Selectable, sql } from 'kysely';
 import type { Db, Trx } from '../db/database.ts';
 import type { PaymentStatus, PaymentStepTable, PaymentTable, RefundTable } from '../db/types.ts';
+import { CURSOR_TIME_FORMAT } from '../http/cursor.ts';
 
 export type PaymentRow = Selectable<PaymentTable>;
 export type PaymentStepRow = Selectable<PaymentStepTable>;
@@ -32,28 +33,49 @@ export function insertPayment(
     .executeTakeFirstOrThrow();
 }
 
-/** Newest first, keyset-paginated on (created_at, id). */
+/** A listed payment with `cursor_at`, its created_at to the microsecond (see encodeTimeCursor). */
+export type ListedPayment = PaymentRow & { cursor_at: string };
+
+/** Newest first, keyset-paginated on (created_at, id), at the column's full precision. */
 export function listPayments(
   db: Db,
   filter: {
     walletId?: string;
     status?: PaymentStatus;
     limit: number;
-    before?: { createdAt: Date; id: string };
+    before?: { createdAt: string; id: string };
   },
-): Promise<PaymentRow[]> {
-  let query = db.selectFrom('payments').selectAll();
+): Promise<ListedPayment[]> {
+  let query = db
+    .selectFrom('payments')
+    .selectAll()
+    .select(
+      sql<string>`to_char(created_at at time zone 'UTC', ${sql.lit(CURSOR_TIME_FORMAT)})`.as('cursor_at'),
+    );
   if (filter.walletId) query = query.where('wallet_id', '=', filter.walletId);
   if (filter.status) query = query.where('status', '=', filter.status);
   if (filter.before) {
     const { createdAt, id } = filter.before;
-    query = query.where(sql<boolean>`(created_at, id) < (${createdAt}, ${id}::uuid)`);
+    query = query.where(sql<boolean>`(created_at, id) < (${createdAt}::timestamptz, ${id}::uuid)`);
   }
   return query
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
     .limit(filter.limit + 1)
     .execute();
+}
+
+/**
+ * The payment's own events and the wallet events it caused (found by `data ->> 'payment_id'`), as
+ * envelopes in commit order. Each side has its index (event_version_unique, and
+ * events_wallet_payment_id from migration 0011): nothing else in the event store is read.
+ */
+export function paymentEventsQuery(paymentId: string) {
+  return sql<{ envelope: unknown }>`
+    select event__envelope(e) as envelope from events e
+     where e.aggregate_id = ${paymentId}::uuid
+        or (e.aggregate_type = 'wallet' and e.data ->> 'payment_id' = ${paymentId})
+     order by e.position`;
 }
 
 /** Records what a step did; a step repeated by an at-least-once job records once. */

@@ -1,5 +1,4 @@
 import { type Request, Router } from 'express';
-import { sql } from 'kysely';
 import { decodeTimeCursor, encodeTimeCursor } from '../http/cursor.ts';
 import type { AppDeps } from '../http/deps.ts';
 import { idempotencyKeyHeaders, openApiRegistry, problemResponses } from '../http/openapi.ts';
@@ -20,6 +19,7 @@ import {
   listRefunds,
   listSteps,
   type PaymentRow,
+  paymentEventsQuery,
 } from './payment.repository.ts';
 import {
   paymentSchema,
@@ -148,19 +148,14 @@ export function paymentsRouter(deps: AppDeps & { waiter: PaymentWaiter; saga: Sa
     const last = items.at(-1);
     res.json({
       items: items.map((p) => paymentView(p, steps, refunds)),
-      next_cursor: rows.length > query.limit && last ? encodeTimeCursor(last.created_at, last.id) : null,
+      next_cursor: rows.length > query.limit && last ? encodeTimeCursor(last.cursor_at, last.id) : null,
     });
   });
 
   router.get('/payments/:id/events', async (req, res) => {
     const id = parseId(req.params.id, notFound);
     if (!(await findPaymentById(db, id))) throw new PaymentNotFound(id);
-    // The payment's own events and the wallet events it caused, in commit order.
-    const { rows } = await sql<{ envelope: unknown }>`
-      select event__envelope(e) as envelope from events e
-       where e.aggregate_id = ${id}::uuid
-          or (e.aggregate_type = 'wallet' and e.data ->> 'payment_id' = ${id})
-       order by e.position`.execute(db);
+    const { rows } = await paymentEventsQuery(id).execute(db);
     res.json({ items: rows.map((r) => r.envelope) });
   });
 

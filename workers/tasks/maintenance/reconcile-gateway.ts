@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Provider } from '../../../app/db/types.ts';
-import type { GatewayCharge } from '../../../app/gateway/gateway-client.ts';
+import type { GatewayCharge, GatewayRequestError } from '../../../app/gateway/gateway-client.ts';
 import {
   type ChargeAttempt,
   isFinal,
@@ -80,8 +80,11 @@ async function reconcileDue(
       for (const provider of PROVIDERS)
         reported.set(provider, await deps.gateway.findCharges(provider, payment.id, abort));
     } catch (err) {
-      const error = (err as Error).message;
-      logger.warn(`reconciliation stopped: cannot ask the gateway about ${payment.id}: ${error}`);
+      // A GatewayRequestError: its message is safe to record; its detail (the raw answer) is logged.
+      const { message: error, detail } = err as GatewayRequestError;
+      logger.warn(
+        `reconciliation stopped: cannot ask the gateway about ${payment.id}: ${error}${detail ? ` (${detail})` : ''}`,
+      );
       // Never let a payment leave the window unchecked in silence: every one about to leave is
       // flagged (resolved by itself if a later run gets to check it).
       for (const leaving of due.filter((d) => d.leaving)) await recordLookupFailed(deps, leaving.id, error);

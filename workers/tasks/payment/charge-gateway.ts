@@ -14,6 +14,7 @@ import { gatewayUnknownOutcomesTotal, observeSettlement } from '../../../app/pay
 import { findPaymentById, lockPaymentById } from '../../../app/payments/payment.repository.ts';
 import { advancePayment } from '../../../app/payments/saga.ts';
 import type { WorkerDeps } from '../../deps.ts';
+import { logGatewayTrouble } from '../../gateway-trouble.ts';
 import { defineTask } from '../../task-catalogue.ts';
 import { paymentPayload } from './payload.ts';
 
@@ -62,6 +63,12 @@ export const chargeGateway = (deps: WorkerDeps) =>
         helpers.abortSignal,
       );
       if (outcome.kind === 'answered') checkChargeMatches(payment, attempt.provider, outcome.value);
+      else
+        logGatewayTrouble(
+          helpers.logger,
+          { call: 'charge', provider: attempt.provider, paymentId, traceId: payment.trace_id },
+          outcome,
+        );
       const result = await deps.db.transaction().execute(async (trx) => {
         const locked = await lockPaymentById(trx, paymentId);
         if (!locked) return undefined;

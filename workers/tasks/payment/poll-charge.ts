@@ -1,5 +1,9 @@
 import { enqueueJob } from '../../../app/events/record-event.ts';
-import type { CancelOutcome, GatewayCharge } from '../../../app/gateway/gateway-client.ts';
+import type {
+  CancelOutcome,
+  GatewayCharge,
+  GatewayRequestError,
+} from '../../../app/gateway/gateway-client.ts';
 import {
   type ChargeSource,
   checkChargeMatches,
@@ -13,6 +17,7 @@ import { findPaymentById, lockPaymentById } from '../../../app/payments/payment.
 import { advancePayment } from '../../../app/payments/saga.ts';
 import { pollJobKey, SAGA_TASKS, sagaJob } from '../../../app/payments/saga-jobs.ts';
 import type { WorkerDeps } from '../../deps.ts';
+import { logGatewayTrouble } from '../../gateway-trouble.ts';
 import { defineTask } from '../../task-catalogue.ts';
 import { paymentPayload } from './payload.ts';
 
@@ -56,7 +61,19 @@ export const pollCharge = (deps: WorkerDeps) =>
         };
       }
     } catch (err) {
-      error = (err as Error).message || (err as Error).name;
+      // The client's errors are GatewayRequestErrors: a message safe to record, the rest logged.
+      const failure = err as GatewayRequestError;
+      error = failure.message;
+      logGatewayTrouble(
+        helpers.logger,
+        {
+          call: cancel ? 'cancel' : 'poll',
+          provider: attempt.provider,
+          paymentId,
+          traceId: payment.trace_id,
+        },
+        { reason: failure.message, detail: failure.detail },
+      );
     }
     if (report) checkChargeMatches(payment, attempt.provider, report.charge, chargeId);
 

@@ -7,6 +7,7 @@ import { lockPaymentById } from '../../../app/payments/payment.repository.ts';
 import { SAGA_TASKS } from '../../../app/payments/saga-jobs.ts';
 import { PermanentJobError } from '../../dead-letter.ts';
 import type { WorkerDeps } from '../../deps.ts';
+import { logGatewayTrouble } from '../../gateway-trouble.ts';
 import { defineTask } from '../../task-catalogue.ts';
 
 const strayPayload = z.object({ paymentId: z.uuid(), attemptId: z.number().int().positive() }).loose();
@@ -30,6 +31,15 @@ export const refundStrayCharge = (deps: WorkerDeps) =>
       helpers.abortSignal,
     );
     if (outcome.kind !== 'answered') {
+      logGatewayTrouble(
+        helpers.logger,
+        {
+          call: `stray refund of charge ${attempt.gateway_charge_id}`,
+          provider: attempt.provider,
+          paymentId,
+        },
+        outcome,
+      );
       const error = `stray refund of ${attempt.provider} charge ${attempt.gateway_charge_id}: ${outcome.reason}`;
       // The gateway answers it with a 4xx (no such charge, not succeeded any more, nothing left to
       // refund): asking again will not help, so an operator looks (a replay reuses the same key).

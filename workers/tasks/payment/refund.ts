@@ -10,6 +10,7 @@ import {
 import { failRefund, settleRefund } from '../../../app/payments/refunds.ts';
 import { SAGA_TASKS } from '../../../app/payments/saga-jobs.ts';
 import type { WorkerDeps } from '../../deps.ts';
+import { logGatewayTrouble } from '../../gateway-trouble.ts';
 import { defineTask } from '../../task-catalogue.ts';
 import { refundPayload } from './payload.ts';
 
@@ -48,6 +49,12 @@ export const refundPayment = (deps: WorkerDeps) =>
       helpers.abortSignal,
     );
     const lastAttempt = helpers.job.attempts >= helpers.job.max_attempts;
+    if (outcome.kind !== 'answered')
+      logGatewayTrouble(
+        helpers.logger,
+        { call: `refund ${refundId}`, provider: payment.provider, paymentId, traceId: payment.trace_id },
+        outcome,
+      );
 
     const next = await deps.db.transaction().execute(async (trx) => {
       const locked = await lockPaymentById(trx, paymentId);
