@@ -17,7 +17,7 @@ export interface RunningApi {
 /** Builds the API's dependencies, serves HTTP on config.PORT (0 = any free port), and closes it all. */
 export async function startApi(config: Config, logger: Logger): Promise<RunningApi> {
   const database = createRolePool(config, 'api', { max: config.DB_POOL_MAX });
-  const waiter = new PaymentWaiter(databaseUrl(config), logger);
+  const waiter = new PaymentWaiter(databaseUrl(config), logger, config.DB_CONNECT_TIMEOUT_MS);
   await waiter.start();
   const lifecycle = { stopping: false };
   const app = createApp({

@@ -122,6 +122,8 @@ const configSchema = z.object({
   RELAY_BACKFILL_OVERLAP_SECONDS: z.coerce.number().int().min(0).max(604_800).default(3600),
   RELAY_BATCH_MAX_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(0),
   RELAY_MAX_BUFFERED_ROWS: z.coerce.number().int().min(100).max(1_000_000).default(20_000),
+  // A leading relay whose stream keeps failing, with nothing relayed, for this long exits.
+  RELAY_STALLED_EXIT_SECONDS: z.coerce.number().int().min(10).max(86_400).default(120),
   RELAY_STANDBY_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
   RELAY_METRICS_PORT: port.default(9465),
   RELAY_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).max(300).default(5),

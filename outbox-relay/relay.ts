@@ -72,6 +72,11 @@ export async function startRelay(config: Config, logger: Logger) {
     relayLeader.set(1);
     logger.info({ instanceId, slot: config.RELAY_SLOT_NAME }, 'relay is the leader');
     let backoffMs = 500;
+    // A leader that cannot stream (a record the broker keeps refusing, a broker it cannot reach)
+    // must not sit in this loop forever looking alive: past RELAY_STALLED_EXIT_SECONDS of failures
+    // with nothing relayed in between it exits, which releases the lock to the standby and shows
+    // in restarts, lag and the supervisor's log.
+    let failingSince: number | undefined;
     while (!stopping) {
       try {
         const setup = await ensurePublicationAndSlot(
@@ -123,12 +128,26 @@ export async function startRelay(config: Config, logger: Logger) {
               dirty: true,
             };
             backoffMs = 500;
+            failingSince = undefined;
           },
         });
         logger.info('relay streaming');
-        await stream.run();
+        // A stream that runs a while without failing counts as recovered, even with nothing to send.
+        const steady = setTimeout(() => {
+          failingSince = undefined;
+        }, 30_000);
+        steady.unref();
+        await stream.run().finally(() => clearTimeout(steady));
       } catch (err) {
         if (stopping) break;
+        failingSince ??= Date.now();
+        if (Date.now() - failingSince > config.RELAY_STALLED_EXIT_SECONDS * 1000) {
+          logger.fatal(
+            { err, failingForSeconds: Math.round((Date.now() - failingSince) / 1000) },
+            'the relay has not been able to stream for too long: exiting so that a standby or a restart takes over',
+          );
+          process.exit(1);
+        }
         logger.error(
           { err, retryInMs: backoffMs },
           'relay stream stopped; restarting from the last acknowledged commit',

@@ -129,6 +129,7 @@ describe('fuzzing the API', () => {
           stuck_payments: 0,
           payment_status: 0,
           outbox: 0,
+          relay_quarantine: 0,
         },
       });
       const { rows: replay } = await sql`select * from replay__verify()`.execute(db);

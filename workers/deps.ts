@@ -13,6 +13,16 @@ export interface WorkerDeps {
   gateway: GatewayClient;
   saga: SagaOptions;
   fraudRules: FraudRules;
+  /** Aborted when this process's job runner has died: running tasks stop their gateway calls. */
+  dying: AbortSignal;
+}
+
+/**
+ * The signal a task passes to its gateway calls: graphile-worker's own (graceful shutdown, near
+ * its end) or this process's (its runner died; the process is about to exit).
+ */
+export function callSignal(deps: WorkerDeps, helpers: { abortSignal: AbortSignal }): AbortSignal {
+  return AbortSignal.any([helpers.abortSignal, deps.dying]);
 }
 
 export function fraudRulesFrom(config: Config): FraudRules {

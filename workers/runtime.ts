@@ -28,12 +28,14 @@ export async function startWorkerRuntime(config: Config, logger: Logger) {
     breakerThreshold: config.GATEWAY_BREAKER_THRESHOLD,
     breakerHalfOpenMs: config.GATEWAY_BREAKER_HALF_OPEN_MS,
   });
+  const dying = new AbortController();
   const deps: WorkerDeps = {
     db: database.db,
     config,
     gateway,
     saga: sagaOptionsFrom(config),
     fraudRules: fraudRulesFrom(config),
+    dying: dying.signal,
   };
 
   const graphileWorkerIds = new Set<string>();
@@ -83,9 +85,19 @@ export async function startWorkerRuntime(config: Config, logger: Logger) {
     runnerRunning = false;
     if (stopping) return new Promise<never>(() => {});
     logger.fatal({ err }, 'the job runner stopped; exiting so that a new worker takes over');
-    // Let the pool finish its shutdown (it may hang on the lost connection), then free its jobs.
-    await Promise.race([runner.promise.catch(() => {}), sleep(5_000)]);
-    await releaseJobsOf([...graphileWorkerIds], database.pool, logger);
+    // Stop the tasks still running here (their gateway calls end as unknown outcomes), and let
+    // the pool finish. Only a pool that has finished may have its jobs unlocked: unlocking a job
+    // that still runs here would let another worker run it beside this one. A pool that does not
+    // finish in time is left to the dead-worker sweep; exiting ends its tasks for good.
+    dying.abort(new Error('the job runner died'));
+    const finished = await Promise.race([
+      runner.promise.then(
+        () => true,
+        () => true,
+      ),
+      sleep(10_000).then(() => false),
+    ]);
+    if (finished) await releaseJobsOf([...graphileWorkerIds], database.pool, logger);
   });
   const heartbeat = startHeartbeat(
     database.pool,

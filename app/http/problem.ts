@@ -88,15 +88,24 @@ function fromPostgresError(e: {
     case '25P03':
       return new ServiceUnavailable('The database was busy and the request timed out; retry.');
     case '57P01':
+    case '57P02':
     case '57P03':
+    case '53300':
     case '08000':
+    case '08001':
     case '08003':
+    case '08004':
     case '08006':
       return new ServiceUnavailable('The database is unavailable; retry.');
     default:
       if (
         e.code === 'ECONNREFUSED' ||
         e.code === 'ECONNRESET' ||
+        e.code === 'ETIMEDOUT' ||
+        e.code === 'EHOSTUNREACH' ||
+        e.code === 'ENOTFOUND' ||
+        e.code === 'EAI_AGAIN' ||
+        e.message === 'Client has encountered a connection error and is not queryable' ||
         e.message === 'timeout exceeded when trying to connect' ||
         e.message === 'Connection terminated unexpectedly' ||
         e.message === 'Connection terminated due to connection timeout'

@@ -34,6 +34,7 @@ export class PaymentWaiter {
   constructor(
     private readonly connectionString: string,
     private readonly logger: Logger,
+    private readonly connectTimeoutMs = 5_000,
   ) {}
 
   /** Connects once; the first connection must succeed (the API does not start without it). */
@@ -45,6 +46,11 @@ export class PaymentWaiter {
     const client = new pg.Client({
       connectionString: this.connectionString,
       application_name: 'api-payment-waiter',
+      // A connection that dies without a reset (a failover, a partition) must still end: TCP
+      // keepalives find it, and a connect that hangs gives up.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      connectionTimeoutMillis: this.connectTimeoutMs,
     });
     client.on('notification', (msg) => {
       if (msg.payload) this.wake(msg.payload);

@@ -104,14 +104,16 @@ export function paymentsRouter(deps: AppDeps & { waiter: PaymentWaiter; saga: Sa
 
     // A wake-up means "re-read": a NOTIFY, or the waiter polling while its connection is down.
     const deadline = Date.now() + waitSeconds * 1000;
+    // The response's close, not the request's: the request's has already fired once its body
+    // was read, so it would never tell that the client went away.
     let gone = false;
-    req.on('close', () => {
+    res.on('close', () => {
       gone = true;
     });
     let payment = await findPaymentById(db, created.id);
     while (payment && !isSettled(payment.status) && !gone && !waiter.closed && Date.now() < deadline) {
       const waiting = waiter.wait(created.id, deadline - Date.now());
-      req.once('close', waiting.cancel);
+      res.once('close', waiting.cancel);
       // Re-read after registering: a settlement just before the registration is not missed.
       payment = await findPaymentById(db, created.id);
       if (payment && !isSettled(payment.status)) {
@@ -119,7 +121,7 @@ export function paymentsRouter(deps: AppDeps & { waiter: PaymentWaiter; saga: Sa
         payment = await findPaymentById(db, created.id);
       }
       waiting.cancel();
-      req.off('close', waiting.cancel);
+      res.off('close', waiting.cancel);
     }
     if (!payment) throw new PaymentNotFound(created.id);
     res.set('Preference-Applied', `wait=${waitSeconds}`);

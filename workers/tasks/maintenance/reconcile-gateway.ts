@@ -15,7 +15,7 @@ import {
 import type { PaymentEvent } from '../../../app/payments/payment.aggregate.ts';
 import { lockPaymentById, type PaymentRow } from '../../../app/payments/payment.repository.ts';
 import { advancePayment } from '../../../app/payments/saga.ts';
-import type { WorkerDeps } from '../../deps.ts';
+import { callSignal, type WorkerDeps } from '../../deps.ts';
 import { defineTask } from '../../task-catalogue.ts';
 
 type DifferenceKind = 'charge_missing' | 'unexpected_charge' | 'amount_mismatch' | 'refunds_mismatch';
@@ -44,7 +44,7 @@ export const reconcileGateway = (deps: WorkerDeps) =>
   defineTask(z.object({}).loose(), async (_payload, helpers) => {
     // A run that fails (Postgres restarting, say) is not a dead letter: it changed nothing it did
     // not commit, and the next run, a minute later, starts over from what is still due.
-    await reconcileDue(deps, helpers.logger, helpers.abortSignal).catch((err: Error) =>
+    await reconcileDue(deps, helpers.logger, callSignal(deps, helpers)).catch((err: Error) =>
       helpers.logger.warn(`reconciliation run failed, the next run starts over: ${err.message}`),
     );
   });
@@ -80,6 +80,8 @@ async function reconcileDue(
       for (const provider of PROVIDERS)
         reported.set(provider, await deps.gateway.findCharges(provider, payment.id, abort));
     } catch (err) {
+      // Cut short by a shutdown: nothing was learned; the next run, elsewhere, starts over.
+      if (abort.aborted) break;
       // A GatewayRequestError: its message is safe to record; its detail (the raw answer) is logged.
       const { message: error, detail } = err as GatewayRequestError;
       logger.warn(

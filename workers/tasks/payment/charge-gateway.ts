@@ -13,7 +13,7 @@ import {
 import { gatewayUnknownOutcomesTotal, observeSettlement } from '../../../app/payments/payment.metrics.ts';
 import { findPaymentById, lockPaymentById } from '../../../app/payments/payment.repository.ts';
 import { advancePayment } from '../../../app/payments/saga.ts';
-import type { WorkerDeps } from '../../deps.ts';
+import { callSignal, type WorkerDeps } from '../../deps.ts';
 import { logGatewayTrouble } from '../../gateway-trouble.ts';
 import { defineTask } from '../../task-catalogue.ts';
 import { paymentPayload } from './payload.ts';
@@ -31,7 +31,10 @@ export const chargeGateway = (deps: WorkerDeps) =>
   defineTask(paymentPayload, async ({ paymentId }, helpers) => {
     const initial = await findPaymentById(deps.db, paymentId);
     if (initial?.saga_step !== 'debited') return; // already past this step
+    const signal = callSignal(deps, helpers);
     for (let round = 0; round < 4; round++) {
+      // Aborted (shutdown, or this process's runner died): no new call, no new attempt.
+      if (signal.aborted) return;
       const claimed = await deps.db.transaction().execute(async (trx) => {
         const payment = await lockPaymentById(trx, paymentId);
         if (payment?.saga_step !== 'debited') return undefined;
@@ -60,7 +63,7 @@ export const chargeGateway = (deps: WorkerDeps) =>
         },
         attempt.idempotency_key as string,
         fresh,
-        helpers.abortSignal,
+        signal,
       );
       if (outcome.kind === 'answered') checkChargeMatches(payment, attempt.provider, outcome.value);
       else

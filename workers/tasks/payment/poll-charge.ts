@@ -16,7 +16,7 @@ import { observeSettlement } from '../../../app/payments/payment.metrics.ts';
 import { findPaymentById, lockPaymentById } from '../../../app/payments/payment.repository.ts';
 import { advancePayment } from '../../../app/payments/saga.ts';
 import { pollJobKey, SAGA_TASKS, sagaJob } from '../../../app/payments/saga-jobs.ts';
-import type { WorkerDeps } from '../../deps.ts';
+import { callSignal, type WorkerDeps } from '../../deps.ts';
 import { logGatewayTrouble } from '../../gateway-trouble.ts';
 import { defineTask } from '../../task-catalogue.ts';
 import { paymentPayload } from './payload.ts';
@@ -50,13 +50,13 @@ export const pollCharge = (deps: WorkerDeps) =>
         const outcome: CancelOutcome = await deps.gateway.cancelCharge(
           attempt.provider,
           chargeId,
-          helpers.abortSignal,
+          callSignal(deps, helpers),
         );
         if (outcome.kind === 'canceled') canceled = true;
         else report = { charge: outcome.charge, source: 'cancel' };
       } else {
         report = {
-          charge: await deps.gateway.getCharge(attempt.provider, chargeId, helpers.abortSignal),
+          charge: await deps.gateway.getCharge(attempt.provider, chargeId, callSignal(deps, helpers)),
           source: 'poll',
         };
       }

@@ -6,7 +6,7 @@ import { gatewayStrayRefundsTotal } from '../../../app/payments/payment.metrics.
 import { lockPaymentById } from '../../../app/payments/payment.repository.ts';
 import { SAGA_TASKS } from '../../../app/payments/saga-jobs.ts';
 import { PermanentJobError } from '../../dead-letter.ts';
-import type { WorkerDeps } from '../../deps.ts';
+import { callSignal, type WorkerDeps } from '../../deps.ts';
 import { logGatewayTrouble } from '../../gateway-trouble.ts';
 import { defineTask } from '../../task-catalogue.ts';
 
@@ -28,7 +28,7 @@ export const refundStrayCharge = (deps: WorkerDeps) =>
       attempt.provider,
       { charge_id: attempt.gateway_charge_id, amount: attempt.amount },
       `stray:${attempt.id}`,
-      helpers.abortSignal,
+      callSignal(deps, helpers),
     );
     if (outcome.kind !== 'answered') {
       logGatewayTrouble(

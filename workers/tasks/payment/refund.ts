@@ -9,7 +9,7 @@ import {
 } from '../../../app/payments/payment.repository.ts';
 import { failRefund, settleRefund } from '../../../app/payments/refunds.ts';
 import { SAGA_TASKS } from '../../../app/payments/saga-jobs.ts';
-import type { WorkerDeps } from '../../deps.ts';
+import { callSignal, type WorkerDeps } from '../../deps.ts';
 import { logGatewayTrouble } from '../../gateway-trouble.ts';
 import { defineTask } from '../../task-catalogue.ts';
 import { refundPayload } from './payload.ts';
@@ -46,7 +46,7 @@ export const refundPayment = (deps: WorkerDeps) =>
       payment.provider,
       { charge_id: charge.gateway_charge_id, amount: refund.amount },
       `refund:${refund.id}`,
-      helpers.abortSignal,
+      callSignal(deps, helpers),
     );
     const lastAttempt = helpers.job.attempts >= helpers.job.max_attempts;
     if (outcome.kind !== 'answered')
