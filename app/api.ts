@@ -40,6 +40,8 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
     database,
     async close() {
       lifecycle.stopping = true;
+      if (config.SHUTDOWN_DRAIN_SECONDS > 0)
+        await new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_DRAIN_SECONDS * 1000));
       // Requests held by Prefer: wait answer now with what they have (202 and the current state).
       await waiter.close();
       server.closeIdleConnections();

@@ -151,6 +151,9 @@ const configSchema = z.object({
   // before the end, so its jobs are released for another worker rather than left locked.
   SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(1).max(3600).default(45),
   SHUTDOWN_ABORT_MARGIN_SECONDS: z.coerce.number().int().min(1).max(600).default(5),
+  // The API keeps serving this long after /health/ready turned 503, so a load balancer that polls
+  // readiness stops sending before the listener closes (0 in development; a few seconds behind one).
+  SHUTDOWN_DRAIN_SECONDS: z.coerce.number().int().min(0).max(300).default(0),
   HEALTH_STALE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
 });
 

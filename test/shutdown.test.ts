@@ -68,3 +68,24 @@ describe('graceful shutdown of a worker', () => {
     expect(charges).toHaveLength(1);
   }, 90_000);
 });
+
+describe('graceful shutdown of the API', () => {
+  it('answers /health/ready 503 from the moment it stops, and keeps serving through the drain', async () => {
+    const { startTestApp } = await import('./helpers/app.ts');
+    const { request } = await import('./helpers/http.ts');
+    const app = await startTestApp({ SHUTDOWN_DRAIN_SECONDS: '2' });
+    expect((await request(app.baseUrl, 'GET', '/health/ready')).status).toBe(200);
+    const closing = app.close();
+    const ready = await request(app.baseUrl, 'GET', '/health/ready');
+    expect(ready.status).toBe(503);
+    expect(ready.body.status).toBe('stopping');
+    // Requests that still arrive during the drain are served, not refused.
+    const wallet = await request(app.baseUrl, 'POST', '/wallets', {
+      body: { owner_id: 'drain', currency: 'USD' },
+      headers: { 'Idempotency-Key': 'drain-wallet' },
+    });
+    expect(wallet.status).toBe(201);
+    await closing;
+    await expect(fetch(`${app.baseUrl}/health/ready`)).rejects.toThrow();
+  });
+});
