@@ -196,7 +196,7 @@ export function loadConfig(
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = configSchema.safeParse(cleaned);
   const problems = parsed.success
-    ? developmentSecretsIn(parsed.data, secrets, new Set(Object.keys(cleaned)))
+    ? developmentSecretsIn(parsed.data, secrets, new Set(Object.keys(cleaned)), cleaned.PGPASSWORD)
     : parsed.error.issues.map((i) => ({ variable: i.path.join('.'), message: i.message }));
   if (!parsed.success || problems.length > 0) {
     const lines = problems.map((p) => `  ${p.variable}: ${p.message}`);
@@ -205,12 +205,17 @@ export function loadConfig(
   return parsed.data;
 }
 
-function developmentSecretsIn(config: Config, secrets: readonly SecretVariable[], given: Set<string>) {
+function developmentSecretsIn(
+  config: Config,
+  secrets: readonly SecretVariable[],
+  given: Set<string>,
+  pgPassword: string | undefined,
+) {
   if (config.NODE_ENV !== 'production') return [];
   const problems: Array<{ variable: string; message: string }> = [];
   for (const variable of secrets) {
     if (variable === 'DATABASE_URL') {
-      const message = developmentDatabaseUrl(config.DATABASE_URL);
+      const message = developmentDatabaseUrl(config.DATABASE_URL, pgPassword);
       if (message) problems.push({ variable, message });
     } else if (DEVELOPMENT_SECRETS[variable].includes(config[variable])) {
       problems.push({
@@ -222,13 +227,25 @@ function developmentSecretsIn(config: Config, secrets: readonly SecretVariable[]
   return problems;
 }
 
-function developmentDatabaseUrl(url: string | undefined): string | undefined {
+function developmentDatabaseUrl(url: string | undefined, pgPassword: string | undefined): string | undefined {
   if (url === undefined)
     return 'must be set with NODE_ENV=production (unset means the embedded development Postgres, password "postgres")';
-  // As written in the URL (percent-encoded); the development passwords need no encoding.
-  if (DEVELOPMENT_DATABASE_PASSWORDS.includes(new URL(url).password))
+  const parsed = new URL(url);
+  // Every place pg takes the password from: the URL's user info (decoded), its `password` query
+  // parameter, and PGPASSWORD when the URL has none.
+  const candidates = [decodedOrRaw(parsed.password), parsed.searchParams.get('password') ?? undefined];
+  if (!parsed.password && !parsed.searchParams.has('password')) candidates.push(pgPassword);
+  if (candidates.some((p) => p !== undefined && DEVELOPMENT_DATABASE_PASSWORDS.includes(p)))
     return 'has a development password published with this code; set a password of your own (NODE_ENV=production)';
   return undefined;
+}
+
+function decodedOrRaw(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
 }
 
 /** The URL used when DATABASE_URL is unset: the embedded Postgres that `npm start` runs. */

@@ -71,6 +71,17 @@ describe('configuration', () => {
       expect(message).not.toContain(value);
     });
 
+    it.each([
+      ['percent-encoded in the URL', { DATABASE_URL: 'postgres://payments:p%6Fstgres@db:5432/payments' }],
+      ['as a query parameter', { DATABASE_URL: 'postgres://payments@db:5432/payments?password=postgres' }],
+      [
+        'in PGPASSWORD, the URL having none',
+        { DATABASE_URL: 'postgres://payments@db:5432/payments', PGPASSWORD: 'payments' },
+      ],
+    ])('finds a development database password %s', (_how, env) => {
+      expect(refusal({ ...real, ...env })).toMatch(/^ {2}DATABASE_URL: .*development password/m);
+    });
+
     it('starts with real values', () => {
       expect(loadConfig(real).ADMIN_TOKEN).toBe(real.ADMIN_TOKEN);
     });

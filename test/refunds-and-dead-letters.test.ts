@@ -172,4 +172,32 @@ describe('dead letters', () => {
       await db.query('select dead_letter__resolve_settled()');
     }
   });
+
+  it('drops a scheduled maintenance run that spent its attempts instead of dead-lettering it; a saga job still lands', async () => {
+    const db = system.database.pool;
+    const { rows } = await db.query<{ id: string; task: string }>(
+      `select j.id::text, t.task from (values ('maintenance__audit'), ('payment__poll_charge')) t(task),
+         lateral graphile_worker.add_job(t.task, json_build_object('paymentId', gen_random_uuid()::text),
+                                         run_at := now() + interval '1 hour', max_attempts := 1) j`,
+    );
+    await db.query(`select graphile_worker.permanently_fail_jobs($1::bigint[], 'spent')`, [
+      rows.map((r) => r.id),
+    ]);
+    const swept = await db.query<{ n: number }>('select dead_letter__sweep()::int as n');
+    expect(swept.rows[0]?.n).toBe(1);
+    const letters = await db.query<{ task: string }>(
+      'select task from dead_letter_jobs where job_id = any($1::bigint[])',
+      [rows.map((r) => r.id)],
+    );
+    expect(letters.rows).toEqual([{ task: 'payment__poll_charge' }]);
+    const left = await db.query('select 1 from graphile_worker.jobs where id = any($1::bigint[])', [
+      rows.map((r) => r.id),
+    ]);
+    expect(left.rowCount).toBe(0);
+    await db.query('select dead_letter__resolve_settled()');
+    await db.query(
+      `update dead_letter_jobs set resolved_at = now(), resolution = 'test fixture' where job_id = any($1::bigint[])`,
+      [rows.map((r) => r.id)],
+    );
+  });
 });

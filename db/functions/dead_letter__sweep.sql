@@ -1,6 +1,9 @@
 -- Backstop for the task wrapper (workers/dead-letter.ts): moves jobs that spent their attempts
 -- without being dead-lettered (their worker died on the last attempt) into dead_letter_jobs, in
 -- one statement, and completes them in graphile-worker. Returns how many moved.
+-- A scheduled maintenance run (maintenance__*) that spent its attempts is completed without a
+-- letter: the next minute's run supersedes it, and one that never succeeds shows as an overdue
+-- audit on /health. Dead letters are for work only an operator can decide on.
 -- Usage from psql: SELECT dead_letter__sweep();
 CREATE OR REPLACE FUNCTION dead_letter__sweep() RETURNS bigint
 LANGUAGE sql AS $$
@@ -13,6 +16,7 @@ LANGUAGE sql AS $$
            CASE WHEN m.payload::jsonb ->> 'paymentId' ~ '^[0-9a-f-]{36}$' THEN (m.payload::jsonb ->> 'paymentId')::uuid END,
            m.created_at
       FROM moved m JOIN graphile_worker._private_tasks t ON t.id = m.task_id
+     WHERE t.identifier NOT LIKE 'maintenance\_\_%'
     ON CONFLICT (job_id) DO NOTHING
     RETURNING 1
   )

@@ -37,11 +37,12 @@ export function createTaskList(deps: WorkerDeps): TaskList {
 
 /** graphile-worker crontab: m h dom mon dow task ?opts. State lives in graphile_worker tables. */
 export const crontab = [
-  '17 * * * * maintenance__prune_idempotency_keys ?fill=2h&max=1',
-  '* * * * * maintenance__sweep_dead_letters ?max=1',
-  '23 * * * * maintenance__prune_outbox ?fill=2h&max=1',
-  '* * * * * maintenance__audit ?max=1',
-  '* * * * * maintenance__redrive_stuck_payments ?max=1',
-  // max=3: a run whose worker is killed mid-run is retried rather than dead-lettered.
+  '17 * * * * maintenance__prune_idempotency_keys ?fill=2h&max=3',
+  '* * * * * maintenance__sweep_dead_letters ?max=3',
+  '23 * * * * maintenance__prune_outbox ?fill=2h&max=3',
+  // max=3: a run cut short (its worker killed, Postgres restarting) is retried within the minute;
+  // one that spends its attempts is dropped by the dead-letter sweep, not dead-lettered.
+  '* * * * * maintenance__audit ?max=3',
+  '* * * * * maintenance__redrive_stuck_payments ?max=3',
   '* * * * * maintenance__reconcile_gateway ?max=3',
 ].join('\n');
