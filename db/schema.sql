@@ -200,13 +200,43 @@ BEGIN
   END;
   SELECT (graphile_worker.add_job(v_letter.task, v_letter.payload::json, max_attempts => p_max_attempts,
                                   job_key => v_key)).id INTO v_job_id;
-  UPDATE dead_letter_jobs SET replayed_at = now(), replay_job_id = v_job_id WHERE id = p_id;
+  UPDATE dead_letter_jobs SET replayed_at = now(), replay_job_id = v_job_id,
+                              replayed_by = coalesce(replayed_by, 'operator') WHERE id = p_id;
   IF v_letter.payment_id IS NOT NULL THEN
     INSERT INTO payment_steps (payment_id, name, status, attempt, detail)
     VALUES (v_letter.payment_id, v_letter.task, 'replayed', 1, jsonb_build_object('dead_letter_id', p_id, 'job_id', v_job_id))
     ON CONFLICT DO NOTHING;
   END IF;
   RETURN v_job_id;
+END;
+$$;
+
+
+--
+-- Name: dead_letter__replay_crash_spent(integer, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.dead_letter__replay_crash_spent(p_max_attempts integer DEFAULT 5, p_max_auto integer DEFAULT 3) RETURNS integer
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_letter record;
+  v_count integer := 0;
+BEGIN
+  FOR v_letter IN
+    SELECT d.id FROM dead_letter_jobs d
+     WHERE d.replayed_at IS NULL AND d.resolved_at IS NULL
+       AND d.last_error = 'unknown' AND d.task LIKE 'payment\_\_%'
+       AND (SELECT count(*) FROM dead_letter_jobs p
+             WHERE p.replayed_by = 'product' AND p.task = d.task
+               AND p.payload = d.payload) < p_max_auto
+     ORDER BY d.id
+  LOOP
+    PERFORM dead_letter__replay(v_letter.id, p_max_attempts);
+    UPDATE dead_letter_jobs SET replayed_by = 'product' WHERE id = v_letter.id;
+    v_count := v_count + 1;
+  END LOOP;
+  RETURN v_count;
 END;
 $$;
 
@@ -265,6 +295,7 @@ CREATE FUNCTION public.dead_letter__sweep() RETURNS bigint
            CASE WHEN m.payload::jsonb ->> 'paymentId' ~ '^[0-9a-f-]{36}$' THEN (m.payload::jsonb ->> 'paymentId')::uuid END,
            m.created_at
       FROM moved m JOIN graphile_worker._private_tasks t ON t.id = m.task_id
+     WHERE t.identifier NOT LIKE 'maintenance\_\_%'
     ON CONFLICT (job_id) DO NOTHING
     RETURNING 1
   )
@@ -945,6 +976,8 @@ CREATE TABLE public.dead_letter_jobs (
     replay_job_id bigint,
     resolved_at timestamp with time zone,
     resolution text,
+    replayed_by text,
+    CONSTRAINT dead_letter_replayed_by_known CHECK ((replayed_by = ANY (ARRAY['operator'::text, 'product'::text]))),
     CONSTRAINT dead_letter_resolution_given CHECK (((resolved_at IS NULL) = (resolution IS NULL)))
 );
 

@@ -200,4 +200,45 @@ describe('dead letters', () => {
       [rows.map((r) => r.id)],
     );
   });
+
+  it('replays a saga job whose every attempt was cut short by a crash, three times at most; one that failed on its own stays', async () => {
+    const walletId = await system.newWallet(1000);
+    const paid = (await system.pay(walletId, 100, { wait: 15 })).body;
+    expect(paid.status).toBe('COMPLETED');
+    const db = system.database.pool;
+    const letter = (jobId: number, lastError: string) =>
+      db.query(
+        `insert into dead_letter_jobs (job_id, task, payload, attempts, last_error, payment_id, first_failed_at)
+         values ($1, 'payment__poll_charge', jsonb_build_object('paymentId', $2::text), 5, $3, $2::uuid, now())`,
+        [jobId, paid.id, lastError],
+      );
+    const replay = async () =>
+      (await db.query<{ n: number }>('select dead_letter__replay_crash_spent(5, 3) as n')).rows[0]?.n;
+    await letter(910_001, 'unknown');
+    await letter(910_002, 'Error: the gateway said no');
+    expect(await replay()).toBe(1);
+    for (const jobId of [910_003, 910_004]) {
+      await letter(jobId, 'unknown');
+      expect(await replay()).toBe(1);
+    }
+    // A fourth crash of the same job: a poison job, left for an operator.
+    await letter(910_005, 'unknown');
+    expect(await replay()).toBe(0);
+    const { rows } = await db.query<{ job_id: string; replayed_by: string | null }>(
+      'select job_id::text, replayed_by from dead_letter_jobs where job_id between 910001 and 910005 order by job_id',
+    );
+    expect(rows.map((r) => r.replayed_by)).toEqual(['product', null, 'product', 'product', null]);
+    // The replayed poll ran on a COMPLETED payment and changed nothing.
+    await waitFor('the replayed jobs to finish', async () => {
+      const left = await db.query(`select 1 from graphile_worker.jobs where key = $1`, [
+        `payment__poll_charge:${paid.id}`,
+      ]);
+      return left.rowCount === 0;
+    });
+    expect((await payment(paid.id)).status).toBe('COMPLETED');
+    await db.query(
+      `update dead_letter_jobs set resolved_at = now(), resolution = 'test fixture'
+        where job_id between 910001 and 910005 and replayed_at is null`,
+    );
+  });
 });

@@ -167,6 +167,7 @@ export interface ReconciliationDifferenceTable {
   found_at: Timestamp;
   resolved_at: Timestamp | null;
   resolution: string | null;
+  replayed_by: 'operator' | 'product' | null;
 }
 
 export interface ReconciliationCheckTable {

@@ -29,7 +29,8 @@ BEGIN
   END;
   SELECT (graphile_worker.add_job(v_letter.task, v_letter.payload::json, max_attempts => p_max_attempts,
                                   job_key => v_key)).id INTO v_job_id;
-  UPDATE dead_letter_jobs SET replayed_at = now(), replay_job_id = v_job_id WHERE id = p_id;
+  UPDATE dead_letter_jobs SET replayed_at = now(), replay_job_id = v_job_id,
+                              replayed_by = coalesce(replayed_by, 'operator') WHERE id = p_id;
   IF v_letter.payment_id IS NOT NULL THEN
     INSERT INTO payment_steps (payment_id, name, status, attempt, detail)
     VALUES (v_letter.payment_id, v_letter.task, 'replayed', 1, jsonb_build_object('dead_letter_id', p_id, 'job_id', v_job_id))

@@ -24,7 +24,7 @@ export function createTaskList(deps: WorkerDeps): TaskList {
     [SAGA_TASKS.refund]: withDeadLetter(refundPayment(deps)),
     [SAGA_TASKS.refundStrayCharge]: withDeadLetter(refundStrayCharge(deps)),
     maintenance__prune_idempotency_keys: pruneIdempotencyKeys,
-    maintenance__sweep_dead_letters: sweepDeadLetters,
+    maintenance__sweep_dead_letters: sweepDeadLetters(deps.config.JOB_MAX_ATTEMPTS),
     maintenance__prune_outbox: pruneOutbox(deps.config.OUTBOX_RETENTION_HOURS),
     maintenance__audit: runAudit(deps.config.AUDIT_STUCK_AFTER_SECONDS, deps.config.OUTBOX_RETENTION_HOURS),
     maintenance__reconcile_gateway: reconcileGateway(deps),
