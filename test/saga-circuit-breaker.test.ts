@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { allCharges, chargesFor, simStats } from './helpers/gateway.ts';
 import { request } from './helpers/http.ts';
 import { freePort, waitFor } from './helpers/processes.ts';
@@ -37,7 +37,9 @@ const HALF_OPEN_MS = 5000;
 describe('scenario 3: the circuit breaker stops new charges, and closes again', () => {
   let system: TestSystem;
   let metrics: string;
-  beforeAll(async () => {
+  // A system (and so a worker, whose breakers these are) per test: no test starts with a breaker
+  // another one opened, in whatever order they run.
+  beforeEach(async () => {
     system = await startSystem(
       // Half-open after 5 s: the three payments that must find the breaker open take well under
       // that even on a loaded machine (at 1.5 s a slow run let a trial call through).
@@ -48,7 +50,7 @@ describe('scenario 3: the circuit breaker stops new charges, and closes again', 
     metrics = `http://127.0.0.1:${port}/metrics`;
     await system.startWorker({ WORKER_METRICS_PORT: String(port) });
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await system?.close();
   });
 
