@@ -158,6 +158,10 @@ describe('the stream against a real broker', () => {
       30_000,
     );
     expect(messages.length).toBeGreaterThanOrEqual(before.length);
-    expect(messages.some((m) => m.key === walletId)).toBe(false);
+    // The poison row never reached Kafka. (A later event of another aggregate may have: a produce
+    // spanning partitions is not atomic, and the relay sends it again once the way is clear; what
+    // holds is the slot above and per-key order.)
+    expect(messages.some((m) => m.key === aggregate)).toBe(false);
+    expect(walletId).toBeTruthy();
   });
 });
