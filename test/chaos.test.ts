@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -6,7 +6,7 @@ import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDatabase, type Database } from '../app/db/database.ts';
-import { type RunningPostgres, startEmbeddedPostgres } from '../app/db/embedded-postgres.ts';
+import { quitPostmaster, type RunningPostgres, startEmbeddedPostgres } from '../app/db/embedded-postgres.ts';
 import { migrate } from '../app/db/migrate.ts';
 import type { LocalBroker } from '../outbox-relay/local-broker.ts';
 import { consumeUntil, dedupe, startTestBroker, versionsByKey } from './helpers/kafka.ts';
@@ -304,16 +304,7 @@ async function runChaos(PROFILE: Profile) {
     const postgresKiller = (async () => {
       for (const at of PROFILE.postgresKillsAt) {
         await sleep(Math.max(0, startedAt + at * PROFILE.loadMs - Date.now()));
-        const pid = Number(
-          readFileSync(path.join(pgOptions.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0],
-        );
-        process.kill(pid, 'SIGQUIT'); // immediate shutdown: no checkpoint, crash recovery at start
-        await waitFor(
-          'postgres to die',
-          async () => !existsSync(`/proc/${pid}`) || /\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')),
-          15_000,
-          50,
-        );
+        await quitPostmaster(pgOptions.dataDir);
         kills.postgres = (kills.postgres ?? 0) + 1;
         await sleep(rand(PROFILE.postgresDownMs[0], PROFILE.postgresDownMs[1]));
         postgres = await startEmbeddedPostgres(pgOptions);

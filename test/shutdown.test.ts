@@ -26,45 +26,45 @@ const chargeJobsLocked = async () => {
      where task_identifier = 'payment__charge_gateway' and locked_at is not null`.execute(system.database.db);
   return rows[0]?.n ?? 0;
 };
-const exitOf = (proc: { child: { once: (e: 'exit', f: (code: number | null) => void) => void } }) =>
-  new Promise<number | null>((resolve) => proc.child.once('exit', resolve));
+/**
+ * A worker with `grace` seconds holding a charge alpha answers after `latencyMs`, sent SIGTERM
+ * while the charge is in flight: the payment and the worker's exit code.
+ */
+async function sigtermDuringCharge(latencyMs: number, grace: number) {
+  await system.control('alpha', { latency_ms: latencyMs });
+  const worker = await system.startWorker({ SHUTDOWN_GRACE_SECONDS: String(grace) });
+  const walletId = await system.newWallet(1000);
+  const paid = await system.pay(walletId, 100);
+  await waitFor('the charge in flight', async () => (await chargeJobsLocked()) === 1);
+  const exited = new Promise<number | null>((resolve) => worker.child.once('exit', resolve));
+  worker.child.kill('SIGTERM');
+  return { paymentId: paid.body.id as string, exitCode: await exited };
+}
 
 describe('graceful shutdown of a worker', () => {
   it('finishes the job it holds when the job ends within the grace period, then exits 0', async () => {
-    await system.control('alpha', { latency_ms: 12_000 });
-    const worker = await system.startWorker({ SHUTDOWN_GRACE_SECONDS: '25' });
-    const walletId = await system.newWallet(1000);
-    const paid = await system.pay(walletId, 100);
-    await waitFor('the charge in flight', async () => (await chargeJobsLocked()) === 1);
-    const exited = exitOf(worker);
-    worker.child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    const { paymentId, exitCode } = await sigtermDuringCharge(12_000, 25);
+    expect(exitCode).toBe(0);
     // The worker that held the job finished it: the payment moved on with one call to the gateway.
     const attempt = await system.database.db
       .selectFrom('charge_attempts')
       .select(['status', 'calls'])
-      .where('payment_id', '=', paid.body.id)
+      .where('payment_id', '=', paymentId)
       .executeTakeFirstOrThrow();
     expect(attempt).toEqual({ status: 'succeeded', calls: 1 });
     expect(await chargeJobsLocked()).toBe(0);
   }, 60_000);
 
   it('aborts a job that would outlast the grace period: released at once, finished by the next worker with the same key', async () => {
-    await system.control('alpha', { latency_ms: 15_000 });
-    const worker = await system.startWorker({ SHUTDOWN_GRACE_SECONDS: '4' });
-    const walletId = await system.newWallet(1000);
-    const paid = await system.pay(walletId, 100);
-    await waitFor('the charge in flight', async () => (await chargeJobsLocked()) === 1);
-    const exited = exitOf(worker);
-    worker.child.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    const { paymentId, exitCode } = await sigtermDuringCharge(15_000, 4);
+    expect(exitCode).toBe(0);
     // Not left locked by a process that is gone: the next worker takes it without any sweep.
     expect(await chargeJobsLocked()).toBe(0);
     await system.control('alpha', { latency_ms: 0 });
     await system.startWorker({ WORKER_DEAD_AFTER_SECONDS: '3600' });
-    const settled = await system.waitSettled(paid.body.id, 30_000);
+    const settled = await system.waitSettled(paymentId, 30_000);
     expect(settled.status).toBe('COMPLETED');
-    const charges = await chargesFor(system.gatewayUrl, 'alpha', paid.body.id);
+    const charges = await chargesFor(system.gatewayUrl, 'alpha', paymentId);
     expect(charges).toHaveLength(1);
   }, 90_000);
 });

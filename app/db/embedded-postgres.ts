@@ -103,16 +103,9 @@ async function createDatabaseIfMissing(pg: EmbeddedPostgres, database: string): 
  */
 export async function stopStalePostmaster(dataDir: string, timeoutMs = 10_000): Promise<void> {
   const pidFile = path.join(dataDir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0) return;
-  const alive = () => {
-    try {
-      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    } catch {
-      return false;
-    }
-  };
+  const pid = postmasterPid(dataDir);
+  if (pid === undefined) return;
+  const alive = () => isProcessAlive(pid);
   const servesDir = () => {
     try {
       return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dataDir);
@@ -126,6 +119,39 @@ export async function stopStalePostmaster(dataDir: string, timeoutMs = 10_000): 
   while (alive() && Date.now() - started < timeoutMs) await sleep(50);
   if (alive()) process.kill(pid, 'SIGQUIT'); // immediate shutdown; crash recovery at next start
   while ((alive() || existsSync(pidFile)) && Date.now() - started < 2 * timeoutMs) await sleep(50);
+}
+
+/** The postmaster's pid from the data directory's pid file, if there is one. */
+export function postmasterPid(dataDir: string): number | undefined {
+  const pidFile = path.join(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return undefined;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** Whether a process runs; a zombie (exited, not yet reaped by its parent) counts as gone. */
+export function isProcessAlive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stops the postmaster of `dataDir` the hard way (SIGQUIT: immediate shutdown, no checkpoint,
+ * crash recovery at the next start) and waits until it is gone. For tests that take Postgres away.
+ */
+export async function quitPostmaster(dataDir: string, timeoutMs = 15_000): Promise<void> {
+  const pid = postmasterPid(dataDir);
+  if (pid === undefined) throw new Error(`no postmaster.pid in ${dataDir}`);
+  process.kill(pid, 'SIGQUIT');
+  const deadline = Date.now() + timeoutMs;
+  while (isProcessAlive(pid)) {
+    if (Date.now() > deadline)
+      throw new Error(`postmaster ${pid} still running ${timeoutMs} ms after SIGQUIT`);
+    await sleep(20);
+  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

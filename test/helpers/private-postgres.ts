@@ -1,8 +1,12 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createDatabase } from '../../app/db/database.ts';
-import { type RunningPostgres, startEmbeddedPostgres } from '../../app/db/embedded-postgres.ts';
+import {
+  quitPostmaster,
+  type RunningPostgres,
+  startEmbeddedPostgres,
+} from '../../app/db/embedded-postgres.ts';
 import { migrate } from '../../app/db/migrate.ts';
 import type { TestDatabase } from './database.ts';
 import { freePort } from './processes.ts';
@@ -38,23 +42,11 @@ export async function startPrivatePostgres(settings: Record<string, string> = {}
   const url = server.url;
   const database = createDatabase(url, { max: 10, applicationName: 'test' });
 
-  const postmasterPid = () =>
-    Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  // A zombie (exited, not yet reaped) counts as gone.
-  const isAlive = (pid: number) => {
-    try {
-      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-    } catch {
-      return false;
-    }
-  };
   return {
     database: { ...database, url, drop: async () => database.close() },
     async outage(downMs) {
-      const pid = postmasterPid();
-      process.kill(pid, 'SIGQUIT');
       const stoppedAt = Date.now();
-      while (isAlive(pid)) await sleep(20);
+      await quitPostmaster(dataDir);
       await sleep(Math.max(0, downMs - (Date.now() - stoppedAt)));
       server = await start();
     },
