@@ -224,6 +224,16 @@ export async function walletState(database: TestDatabase, walletId: string) {
   return { balance: wallet.balance, ledgerSum: entries.reduce((s, e) => s + e.amount, 0), entries };
 }
 
+/** What audit__run() reports, check by check, for a system with nothing wrong. */
+export const CLEAN_AUDIT_DETAILS = {
+  wallet_balances: 0,
+  money_conservation: 0,
+  stuck_payments: 0,
+  payment_status: 0,
+  outbox: 0,
+  relay_quarantine: 0,
+};
+
 export async function auditIsClean(database: TestDatabase): Promise<boolean> {
   const { rows } = await sql<{ n: number }>`select count(*)::int as n from audit__wallet_balances()`.execute(
     database.db,
