@@ -368,10 +368,19 @@ export function createGatewaySimulator(options: SimulatorOptions): { app: Expres
     if (st) res.json(controlsView(st));
   });
 
-  /** Operator view: every charge of the provider (tests reconcile money against it). */
+  /**
+   * Operator view: every charge of the provider, or those of one `?reference=` (tests reconcile
+   * money against it; chaos watches for a charge made whose answer is still on its way). No faults.
+   */
   app.get('/:provider/_control/charges', (req, res) => {
     const st = provider(req, res);
-    if (st) res.json({ items: [...st.charges.values()].map(chargeView) });
+    if (!st) return;
+    const reference = typeof req.query.reference === 'string' ? req.query.reference : undefined;
+    const charges =
+      reference === undefined
+        ? [...st.charges.values()]
+        : (st.chargesByReference.get(reference) ?? []).flatMap((id) => st.charges.get(id) ?? []);
+    res.json({ items: charges.map(chargeView) });
   });
 
   app.post('/:provider/charges', async (req, res) => {

@@ -20,7 +20,8 @@ export async function acquireLeadership(options: {
   while (!options.isStopping()) {
     const client = new pg.Client({
       connectionString: options.connectionString,
-      application_name: 'outbox-relay-leader',
+      // The pid tells an operator (and chaos) which relay process holds the lock.
+      application_name: `outbox-relay-leader ${process.pid}`,
     });
     try {
       await client.connect();

@@ -9,7 +9,19 @@ import { createDatabase, type Database } from '../app/db/database.ts';
 import { quitPostmaster, type RunningPostgres, startEmbeddedPostgres } from '../app/db/embedded-postgres.ts';
 import { migrate } from '../app/db/migrate.ts';
 import type { LocalBroker } from '../outbox-relay/local-broker.ts';
-import { consumeUntil, dedupe, startTestBroker, versionsByKey } from './helpers/kafka.ts';
+import {
+  type AimContext,
+  cutRelayLeaderLock,
+  freezeWorkerPastDeadThreshold,
+  killBetweenGatewayAnswerAndRecord,
+} from './helpers/chaos-aims.ts';
+import {
+  consumeUntil,
+  dedupe,
+  startSizeLimitedProxy,
+  startTestBroker,
+  versionsByKey,
+} from './helpers/kafka.ts';
 import { freePort, type RoleProcess, spawnRole, waitFor } from './helpers/processes.ts';
 import { CLEAN_AUDIT_DETAILS, FAST_ENV } from './helpers/system.ts';
 
@@ -19,7 +31,10 @@ import { CLEAN_AUDIT_DETAILS, FAST_ENV } from './helpers/system.ts';
  * and SIGKILLs of random processes at random moments, Postgres included (immediate shutdown).
  * Then quiescence, and the invariants: every payment and refund terminal, every audit clean, the
  * replay equal to the live tables, money conserved, every event on Kafka in per-key order, every
- * dead letter explained. The broker is not killed: mokapi keeps messages in memory only.
+ * dead letter explained. The broker is not killed (mokapi keeps messages in memory only): the
+ * relays lose their link to it instead. Beside the random kills, faults aimed at risky moments
+ * (test/helpers/chaos-aims.ts) and clients that give up before the reply; the run reports how often
+ * each landed in its window.
  *
  * CHAOS_PROFILE=short (npm test, ~1.5 min) or long (npm run test:chaos, ~4 min).
  */
@@ -33,6 +48,10 @@ interface Profile {
   postgresKillsAt: number[];
   /** How long Postgres stays down, [min, max] ms. */
   postgresDownMs: [number, number];
+  /** Every [min, max] ms, a fault aimed at a risky moment (see helpers/chaos-aims.ts). */
+  aimEveryMs?: [number, number];
+  /** The broker unreachable for the relays, from this fraction of the load, for this long. */
+  brokerDown?: { at: number; ms: number };
 }
 const KILLS: Profile = LONG
   ? {
@@ -41,6 +60,8 @@ const KILLS: Profile = LONG
       killEveryMs: [1200, 2800],
       postgresKillsAt: [0.15, 0.4, 0.65, 0.85],
       postgresDownMs: [500, 1500],
+      aimEveryMs: [2000, 4000],
+      brokerDown: { at: 0.45, ms: 60_000 },
     }
   : {
       name: 'short',
@@ -48,6 +69,8 @@ const KILLS: Profile = LONG
       killEveryMs: [700, 1500],
       postgresKillsAt: [0.3, 0.7],
       postgresDownMs: [500, 1500],
+      aimEveryMs: [2000, 4000],
+      brokerDown: { at: 0.4, ms: 10_000 },
     };
 /** Postgres restarts only, no process killed: every role must carry on or exit to be restarted. */
 const POSTGRES_ONLY: Profile = {
@@ -123,6 +146,10 @@ async function runChaos(PROFILE: Profile) {
 
     const broker: LocalBroker = await startTestBroker();
     cleanup.push(() => broker.stop());
+    // The relays reach the broker through a link the test can cut: the broker "stopped" for the
+    // relays, without losing what it holds (mokapi keeps messages in memory only). No size limit.
+    const brokerLink = await startSizeLimitedProxy(broker.brokers, 2 ** 31 - 1);
+    cleanup.push(() => brokerLink.stop());
     const [apiPort, simPort] = [await freePort(), await freePort()];
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     const simUrl = `http://127.0.0.1:${simPort}`;
@@ -130,7 +157,7 @@ async function runChaos(PROFILE: Profile) {
       ...FAST_ENV,
       LOG_LEVEL: 'error',
       DATABASE_URL: url,
-      KAFKA_BROKERS: broker.brokers,
+      KAFKA_BROKERS: brokerLink.brokers,
       PORT: String(apiPort),
       GATEWAY_SIM_PORT: String(simPort),
       GATEWAY_BASE_URL: simUrl,
@@ -165,6 +192,7 @@ async function runChaos(PROFILE: Profile) {
     roles.forEach(launch);
     cleanup.push(async () => {
       stopping = true;
+      for (const r of roles) r.proc?.child.kill('SIGCONT'); // a frozen worker cannot handle SIGTERM
       await Promise.all(roles.map((r) => r.proc?.kill('SIGTERM')));
     });
     await waitFor('the api', async () => (await fetch(`${apiUrl}/health/ready`)).ok, 30_000);
@@ -172,26 +200,44 @@ async function runChaos(PROFILE: Profile) {
 
     // --- a client that retries like a real one: same idempotency key until it gets an answer ---
     const stats = { payments: 0, deposits: 0, refunds: 0, faults: 0, clientRetries: 0 };
+    // Between commit and the HTTP reply: a request that committed but whose answer never reached
+    // the client (it gave up, or the API died) is retried with its key and answered as a replay.
+    const commitWithoutReply = { impatient: 0, lost: 0, hit: 0 };
     const acceptedPayments = new Set<string>();
     // What clients were told: idempotency key -> payment id, the refunds accepted, keys never answered.
     const paymentByKey = new Map<string, string>();
     const acceptedRefunds = new Set<string>();
     let unansweredPaymentKeys = 0;
     const acceptedDeposits = new Set<string>();
-    async function call(method: string, p: string, body?: unknown, key?: string, deadlineMs = 60_000) {
+    async function call(
+      method: string,
+      p: string,
+      body?: unknown,
+      key?: string,
+      deadlineMs = 60_000,
+      /** The first try gives up after this many ms (likely after the commit, before the reply). */
+      impatientMs?: number,
+    ) {
       const until = Date.now() + deadlineMs;
-      for (;;) {
+      let replyLost = false;
+      if (impatientMs !== undefined) commitWithoutReply.impatient++;
+      for (let attempt = 0; ; attempt++) {
         try {
           const res = await fetch(`${apiUrl}${p}`, {
             method,
             headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
             body: body === undefined ? undefined : JSON.stringify(body),
-            signal: AbortSignal.timeout(10_000),
+            signal: AbortSignal.timeout(attempt === 0 && impatientMs !== undefined ? impatientMs : 10_000),
           });
           const json = (await res.json().catch(() => null)) as any;
-          if (res.status < 500 && !(res.status === 409 && json?.code === 'IDEMPOTENCY_IN_PROGRESS'))
+          if (res.status < 500 && !(res.status === 409 && json?.code === 'IDEMPOTENCY_IN_PROGRESS')) {
+            if (replyLost && res.headers.get('idempotent-replayed') === 'true') commitWithoutReply.hit++;
             return { status: res.status, body: json };
-        } catch {}
+          }
+        } catch {
+          if (!replyLost) commitWithoutReply.lost++;
+          replyLost = true;
+        }
         if (Date.now() > until) return { status: 0, body: null };
         stats.clientRetries++;
         await sleep(rand(100, 400));
@@ -225,6 +271,8 @@ async function runChaos(PROFILE: Profile) {
             '/payments',
             { wallet_id: pick(wallets), service_id: 'chaos', amount: rand(100, 2500), currency: 'USD' },
             key,
+            60_000,
+            chance(0.15) ? rand(3, 40) : undefined,
           );
           if (r.status === 202) {
             acceptedPayments.add(r.body.id);
@@ -310,7 +358,70 @@ async function runChaos(PROFILE: Profile) {
         postgres = await startEmbeddedPostgres(pgOptions);
       }
     })();
-    await Promise.all([client(1), client(2), client(3), client(4), killer, postgresKiller]);
+
+    // --- faults aimed at the risky moments, each reporting whether it landed in its window ---
+    const aims = {
+      gatewayAnswer: { tried: 0, hit: 0 },
+      freeze: { tried: 0, hit: 0, jobsTaken: 0 },
+      leaderLock: { tried: 0, hit: 0, leaderKept: 0 },
+    };
+    const aimContext: AimContext = {
+      database,
+      simUrl,
+      roles,
+      rand,
+      killed: (name) => {
+        kills[name] = (kills[name] ?? 0) + 1;
+      },
+    };
+    const aimEveryMs = PROFILE.aimEveryMs;
+    const aimer = (async () => {
+      while (aimEveryMs && Date.now() < loadEnds) {
+        await sleep(rand(aimEveryMs[0], aimEveryMs[1]));
+        if (Date.now() >= loadEnds) break;
+        const aim = pick(['gatewayAnswer', 'freeze', 'leaderLock'] as const);
+        if (aim === 'gatewayAnswer') await killBetweenGatewayAnswerAndRecord(aimContext, aims.gatewayAnswer);
+        else if (aim === 'freeze')
+          await freezeWorkerPastDeadThreshold(aimContext, aims.freeze, Number(env.WORKER_DEAD_AFTER_SECONDS));
+        else await cutRelayLeaderLock(aimContext, aims.leaderLock);
+      }
+    })();
+    // The broker unreachable for the relays (not killed: see brokerLink), while the load writes on.
+    const brokerOutage = { events: 0, relayRestarts: 0 };
+    const eventCount = async () =>
+      (
+        await waitFor(
+          'the event count',
+          async () =>
+            (
+              await sql<{ n: number }>`select count(*)::int as n from events`.execute(database.db)
+            ).rows[0],
+          30_000,
+        )
+      ).n;
+    const relayRestarts = () =>
+      roles.filter((r) => r.name.startsWith('relay')).reduce((n, r) => n + r.restarts, 0);
+    const brokerCutter = (async () => {
+      const outage = PROFILE.brokerDown;
+      if (!outage) return;
+      await sleep(Math.max(0, startedAt + outage.at * PROFILE.loadMs - Date.now()));
+      const [events, restarts] = [await eventCount(), relayRestarts()];
+      brokerLink.down();
+      await sleep(outage.ms);
+      brokerLink.up();
+      brokerOutage.events = (await eventCount()) - events;
+      brokerOutage.relayRestarts = relayRestarts() - restarts;
+    })();
+    await Promise.all([
+      client(1),
+      client(2),
+      client(3),
+      client(4),
+      killer,
+      postgresKiller,
+      aimer,
+      brokerCutter,
+    ]);
 
     // --- quiescence: faults off, stuck sagas re-driven, dead letters replayed once explained ---
     const loadEndedAt = Date.now();
@@ -517,12 +628,24 @@ async function runChaos(PROFILE: Profile) {
         `[chaos ${PROFILE.name}] payments by status: ${statuses.map((s) => `${s.status} ${s.n}`).join(', ')}`,
         `[chaos ${PROFILE.name}] recovery by the product: ${letterCounts[0]?.redrives ?? 0} stuck sagas re-driven, ${letterCounts[0]?.all ?? 0} dead letters made, ${letterCounts[0]?.replayed ?? 0} replayed (crash-spent), ${letterCounts[0]?.resolved ?? 0} closed (payment at rest without them); the test repaired nothing`,
         `[chaos ${PROFILE.name}] clients: ${paymentByKey.size} payment keys answered, ${unansweredPaymentKeys} never answered, ${acceptedRefunds.size} refunds accepted and settled`,
+        `[chaos ${PROFILE.name}] risky moments: commit without reply ${commitWithoutReply.hit} hit (${commitWithoutReply.lost} replies lost, ${commitWithoutReply.impatient} clients gave up on purpose); worker killed between the gateway's charge and its record ${aims.gatewayAnswer.hit}/${aims.gatewayAnswer.tried}; worker frozen past the dead threshold ${aims.freeze.hit}/${aims.freeze.tried} with jobs taken over (${aims.freeze.jobsTaken} jobs); relay leader's lock cut ${aims.leaderLock.hit}/${aims.leaderLock.tried} leader exited (${aims.leaderLock.leaderKept} kept relaying)`,
+        `[chaos ${PROFILE.name}] broker unreachable ${PROFILE.brokerDown ? `${PROFILE.brokerDown.ms / 1000}s: ${brokerOutage.events} events written meanwhile, ${brokerOutage.relayRestarts} relay restarts meanwhile, all on Kafka afterwards` : 'never'}`,
         `[chaos ${PROFILE.name}] gateway: ${gatewayCharges.length} charges (${gatewayCharges.filter((c) => c.status === 'succeeded').length} succeeded, ${gatewayCharges.filter((c) => c.status === 'canceled').length} canceled), ${strays.rows[0]?.n ?? 0} stray refunded, money at the gateway = payments for all ${settledPayments.length}`,
         `[chaos ${PROFILE.name}] events ${eventIds.size}, Kafka deliveries ${messages.length}, duplicates downstream ${duplicates} (${staleRedeliveries} old versions redelivered, ignored by a newest-version consumer, which ends equal to Postgres)`,
         `[chaos ${PROFILE.name}] quiescent ${(quiescentAfterMs / 1000).toFixed(1)}s after the load, audits clean, replay = live`,
       ].join('\n')}\n`,
     );
     expect(kills.postgres).toBeGreaterThanOrEqual(2);
+    // A relay that lost its lock must stop: two leaders could stream at once.
+    expect(aims.leaderLock.leaderKept).toBe(0);
+    if (PROFILE.killEveryMs && LONG) {
+      // The long run must really have taken each risky path, or it proves nothing about them.
+      expect(brokerOutage.events).toBeGreaterThan(0);
+      expect(commitWithoutReply.hit).toBeGreaterThan(0);
+      expect(aims.gatewayAnswer.hit).toBeGreaterThan(0);
+      expect(aims.freeze.hit).toBeGreaterThan(0);
+      expect(aims.leaderLock.hit).toBeGreaterThan(0);
+    }
     if (PROFILE.killEveryMs) {
       expect(totalKills).toBeGreaterThanOrEqual(20);
     } else {

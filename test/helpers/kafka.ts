@@ -128,6 +128,13 @@ export interface SizeLimitedBroker {
   brokers: string;
   /** Requests refused (connection closed) for their size. */
   refused(): number;
+  /**
+   * The broker unreachable, as when it is stopped: every open connection is dropped and new ones
+   * are closed at once, until `up()`. The broker itself keeps its messages (mokapi keeps them in
+   * memory only, so stopping the real process would lose them).
+   */
+  down(): void;
+  up(): void;
   stop(): Promise<void>;
 }
 
@@ -143,7 +150,9 @@ export async function startSizeLimitedProxy(
   let refused = 0;
   let proxyPort = 0;
 
+  let unreachable = false;
   const server = net.createServer((client) => {
+    if (unreachable) return void client.destroy();
     const upstream = net.connect({ host, port: upstreamPort });
     for (const s of [client, upstream]) {
       sockets.add(s);
@@ -190,6 +199,13 @@ export async function startSizeLimitedProxy(
   return {
     brokers: `127.0.0.1:${proxyPort}`,
     refused: () => refused,
+    down() {
+      unreachable = true;
+      for (const s of sockets) s.destroy();
+    },
+    up() {
+      unreachable = false;
+    },
     async stop() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

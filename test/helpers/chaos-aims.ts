@@ -1,0 +1,150 @@
+import { sql } from 'kysely';
+import type { Database } from '../../app/db/database.ts';
+import { SAGA_TASKS } from '../../app/payments/saga-jobs.ts';
+import type { RoleProcess } from './processes.ts';
+
+/**
+ * Faults aimed at the moments where a bug would cost money or order, not at random instants:
+ * each aim waits until the system is inside its risky window, strikes, and says whether it hit
+ * (the strike landed inside the window, proven after the fact) so a run reports how often the
+ * dangerous paths were really taken.
+ */
+export interface AimContext {
+  database: Database;
+  simUrl: string;
+  roles: Array<{ name: string; proc?: RoleProcess }>;
+  /** The run's seeded random integer in [min, max]. */
+  rand(min: number, max: number): number;
+  /** Records a SIGKILL the aim made, beside the random ones. */
+  killed(role: string): void;
+}
+
+export interface Tally {
+  tried: number;
+  hit: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const isAlive = (proc?: RoleProcess) =>
+  proc !== undefined && proc.child.exitCode === null && proc.child.signalCode === null;
+
+/**
+ * SIGKILL the worker whose charge the gateway has made but whose answer it has not yet recorded.
+ * Alpha's answers are slowed to 300 ms (under the 400 ms attempt timeout) to widen the window;
+ * the charge attempt is `unknown` with a call counted, and the simulator already holds the charge.
+ * A hit: the attempt is still `unknown` after the worker died (nothing recorded the answer), so
+ * only the product's recovery (retry with the same key, lookup) can find the money.
+ */
+export async function killBetweenGatewayAnswerAndRecord(ctx: AimContext, tally: Tally): Promise<void> {
+  tally.tried++;
+  await control(ctx.simUrl, 'alpha', { latency_ms: 300 });
+  const until = Date.now() + 4000;
+  while (Date.now() < until) {
+    const { rows } = await sql<{ id: number; payment_id: string; pid: number }>`
+      select a.id::int, a.payment_id::text, h.pid
+        from charge_attempts a
+        join graphile_worker.jobs j on j.key = ${`${SAGA_TASKS.chargeGateway}:`} || a.payment_id::text
+        join process_heartbeats h on h.role = 'worker' and j.locked_by = any (h.graphile_worker_ids)
+       where a.provider = 'alpha' and a.status = 'unknown' and a.calls > a.refused_calls
+       order by a.updated_at desc limit 3`
+      .execute(ctx.database.db)
+      .catch(() => ({ rows: [] }));
+    for (const row of rows) {
+      const made = await fetch(`${ctx.simUrl}/alpha/_control/charges?reference=${row.payment_id}`)
+        .then((r) => r.json() as Promise<{ items: unknown[] }>)
+        .catch(() => ({ items: [] }));
+      const worker = ctx.roles.find((r) => r.proc?.pid === row.pid);
+      if (made.items.length === 0 || !worker?.proc || !isAlive(worker.proc)) continue;
+      await worker.proc.kill('SIGKILL');
+      ctx.killed(worker.name);
+      const { rows: after } = await sql<{ status: string }>`
+        select status from charge_attempts where id = ${row.id}`
+        .execute(ctx.database.db)
+        .catch(() => ({ rows: [] as { status: string }[] }));
+      if (after[0]?.status === 'unknown') tally.hit++;
+      return;
+    }
+    await sleep(20);
+  }
+}
+
+/**
+ * SIGSTOP a worker for longer than the dead-worker threshold, then SIGCONT. A hit: jobs it held
+ * when frozen were unlocked and taken (or finished) by another worker while it slept, so the
+ * resumed worker wakes up in the middle of steps that are no longer its own.
+ */
+export async function freezeWorkerPastDeadThreshold(
+  ctx: AimContext,
+  tally: Tally & { jobsTaken: number },
+  deadAfterSeconds: number,
+): Promise<void> {
+  const workers = ctx.roles.filter((r) => r.name.startsWith('worker') && isAlive(r.proc));
+  const worker = workers[ctx.rand(0, workers.length - 1)];
+  const proc = worker?.proc;
+  if (!proc) return;
+  tally.tried++;
+  const held = async () => {
+    const { rows } = await sql<{ id: string }>`
+      select j.id::text from graphile_worker.jobs j
+        join process_heartbeats h on j.locked_by = any (h.graphile_worker_ids)
+       where h.pid = ${proc.pid}`
+      .execute(ctx.database.db)
+      .catch(() => ({ rows: [] as { id: string }[] }));
+    return rows.map((r) => r.id);
+  };
+  const before = await held();
+  proc.child.kill('SIGSTOP');
+  try {
+    await sleep((deadAfterSeconds + 2.5) * 1000);
+    const { rows } = await sql<{ n: number }>`
+      select count(*)::int as n from unnest(${before}::bigint[]) as b(id)
+       where not exists (select 1 from graphile_worker.jobs j
+                          join process_heartbeats h on j.locked_by = any (h.graphile_worker_ids)
+                         where j.id = b.id and h.pid = ${proc.pid})`
+      .execute(ctx.database.db)
+      .catch(() => ({ rows: [] as { n: number }[] }));
+    const taken = rows[0]?.n ?? 0;
+    tally.jobsTaken += taken;
+    if (taken > 0) tally.hit++;
+  } finally {
+    if (isAlive(proc)) proc.child.kill('SIGCONT');
+  }
+}
+
+/**
+ * Terminate the relay leader's lock connection while its replication stream stays up. The leader
+ * can no longer prove it is the only one, so it must stop relaying: a hit is a cut lock whose
+ * relay process then exited. `leaderKept` counts cuts after which the leader stayed up: the test
+ * fails on any (two relays could stream at once).
+ */
+export async function cutRelayLeaderLock(
+  ctx: AimContext,
+  tally: Tally & { leaderKept: number },
+): Promise<void> {
+  const { rows } = await sql<{ backend: number; name: string }>`
+    select a.pid as backend, a.application_name as name
+      from pg_locks l join pg_stat_activity a using (pid)
+     where l.locktype = 'advisory' and l.granted and a.application_name like 'outbox-relay-leader %'`
+    .execute(ctx.database.db)
+    .catch(() => ({ rows: [] as { backend: number; name: string }[] }));
+  const lock = rows[0];
+  const relay = ctx.roles.find((r) => r.proc && lock && `outbox-relay-leader ${r.proc.pid}` === lock.name);
+  if (!lock || !relay?.proc || !isAlive(relay.proc)) return;
+  tally.tried++;
+  const proc = relay.proc;
+  await sql`select pg_terminate_backend(${lock.backend})`.execute(ctx.database.db).catch(() => undefined);
+  const until = Date.now() + 10_000;
+  while (Date.now() < until && isAlive(proc)) await sleep(50);
+  if (proc.killRequested)
+    tally.tried--; // the random killer got there first: proves nothing
+  else if (isAlive(proc)) tally.leaderKept++;
+  else tally.hit++;
+}
+
+async function control(simUrl: string, provider: 'alpha' | 'beta', controls: Record<string, unknown>) {
+  await fetch(`${simUrl}/${provider}/_control`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(controls),
+  }).catch(() => undefined);
+}
