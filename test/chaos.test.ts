@@ -36,7 +36,8 @@ import { CLEAN_AUDIT_DETAILS, FAST_ENV } from './helpers/system.ts';
  * (test/helpers/chaos-aims.ts) and clients that give up before the reply; the run reports how often
  * each landed in its window.
  *
- * CHAOS_PROFILE=short (npm test, ~1.5 min) or long (npm run test:chaos, ~4 min).
+ * CHAOS_PROFILE=short (npm test, ~2 min) or long (npm run test:chaos, ~8 min, two profiles);
+ * CHAOS_SEED=<n> replays a schedule; CHAOS_LOAD_SECONDS=<n> sets the kill profile's load.
  */
 const LONG = process.env.CHAOS_PROFILE === 'long';
 interface Profile {
@@ -72,6 +73,8 @@ const KILLS: Profile = LONG
       aimEveryMs: [2000, 4000],
       brokerDown: { at: 0.4, ms: 10_000 },
     };
+// CHAOS_LOAD_SECONDS shortens or stretches the kill profile's load (break-it-on-purpose runs).
+if (process.env.CHAOS_LOAD_SECONDS) KILLS.loadMs = Number(process.env.CHAOS_LOAD_SECONDS) * 1000;
 /** Postgres restarts only, no process killed: every role must carry on or exit to be restarted. */
 const POSTGRES_ONLY: Profile = {
   name: 'postgres-only',
