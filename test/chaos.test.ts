@@ -73,6 +73,9 @@ const KILLS: Profile = LONG
       aimEveryMs: [2000, 4000],
       brokerDown: { at: 0.4, ms: 10_000 },
     };
+// CHAOS_AIMS=freeze,leaderLock limits the aimed faults to those (break-it-on-purpose runs).
+const ALL_AIMS = ['gatewayAnswer', 'freeze', 'leaderLock'] as const;
+const AIMS = ALL_AIMS.filter((a) => (process.env.CHAOS_AIMS?.split(',') ?? ALL_AIMS).includes(a));
 // CHAOS_LOAD_SECONDS shortens or stretches the kill profile's load (break-it-on-purpose runs).
 if (process.env.CHAOS_LOAD_SECONDS) KILLS.loadMs = Number(process.env.CHAOS_LOAD_SECONDS) * 1000;
 /** Postgres restarts only, no process killed: every role must carry on or exit to be restarted. */
@@ -379,10 +382,10 @@ async function runChaos(PROFILE: Profile) {
     };
     const aimEveryMs = PROFILE.aimEveryMs;
     const aimer = (async () => {
-      while (aimEveryMs && Date.now() < loadEnds) {
+      while (aimEveryMs && AIMS.length > 0 && Date.now() < loadEnds) {
         await sleep(rand(aimEveryMs[0], aimEveryMs[1]));
         if (Date.now() >= loadEnds) break;
-        const aim = pick(['gatewayAnswer', 'freeze', 'leaderLock'] as const);
+        const aim = pick(AIMS);
         if (aim === 'gatewayAnswer') await killBetweenGatewayAnswerAndRecord(aimContext, aims.gatewayAnswer);
         else if (aim === 'freeze')
           await freezeWorkerPastDeadThreshold(aimContext, aims.freeze, Number(env.WORKER_DEAD_AFTER_SECONDS));
