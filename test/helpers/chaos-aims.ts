@@ -121,20 +121,32 @@ export async function cutRelayLeaderLock(
   ctx: AimContext,
   tally: Tally & { leaderKept: number },
 ): Promise<void> {
-  const { rows } = await sql<{ backend: number; name: string }>`
-    select a.pid as backend, a.application_name as name
-      from pg_locks l join pg_stat_activity a using (pid)
-     where l.locktype = 'advisory' and l.granted and a.application_name like 'outbox-relay-leader %'`
-    .execute(ctx.database.db)
-    .catch(() => ({ rows: [] as { backend: number; name: string }[] }));
-  const lock = rows[0];
-  const relay = ctx.roles.find((r) => r.proc && lock && `outbox-relay-leader ${r.proc.pid}` === lock.name);
-  if (!lock || !relay?.proc || !isAlive(relay.proc)) return;
+  // Wait for a leader: relays restart often under the random kills, and Postgres may be down.
+  const found = async () => {
+    const { rows } = await sql<{ backend: number; name: string }>`
+      select a.pid as backend, a.application_name as name
+        from pg_locks l join pg_stat_activity a using (pid)
+       where l.locktype = 'advisory' and l.granted and a.application_name like 'outbox-relay-leader %'`
+      .execute(ctx.database.db)
+      .catch(() => ({ rows: [] as { backend: number; name: string }[] }));
+    const lock = rows[0];
+    const relay = ctx.roles.find((r) => lock && r.proc && `outbox-relay-leader ${r.proc.pid}` === lock.name);
+    return lock && relay?.proc && isAlive(relay.proc)
+      ? { backend: lock.backend, proc: relay.proc }
+      : undefined;
+  };
+  const until = Date.now() + 8000;
+  let leader = await found();
+  while (!leader && Date.now() < until) {
+    await sleep(100);
+    leader = await found();
+  }
+  if (!leader) return;
   tally.tried++;
-  const proc = relay.proc;
-  await sql`select pg_terminate_backend(${lock.backend})`.execute(ctx.database.db).catch(() => undefined);
-  const until = Date.now() + 10_000;
-  while (Date.now() < until && isAlive(proc)) await sleep(50);
+  const proc = leader.proc;
+  await sql`select pg_terminate_backend(${leader.backend})`.execute(ctx.database.db).catch(() => undefined);
+  const exitBy = Date.now() + 10_000;
+  while (Date.now() < exitBy && isAlive(proc)) await sleep(50);
   if (proc.killRequested)
     tally.tried--; // the random killer got there first: proves nothing
   else if (isAlive(proc)) tally.leaderKept++;
