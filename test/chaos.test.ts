@@ -201,7 +201,14 @@ async function runChaos(PROFILE: Profile) {
       for (const r of roles) r.proc?.child.kill('SIGCONT'); // a frozen worker cannot handle SIGTERM
       await Promise.all(roles.map((r) => r.proc?.kill('SIGTERM')));
     });
-    await waitFor('the api', async () => (await fetch(`${apiUrl}/health/ready`)).ok, 30_000);
+    const printRoles = () => {
+      for (const r of roles)
+        process.stdout.write(`--- ${r.name} (restarts ${r.restarts})\n${r.proc?.output().slice(-1500)}\n`);
+    };
+    await waitFor('the api', async () => (await fetch(`${apiUrl}/health/ready`)).ok, 60_000).catch((err) => {
+      printRoles();
+      throw err;
+    });
     await waitFor('the simulator', async () => (await fetch(`${simUrl}/health`)).ok, 30_000);
 
     // --- a client that retries like a real one: same idempotency key until it gets an answer ---
@@ -467,8 +474,7 @@ async function runChaos(PROFILE: Profile) {
       process.stdout.write(
         `STUCK ${JSON.stringify(stuck.rows, null, 1)}\nREFUNDS ${JSON.stringify(refunds.rows)}\nJOBS ${JSON.stringify(jobs.rows)}\n`,
       );
-      for (const r of roles)
-        process.stdout.write(`--- ${r.name} (restarts ${r.restarts})\n${r.proc?.output().slice(-1500)}\n`);
+      printRoles();
       throw err;
     });
     const quiescentAfterMs = Date.now() - loadEndedAt;
