@@ -344,6 +344,7 @@ async function runChaos(PROFILE: Profile) {
 
     // --- the chaos: SIGKILL a random role every ~1-3 s; Postgres immediate shutdowns at set times ---
     const kills: Record<string, number> = {};
+    const shielded = new Set<number>(); // processes an aimed fault is watching
     const killEveryMs = PROFILE.killEveryMs;
     const killer = (async () => {
       while (killEveryMs && Date.now() < loadEnds) {
@@ -352,6 +353,7 @@ async function runChaos(PROFILE: Profile) {
           (r) =>
             (KILLABLE as readonly string[]).includes(r.name) &&
             r.proc?.child.exitCode === null &&
+            !shielded.has(r.proc.pid) &&
             r.proc.child.signalCode === null,
         );
         const role = alive.length > 0 ? pick(alive) : undefined;
@@ -386,6 +388,7 @@ async function runChaos(PROFILE: Profile) {
       killed: (name) => {
         kills[name] = (kills[name] ?? 0) + 1;
       },
+      shielded,
     };
     const aimEveryMs = PROFILE.aimEveryMs;
     const aimer = (async () => {

@@ -17,6 +17,8 @@ export interface AimContext {
   rand(min: number, max: number): number;
   /** Records a SIGKILL the aim made, beside the random ones. */
   killed(role: string): void;
+  /** Keeps the random killer off a process while an aim watches what it does. */
+  shielded: Set<number>;
 }
 
 export interface Tally {
@@ -93,6 +95,7 @@ export async function freezeWorkerPastDeadThreshold(
     return rows.map((r) => r.id);
   };
   const before = await held();
+  ctx.shielded.add(proc.pid);
   proc.child.kill('SIGSTOP');
   try {
     await sleep((deadAfterSeconds + 2.5) * 1000);
@@ -108,6 +111,7 @@ export async function freezeWorkerPastDeadThreshold(
     if (taken > 0) tally.hit++;
   } finally {
     if (isAlive(proc)) proc.child.kill('SIGCONT');
+    ctx.shielded.delete(proc.pid);
   }
 }
 
@@ -142,15 +146,21 @@ export async function cutRelayLeaderLock(
     leader = await found();
   }
   if (!leader) return;
-  tally.tried++;
   const proc = leader.proc;
-  await sql`select pg_terminate_backend(${leader.backend})`.execute(ctx.database.db).catch(() => undefined);
-  const exitBy = Date.now() + 10_000;
-  while (Date.now() < exitBy && isAlive(proc)) await sleep(50);
-  if (proc.killRequested)
-    tally.tried--; // the random killer got there first: proves nothing
-  else if (isAlive(proc)) tally.leaderKept++;
-  else tally.hit++;
+  ctx.shielded.add(proc.pid);
+  try {
+    const { rows } = await sql<{ cut: boolean }>`select pg_terminate_backend(${leader.backend}) as cut`
+      .execute(ctx.database.db)
+      .catch(() => ({ rows: [] as { cut: boolean }[] }));
+    if (!rows[0]?.cut) return; // Postgres went down meanwhile: the lock went with it
+    tally.tried++;
+    const exitBy = Date.now() + 5000;
+    while (Date.now() < exitBy && isAlive(proc)) await sleep(50);
+    if (isAlive(proc)) tally.leaderKept++;
+    else tally.hit++;
+  } finally {
+    ctx.shielded.delete(proc.pid);
+  }
 }
 
 async function control(simUrl: string, provider: 'alpha' | 'beta', controls: Record<string, unknown>) {
