@@ -28,9 +28,10 @@ describe('webhook signatures', () => {
   });
 
   it('verifies against the current time when none is given', () => {
+    const current = Math.floor(Date.now() / 1000);
     expect(verifySignature(secret, body, signPayload(secret, body))).toBe(true);
     expect(
-      verifySignature(secret, body, signPayload(secret, body, now - 10 * SIGNATURE_TOLERANCE_SECONDS)),
+      verifySignature(secret, body, signPayload(secret, body, current - 2 * SIGNATURE_TOLERANCE_SECONDS)),
     ).toBe(false);
   });
 
