@@ -61,10 +61,12 @@ describe('pages', () => {
   const view = (r: { n: number }) => `row ${r.n}`;
 
   it('give limit items and a cursor at the last one when the limit+1 fetch found one more row', () => {
-    expect(toPage(rows, 2, position, view)).toEqual({
-      items: ['row 1', 'row 2'],
-      next_cursor: encodeCursor(20),
+    const fetched = [...rows, { n: 4 }];
+    expect(toPage(fetched, 3, position, view)).toEqual({
+      items: ['row 1', 'row 2', 'row 3'],
+      next_cursor: encodeCursor(30),
     });
+    expect(toPage(rows, 1, position, view)).toEqual({ items: ['row 1'], next_cursor: encodeCursor(10) });
   });
 
   it('give no next cursor when the fetch found exactly limit rows or fewer', () => {

@@ -104,6 +104,8 @@ describe('gateway decision of the saga', () => {
       kind: 'await_webhook',
       pending,
     });
+    // nor is a step before charge_requested, whatever provider the row names
+    expect(decide(at('debited', 'alpha'), [pending]).next).toEqual({ kind: 'await_webhook', pending });
   });
 
   it('never falls back while an attempt is unknown: asks again, with a gap of 2^calls seconds', () => {

@@ -36,7 +36,9 @@ describe('idempotency key header', () => {
     const tooLong = () => idempotencyKeyOf(withHeaders({ 'idempotency-key': 'k'.repeat(256) }), false);
     expect(tooLong).toThrow(ValidationFailed);
     expect(tooLong).toThrow(
-      expect.objectContaining({ errors: [expect.objectContaining({ path: 'headers.idempotency-key' })] }),
+      expect.objectContaining({
+        errors: [{ path: 'headers.idempotency-key', message: 'must be 1..255 characters' }],
+      }),
     );
   });
 });
@@ -86,7 +88,7 @@ describe('canonical JSON', () => {
         expect(canonicalJson(reversed)).toBe(canonicalJson(value));
         expect(JSON.parse(canonicalJson(value))).toEqual(JSON.parse(JSON.stringify(value)));
       }),
-      { numRuns: 200 },
+      { numRuns: 100 },
     );
   });
 });

@@ -1,7 +1,15 @@
+import type { Request } from 'express';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ValidationFailed, WalletNotFound } from '../../app/errors.ts';
-import { findUnfitJson, MAX_JSON_DEPTH, parseId, parseWith } from '../../app/http/validation.ts';
+import {
+  findUnfitJson,
+  MAX_JSON_DEPTH,
+  parseBody,
+  parseId,
+  parseQuery,
+  parseWith,
+} from '../../app/http/validation.ts';
 import { amountSchema, currencySchema, MAX_AMOUNT, z } from '../../app/http/zod.ts';
 
 const id = '0b7e6f5a-1c2d-4e3f-8a9b-0c1d2e3f4a5b';
@@ -47,6 +55,25 @@ describe('request parsing', () => {
     expect(err).toMatchObject({ errors: [{ path: 'body' }] });
     const bare = failureOf(() => parseWith(body, { amount: 0 }, ''));
     expect(bare).toMatchObject({ errors: [{ path: 'amount' }] });
+  });
+
+  it('parses a request body under "body", a missing body as an empty object', () => {
+    const optional = z.strictObject({ note: z.string().optional() });
+    expect(parseBody(body, { body: { amount: 7 } } as Request)).toEqual({ amount: 7 });
+    expect(parseBody(optional, {} as Request)).toEqual({});
+    expect(failureOf(() => parseBody(body, {} as Request))).toMatchObject({
+      errors: [{ path: 'body.amount' }],
+    });
+  });
+
+  it('parses a query string under "query"', () => {
+    const query = z.strictObject({ limit: z.coerce.number().int() });
+    expect(parseQuery(query, { query: { limit: '3' } } as unknown as Request)).toEqual({ limit: 3 });
+    expect(failureOf(() => parseQuery(query, { query: { limit: 'x' } } as unknown as Request))).toMatchObject(
+      {
+        errors: [{ path: 'query.limit' }],
+      },
+    );
   });
 });
 
