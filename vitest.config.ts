@@ -12,7 +12,15 @@ export default defineConfig({
     // Two cores: each file gets its own database, so files may run side by side.
     maxWorkers: 2,
     projects: [
-      { test: { ...shared, name: 'suite', include: ['test/**/*.test.ts'], exclude: ['test/chaos.test.ts'] } },
+      'vitest.unit.config.ts',
+      {
+        test: {
+          ...shared,
+          name: 'suite',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/chaos.test.ts', 'test/unit/**'],
+        },
+      },
       // Chaos runs alone, after every other file: its timings (400 ms gateway attempts, kills every
       // second) must not compete with other files for the two cores. It runs its own Postgres.
       {

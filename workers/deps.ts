@@ -1,7 +1,7 @@
 import type { Config } from '../app/config.ts';
 import type { Db } from '../app/db/database.ts';
 import type { GatewayClient } from '../app/gateway/gateway-client.ts';
-import type { FraudRules } from '../app/payments/fraud.ts';
+import type { FraudRules } from '../app/payments/fraud-rules.ts';
 import type { SagaOptions } from '../app/payments/saga-jobs.ts';
 
 export { sagaOptionsFrom } from '../app/payments/saga-jobs.ts';

@@ -1,13 +1,7 @@
-import { createHash, randomUUID } from 'node:crypto';
-import type { Request } from 'express';
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db, Trx } from '../db/database.ts';
-import {
-  IdempotencyInProgress,
-  IdempotencyKeyRequired,
-  IdempotencyKeyReused,
-  ValidationFailed,
-} from '../errors.ts';
+import { IdempotencyInProgress, IdempotencyKeyReused } from '../errors.ts';
 import { idempotentReplaysTotal } from '../observability/metrics.ts';
 
 /**
@@ -40,25 +34,6 @@ export function idempotencyOptionsFrom(config: {
     leaseSeconds: config.IDEMPOTENCY_LEASE_SECONDS,
     retentionHours: config.IDEMPOTENCY_RETENTION_HOURS,
   };
-}
-
-export function idempotencyKeyOf(req: Request, required: boolean): string | undefined {
-  const key = req.get('idempotency-key') ?? req.get('x-idempotent-key');
-  if (key === undefined || key === '') {
-    if (required) throw new IdempotencyKeyRequired();
-    return undefined;
-  }
-  if (key.length > 255) {
-    throw new ValidationFailed([{ path: 'headers.idempotency-key', message: 'must be 1..255 characters' }]);
-  }
-  return key;
-}
-
-/** The request's fingerprint: method, concrete path and the canonical JSON of the body. */
-export function requestHash(req: Request): string {
-  return createHash('sha256')
-    .update(`${req.method}\n${req.path}\n${canonicalJson(req.body ?? null)}`)
-    .digest('hex');
 }
 
 export async function runIdempotent(
@@ -130,12 +105,4 @@ async function answerExisting(
   if (row.status !== 'COMPLETED' || row.response_status === null) throw new IdempotencyInProgress();
   idempotentReplaysTotal.inc({ scope: claim.scope });
   return { status: row.response_status, body: row.response_body, replayed: true };
-}
-
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
 }

@@ -100,7 +100,7 @@ export const isFinal = (a: ChargeAttempt) =>
   a.status === 'succeeded' || a.status === 'failed' || a.status === 'canceled';
 
 /** The charge a COMPLETED (or refunded) payment keeps: our succeeded attempt at its provider. */
-export const keptCharge = (payment: PaymentRow, attempts: ChargeAttempt[]) =>
+export const keptCharge = (payment: Pick<PaymentRow, 'provider'>, attempts: ChargeAttempt[]) =>
   attempts.find(
     (a) => a.idempotency_key !== null && a.provider === payment.provider && a.status === 'succeeded',
   );

@@ -1,42 +1,19 @@
 import { sql } from 'kysely';
 import type { Trx } from '../db/database.ts';
+import { decideFraud, type FraudDecision, type FraudRules } from './fraud-rules.ts';
 import type { PaymentRow } from './payment.repository.ts';
 
-export interface FraudRules {
-  maxAmount: number;
-  velocityPerMinute: number;
-  declineScore: number;
-}
-
-export interface FraudDecision {
-  approved: boolean;
-  score: number;
-  reasons: string[];
-}
-
 /**
- * Deterministic rules, each adding to a score capped at 100; the payment is declined at
- * `declineScore`. The same payment and database state always give the same decision.
- * - AMOUNT_OVER_LIMIT (+100): amount > maxAmount; HIGH_AMOUNT (+30): amount > maxAmount / 2
- * - VELOCITY_EXCEEDED (+100): the wallet requested more than velocityPerMinute payments in the
- *   minute up to this one's creation (this one included)
- * - BLOCKLISTED (+100): the wallet, its owner or the service is in fraud_blocklist
+ * Gathers the facts the fraud rules (fraud-rules.ts) need, as of the payment's creation, and
+ * applies them. The same payment and database state always give the same decision.
+ * - velocity: the wallet's payments in the minute up to this one's creation (this one included)
+ * - blocklist: the wallet, its owner or the service is in fraud_blocklist
  */
 export async function evaluateFraud(
   trx: Trx,
   payment: PaymentRow,
   rules: FraudRules,
 ): Promise<FraudDecision> {
-  const reasons: string[] = [];
-  let score = 0;
-  if (payment.amount > rules.maxAmount) {
-    score += 100;
-    reasons.push('AMOUNT_OVER_LIMIT');
-  } else if (payment.amount > rules.maxAmount / 2) {
-    score += 30;
-    reasons.push('HIGH_AMOUNT');
-  }
-
   const { rows } = await sql<{ recent: number; blocked: string[] | null }>`
     select
       (select count(*)::int from payments p
@@ -49,14 +26,9 @@ export async function evaluateFraud(
            or (b.kind = 'owner' and b.value = w.owner_id)
            or (b.kind = 'service' and b.value = ${payment.service_id})) as blocked`.execute(trx);
   const facts = rows[0];
-  if (facts && facts.recent > rules.velocityPerMinute) {
-    score += 100;
-    reasons.push('VELOCITY_EXCEEDED');
-  }
-  if (facts?.blocked?.length) {
-    score += 100;
-    reasons.push('BLOCKLISTED');
-  }
-  score = Math.min(score, 100);
-  return { approved: score < rules.declineScore, score, reasons };
+  return decideFraud(
+    payment.amount,
+    { recentPayments: facts?.recent ?? 0, blocklisted: (facts?.blocked?.length ?? 0) > 0 },
+    rules,
+  );
 }

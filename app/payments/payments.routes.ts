@@ -4,12 +4,8 @@ import type { AppDeps } from '../http/deps.ts';
 import { idempotencyKeyHeaders, openApiRegistry, problemResponses } from '../http/openapi.ts';
 import { parseBody, parseId, parseQuery } from '../http/validation.ts';
 import { amountSchema, currencySchema, z } from '../http/zod.ts';
-import {
-  idempotencyKeyOf,
-  idempotencyOptionsFrom,
-  requestHash,
-  runIdempotent,
-} from '../idempotency/idempotency.ts';
+import { idempotencyOptionsFrom, runIdempotent } from '../idempotency/idempotency.ts';
+import { idempotencyKeyOf, requestHash } from '../idempotency/request-identity.ts';
 import { isSettled } from './payment.aggregate.ts';
 import { requestPayment } from './payment.commands.ts';
 import { paymentCreatedTotal } from './payment.metrics.ts';

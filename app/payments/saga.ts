@@ -3,8 +3,9 @@ import type { Trx } from '../db/database.ts';
 import type { FailureReason, Provider } from '../db/types.ts';
 import { enqueueJob } from '../events/record-event.ts';
 import { moveWalletMoney } from '../wallets/wallet.money.ts';
-import { type ChargeSource, keptCharge, listAttempts, markStray, PROVIDERS } from './charge-attempts.ts';
-import type { FraudDecision } from './fraud.ts';
+import { type ChargeSource, listAttempts, markStray } from './charge-attempts.ts';
+import type { FraudDecision } from './fraud-rules.ts';
+import { decideGatewayStep } from './gateway-decision.ts';
 import { changePayment, type PaymentEvent, type PaymentStep } from './payment.aggregate.ts';
 import type { PaymentRow } from './payment.repository.ts';
 import { pollJobKey, SAGA_TASKS, type SagaOptions, sagaJob } from './saga-jobs.ts';
@@ -58,15 +59,10 @@ export async function debitWalletForPayment(trx: Trx, payment: PaymentRow, opts:
 }
 
 /**
- * The one decider of the gateway part of the saga. The charge step, the status poll, webhooks and
- * the reconciliation all record what they learned about an attempt (app/payments/charge-attempts.ts)
+ * Carries out the gateway part of the saga. The charge step, the status poll, webhooks and the
+ * reconciliation all record what they learned about an attempt (app/payments/charge-attempts.ts)
  * and then call this, on `trx` holding the payment's lock, with the events those records implied.
- * From the payment's attempts it takes the next transition:
- * - a succeeded attempt of ours completes the payment; any other success is stray money, refunded;
- * - a pending attempt waits for its webhook, with a status poll at the deadline;
- * - an unknown attempt waits too: the charge step asks again (same key) with a growing gap;
- * - only when every attempt is known not to have charged does the saga try the next provider, or
- *   give the money back (GATEWAY_DECLINED after a decline, GATEWAY_UNAVAILABLE otherwise).
+ * decideGatewayStep (gateway-decision.ts) takes the next transition from the payment's attempts.
  * Returns the payment, whether it settled now, and the provider to attempt next, if any.
  */
 export async function advancePayment(
@@ -78,19 +74,10 @@ export async function advancePayment(
   opts: SagaOptions,
 ): Promise<{ payment: PaymentRow; settled: boolean; tryProvider?: Provider }> {
   const attempts = await listAttempts(trx, payment.id);
-  const ours = attempts.filter((a) => a.idempotency_key !== null);
-  const succeeded = attempts.filter((a) => a.status === 'succeeded');
-  const over =
-    payment.saga_step === 'completed' || payment.saga_step === 'failed' || payment.saga_step === 'rejected';
-  const winner = over
-    ? payment.saga_step === 'completed'
-      ? keptCharge(payment, attempts)
-      : undefined
-    : succeeded.find((a) => a.idempotency_key !== null);
+  const { strays, next } = decideGatewayStep(payment, attempts, opts.unknownRetryMaxSeconds);
 
   const all = [...events];
-  for (const attempt of succeeded) {
-    if (attempt === winner) continue;
+  for (const attempt of strays) {
     const detected = await markStray(trx, attempt, source);
     for (const event of detected) {
       all.push({
@@ -102,115 +89,109 @@ export async function advancePayment(
       } as PaymentEvent);
     }
   }
-  const unchanged = async () => ({
-    payment: all.length > 0 || steps.length > 0 ? await changePayment(trx, payment, all, {}, steps) : payment,
-    settled: false,
-  });
-  if (over) return unchanged();
+  const recorded = async () =>
+    all.length > 0 || steps.length > 0 ? await changePayment(trx, payment, all, {}, steps) : payment;
 
-  if (winner) {
-    await sql`select graphile_worker.remove_job(${pollJobKey(payment.id)})`.execute(trx);
-    const completed = await changePayment(
-      trx,
-      payment,
-      [
-        ...all,
-        {
-          type: 'payment.completed',
-          data: { provider: winner.provider, amount: payment.amount, currency: payment.currency },
-        },
-      ],
-      { saga_step: 'completed', status: 'COMPLETED', provider: winner.provider, completed_at: new Date() },
-      [
-        ...steps,
-        { name: 'gateway_result', status: 'succeeded', detail: { provider: winner.provider, source } },
-      ],
-    );
-    return { payment: completed, settled: true };
+  switch (next.kind) {
+    case 'record':
+      return { payment: await recorded(), settled: false };
+    case 'complete': {
+      const { winner } = next;
+      await sql`select graphile_worker.remove_job(${pollJobKey(payment.id)})`.execute(trx);
+      const completed = await changePayment(
+        trx,
+        payment,
+        [
+          ...all,
+          {
+            type: 'payment.completed',
+            data: { provider: winner.provider, amount: payment.amount, currency: payment.currency },
+          },
+        ],
+        { saga_step: 'completed', status: 'COMPLETED', provider: winner.provider, completed_at: new Date() },
+        [
+          ...steps,
+          { name: 'gateway_result', status: 'succeeded', detail: { provider: winner.provider, source } },
+        ],
+      );
+      return { payment: completed, settled: true };
+    }
+    case 'await_webhook': {
+      const { pending } = next;
+      await enqueueJob(
+        trx,
+        sagaJob(SAGA_TASKS.pollCharge, payment.id, opts, {
+          runAt: new Date(Date.now() + opts.webhookDeadlineSeconds * 1000),
+          key: pollJobKey(payment.id),
+        }),
+      );
+      const waiting = await changePayment(
+        trx,
+        payment,
+        all,
+        { saga_step: 'charge_requested', provider: pending.provider },
+        steps,
+      );
+      return { payment: waiting, settled: false };
+    }
+    case 'ask_again': {
+      const { unknown, gapSeconds } = next;
+      await enqueueJob(
+        trx,
+        sagaJob(SAGA_TASKS.chargeGateway, payment.id, opts, {
+          runAt: new Date(Date.now() + gapSeconds * 1000),
+        }),
+      );
+      const waitStep: PaymentStep = {
+        name: 'gateway_charge',
+        status: 'outcome_unknown',
+        attempt: unknown.calls,
+        detail: { provider: unknown.provider, error: unknown.last_error, next_check_in_seconds: gapSeconds },
+      };
+      const waiting = await changePayment(trx, payment, all, {}, [...steps, waitStep]);
+      return { payment: waiting, settled: false };
+    }
+    case 'fail_declined': {
+      const { declined } = next;
+      const failed = await compensate(
+        trx,
+        payment,
+        'GATEWAY_DECLINED',
+        [
+          ...steps,
+          {
+            name: 'gateway_result',
+            status: 'failed',
+            detail: { provider: declined.provider, source, decline_code: declined.decline_code },
+          },
+        ],
+        all,
+        declined.provider,
+      );
+      return { payment: failed, settled: true };
+    }
+    case 'try_provider':
+      return { payment: await recorded(), settled: false, tryProvider: next.provider };
+    case 'fail_unavailable': {
+      const { canceled } = next;
+      const failed = await compensate(
+        trx,
+        payment,
+        'GATEWAY_UNAVAILABLE',
+        [
+          ...steps,
+          {
+            name: 'gateway_result',
+            status: canceled ? 'canceled' : 'unavailable',
+            detail: { provider: canceled?.provider ?? null, source },
+          },
+        ],
+        all,
+        canceled?.provider ?? null,
+      );
+      return { payment: failed, settled: true };
+    }
   }
-
-  const pending = ours.find((a) => a.status === 'pending');
-  if (pending) {
-    if (payment.saga_step === 'charge_requested' && payment.provider === pending.provider) return unchanged();
-    await enqueueJob(
-      trx,
-      sagaJob(SAGA_TASKS.pollCharge, payment.id, opts, {
-        runAt: new Date(Date.now() + opts.webhookDeadlineSeconds * 1000),
-        key: pollJobKey(payment.id),
-      }),
-    );
-    const waiting = await changePayment(
-      trx,
-      payment,
-      all,
-      { saga_step: 'charge_requested', provider: pending.provider },
-      steps,
-    );
-    return { payment: waiting, settled: false };
-  }
-
-  const unknown = ours.find((a) => a.status === 'unknown');
-  if (unknown) {
-    // Unknown is never "no": ask again later, with the same key, whatever the breaker says.
-    const gapSeconds = Math.min(2 ** Math.min(unknown.calls, 10), opts.unknownRetryMaxSeconds);
-    await enqueueJob(
-      trx,
-      sagaJob(SAGA_TASKS.chargeGateway, payment.id, opts, {
-        runAt: new Date(Date.now() + gapSeconds * 1000),
-      }),
-    );
-    const waitStep: PaymentStep = {
-      name: 'gateway_charge',
-      status: 'outcome_unknown',
-      attempt: unknown.calls,
-      detail: { provider: unknown.provider, error: unknown.last_error, next_check_in_seconds: gapSeconds },
-    };
-    const waiting = await changePayment(trx, payment, all, {}, [...steps, waitStep]);
-    return { payment: waiting, settled: false };
-  }
-
-  const declined = ours.find((a) => a.status === 'failed');
-  if (declined) {
-    const failed = await compensate(
-      trx,
-      payment,
-      'GATEWAY_DECLINED',
-      [
-        ...steps,
-        {
-          name: 'gateway_result',
-          status: 'failed',
-          detail: { provider: declined.provider, source, decline_code: declined.decline_code },
-        },
-      ],
-      all,
-      declined.provider,
-    );
-    return { payment: failed, settled: true };
-  }
-  const canceled = ours.find((a) => a.status === 'canceled');
-  const next = canceled ? undefined : PROVIDERS.find((p) => !ours.some((a) => a.provider === p));
-  if (next) {
-    const moved =
-      all.length > 0 || steps.length > 0 ? await changePayment(trx, payment, all, {}, steps) : payment;
-    return { payment: moved, settled: false, tryProvider: next };
-  }
-  const failed = await compensate(
-    trx,
-    payment,
-    'GATEWAY_UNAVAILABLE',
-    [
-      ...steps,
-      {
-        name: 'gateway_result',
-        status: canceled ? 'canceled' : 'unavailable',
-        detail: { provider: canceled?.provider ?? null, source },
-      },
-    ],
-    all,
-    canceled?.provider ?? null,
-  );
-  return { payment: failed, settled: true };
 }
 
 /** No money moved: the payment ends REJECTED. */

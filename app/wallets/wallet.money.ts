@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Trx } from '../db/database.ts';
 import type { LedgerEntryType } from '../db/types.ts';
-import { AppError, WalletNotFound } from '../errors.ts';
+import { WalletNotFound } from '../errors.ts';
 import type { EventData } from '../events/catalogue.ts';
 import { recordEvent } from '../events/record-event.ts';
+import { changeBalance } from './wallet.balance.ts';
 import {
   insertLedgerEntry,
   type LedgerEntryRow,
@@ -12,29 +13,11 @@ import {
   type WalletRow,
 } from './wallet.repository.ts';
 
-export class BalanceLimitExceeded extends AppError {
-  constructor() {
-    super(
-      422,
-      'BALANCE_LIMIT_EXCEEDED',
-      'Balance limit exceeded',
-      `A wallet balance cannot exceed ${Number.MAX_SAFE_INTEGER} minor units.`,
-    );
-  }
-}
-
 type WalletMoneyEvent =
   | 'wallet.deposited'
   | 'wallet.debited'
   | 'wallet.debit_reversed'
   | 'wallet.refund_credited';
-
-const SIGN: Record<LedgerEntryType, 1 | -1> = {
-  DEPOSIT: 1,
-  PAYMENT_DEBIT: -1,
-  PAYMENT_REVERSAL: 1,
-  REFUND: 1,
-};
 
 export interface MoneyMovement<T extends WalletMoneyEvent> {
   walletId: string;
@@ -66,10 +49,9 @@ export async function moveWalletMoney<T extends WalletMoneyEvent>(
 ): Promise<MovementResult> {
   const wallet = await lockWalletById(trx, m.walletId);
   if (!wallet) throw new WalletNotFound(m.walletId);
-  const signed = SIGN[m.entryType] * m.amount;
-  const balanceAfter = wallet.balance + signed;
-  if (balanceAfter < 0) return { ok: false, reason: 'INSUFFICIENT_FUNDS', wallet };
-  if (!Number.isSafeInteger(balanceAfter)) throw new BalanceLimitExceeded();
+  const change = changeBalance(wallet.balance, m.entryType, m.amount);
+  if (!change.ok) return { ok: false, reason: change.reason, wallet };
+  const { signed, balanceAfter } = change;
 
   const entryId = randomUUID();
   const event = await recordEvent(trx, {

@@ -5,12 +5,8 @@ import type { AppDeps } from '../http/deps.ts';
 import { idempotencyKeyHeaders, openApiRegistry, problemResponses } from '../http/openapi.ts';
 import { parseBody, parseId, parseQuery } from '../http/validation.ts';
 import { amountSchema, currencySchema, z } from '../http/zod.ts';
-import {
-  idempotencyKeyOf,
-  idempotencyOptionsFrom,
-  requestHash,
-  runIdempotent,
-} from '../idempotency/idempotency.ts';
+import { idempotencyOptionsFrom, runIdempotent } from '../idempotency/idempotency.ts';
+import { idempotencyKeyOf, requestHash } from '../idempotency/request-identity.ts';
 import { walletDepositedAmountTotal, walletDepositsTotal } from '../observability/metrics.ts';
 import { createWallet, depositToWallet } from './wallet.commands.ts';
 import { findWalletById, listLedgerEntries } from './wallet.repository.ts';

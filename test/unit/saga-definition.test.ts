@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../app/config.ts';
+import type { PaymentStatus } from '../../app/db/types.ts';
+import {
+  type ChargeAttempt,
+  checkChargeMatches,
+  GatewayAnswerMismatch,
+  isFinal,
+  keptCharge,
+} from '../../app/payments/charge-attempts.ts';
+import { isSettled } from '../../app/payments/payment.aggregate.ts';
+import type { PaymentRow } from '../../app/payments/payment.repository.ts';
+import { pollJobKey, SAGA_TASKS, sagaJob, sagaOptionsFrom } from '../../app/payments/saga-jobs.ts';
+
+const paymentId = '0b7e6f5a-1c2d-4e3f-8a9b-0c1d2e3f4a5b';
+const opts = { jobMaxAttempts: 7, webhookDeadlineSeconds: 10, unknownRetryMaxSeconds: 60 };
+const attemptOf = (fields: Partial<ChargeAttempt>) => fields as ChargeAttempt;
+
+describe('saga jobs', () => {
+  it('key a step by task and payment, so a step enqueued twice runs once', () => {
+    const job = sagaJob(SAGA_TASKS.debitWallet, paymentId, opts);
+    expect(job).toEqual({
+      task: 'payment__debit_wallet',
+      payload: { paymentId },
+      jobKey: `payment__debit_wallet:${paymentId}`,
+      maxAttempts: 7,
+      runAt: undefined,
+    });
+  });
+
+  it('take an explicit key, a run time and extra payload, keeping the payment id', () => {
+    const runAt = new Date('2026-01-01T00:00:00Z');
+    const job = sagaJob(SAGA_TASKS.refundStrayCharge, paymentId, opts, {
+      runAt,
+      payload: { attemptId: 3 },
+      key: 'payment__refund_stray_charge:3',
+    });
+    expect(job).toEqual({
+      task: 'payment__refund_stray_charge',
+      payload: { paymentId, attemptId: 3 },
+      jobKey: 'payment__refund_stray_charge:3',
+      maxAttempts: 7,
+      runAt,
+    });
+  });
+
+  it('share one poll key per payment, so the completion can remove the pending poll', () => {
+    expect(pollJobKey(paymentId)).toBe(`payment__poll_charge:${paymentId}`);
+    expect(sagaJob(SAGA_TASKS.pollCharge, paymentId, opts).jobKey).toBe(pollJobKey(paymentId));
+  });
+
+  it('name the graphile-worker tasks as the files in workers/tasks/payment/ register them', () => {
+    expect(SAGA_TASKS).toEqual({
+      fraudCheck: 'payment__fraud_check',
+      debitWallet: 'payment__debit_wallet',
+      chargeGateway: 'payment__charge_gateway',
+      pollCharge: 'payment__poll_charge',
+      refund: 'payment__refund',
+      refundStrayCharge: 'payment__refund_stray_charge',
+    });
+  });
+
+  it('take their options from the configuration', () => {
+    const config = loadConfig({
+      JOB_MAX_ATTEMPTS: '9',
+      WEBHOOK_DEADLINE_SECONDS: '11',
+      GATEWAY_UNKNOWN_RETRY_MAX_SECONDS: '12',
+    });
+    expect(sagaOptionsFrom(config)).toEqual({
+      jobMaxAttempts: 9,
+      webhookDeadlineSeconds: 11,
+      unknownRetryMaxSeconds: 12,
+    });
+  });
+});
+
+describe('payment statuses', () => {
+  it('count COMPLETED, REJECTED and FAILED as settled, and nothing else', () => {
+    const all: PaymentStatus[] = [
+      'PENDING',
+      'PROCESSING',
+      'COMPLETED',
+      'REJECTED',
+      'FAILED',
+      'REFUNDED',
+      'PARTIALLY_REFUNDED',
+    ];
+    expect(all.filter(isSettled)).toEqual(['COMPLETED', 'REJECTED', 'FAILED']);
+  });
+});
+
+describe('charge attempts', () => {
+  it('are final once succeeded, failed or canceled, and open while unknown, not created or pending', () => {
+    const statuses = ['unknown', 'not_created', 'pending', 'succeeded', 'failed', 'canceled'] as const;
+    expect(statuses.filter((status) => isFinal(attemptOf({ status })))).toEqual([
+      'succeeded',
+      'failed',
+      'canceled',
+    ]);
+  });
+
+  it('keep, for a completed payment, our succeeded attempt at its provider only', () => {
+    const ours = attemptOf({ idempotency_key: 'k', provider: 'beta', status: 'succeeded' });
+    const foreign = attemptOf({ idempotency_key: null, provider: 'beta', status: 'succeeded' });
+    const elsewhere = attemptOf({ idempotency_key: 'k', provider: 'alpha', status: 'succeeded' });
+    const failed = attemptOf({ idempotency_key: 'k', provider: 'beta', status: 'failed' });
+    expect(keptCharge({ provider: 'beta' }, [foreign, elsewhere, failed, ours])).toBe(ours);
+    expect(keptCharge({ provider: 'beta' }, [foreign, elsewhere, failed])).toBeUndefined();
+  });
+});
+
+describe('a gateway answer about a charge', () => {
+  const payment = { id: paymentId, amount: 500, currency: 'USD' } as PaymentRow;
+  const charge = {
+    id: 'ch_1',
+    status: 'succeeded' as const,
+    amount: 500,
+    currency: 'USD',
+    reference: paymentId,
+  };
+  const differencesOf = (run: () => void) => {
+    try {
+      run();
+    } catch (err) {
+      expect(err).toBeInstanceOf(GatewayAnswerMismatch);
+      return (err as GatewayAnswerMismatch).differences;
+    }
+    throw new Error('expected GatewayAnswerMismatch');
+  };
+
+  it('is taken when amount, currency and reference are the payment, and the id the one asked about', () => {
+    expect(() => checkChargeMatches(payment, 'alpha', charge)).not.toThrow();
+    expect(() => checkChargeMatches(payment, 'alpha', charge, 'ch_1')).not.toThrow();
+  });
+
+  it('is refused, naming each difference, when the amount, currency, reference or id differs', () => {
+    expect(differencesOf(() => checkChargeMatches(payment, 'alpha', { ...charge, amount: 501 }))).toEqual([
+      'amount 501 != 500',
+    ]);
+    expect(differencesOf(() => checkChargeMatches(payment, 'alpha', { ...charge, currency: 'EUR' }))).toEqual(
+      ['currency EUR != USD'],
+    );
+    expect(
+      differencesOf(() => checkChargeMatches(payment, 'alpha', { ...charge, reference: 'other' })),
+    ).toEqual([`reference other != ${paymentId}`]);
+    expect(differencesOf(() => checkChargeMatches(payment, 'alpha', charge, 'ch_2'))).toEqual([
+      'charge ch_1 != ch_2',
+    ]);
+  });
+
+  it('is refused when it leaves the amount out, and carries provider and payment as a 422', () => {
+    const { amount: _, ...noAmount } = charge;
+    const run = () => checkChargeMatches(payment, 'beta', noAmount);
+    expect(differencesOf(run)).toEqual(['amount undefined != 500']);
+    expect(run).toThrow(
+      expect.objectContaining({ status: 422, code: 'GATEWAY_ANSWER_MISMATCH', provider: 'beta', paymentId }),
+    );
+  });
+});
