@@ -164,6 +164,7 @@ export async function startRelay(config: Config, logger: Logger) {
   return {
     instanceId,
     isLeader: () => leadership !== undefined,
+    metricsPort: metricsServer.port,
     /** Settles when the relay stopped (or never led, if stopped while standing by). */
     done: loop,
     async stop() {
