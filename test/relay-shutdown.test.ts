@@ -32,7 +32,7 @@ describe('relay shutdown', () => {
       const relay = await system.startRelay({
         RELAY_SLOT_NAME: slot,
         LOG_LEVEL: 'info',
-        SHUTDOWN_GRACE_SECONDS: '10',
+        SHUTDOWN_GRACE_SECONDS: '20',
         // It waits for the blocker as long as the test holds it, rather than timing out and retrying.
         DB_LOCK_TIMEOUT_MS: '60000',
       });
@@ -56,9 +56,10 @@ describe('relay shutdown', () => {
       expect(relay.output()).not.toContain('relay streaming');
       expect(relay.output()).not.toContain('shutdown timed out');
       expect(code).toBe(0);
-      expect(at - releasedAt).toBeLessThan(5_000);
+      // Well within its grace: it stopped, rather than being stopped by its grace timer.
+      expect(at - releasedAt).toBeLessThan(10_000);
     } finally {
       await blocker.end();
     }
-  });
+  }, 60_000);
 });

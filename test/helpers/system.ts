@@ -67,7 +67,7 @@ export interface TestSystem {
 export interface SystemOptions {
   workers?: number;
   relays?: number;
-  /** A database of the test's own (dropped by close()); default: a clone of the template. */
+  /** A database of the test's own (dropped by close(), or by a start that fails); default: a clone of the template. */
   database?: TestDatabase;
   /** Relays produce through a proxy that refuses requests over this many bytes. */
   kafkaMaxRequestBytes?: number;
