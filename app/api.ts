@@ -9,6 +9,8 @@ import { sagaOptionsFrom } from './payments/saga-jobs.ts';
 
 export interface RunningApi {
   server: Server;
+  /** The port it listens on: config.PORT, or the one the OS chose for PORT=0. */
+  port: number;
   url: string;
   database: Database;
   close(): Promise<void>;
@@ -36,6 +38,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   const { port } = server.address() as AddressInfo;
   return {
     server,
+    port,
     url: `http://${config.HOST}:${port}`,
     database,
     async close() {

@@ -36,7 +36,9 @@ const configSchema = z.object({
   IDEMPOTENCY_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   IDEMPOTENCY_RETENTION_HOURS: z.coerce.number().int().min(24).default(48),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(10),
-  // Prometheus endpoint of each worker process; 0 disables it.
+  // Prometheus endpoint of each worker process. PORT, GATEWAY_SIM_PORT and the metrics ports may be
+  // 0: any free port, logged and reported to a parent that spawned the role with an IPC channel
+  // (reportListening in app/process.ts).
   WORKER_METRICS_PORT: port.default(9464),
   WORKER_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).max(300).default(5),
   // graphile-worker: how many times a saga step job runs before it is dead-lettered, and how often

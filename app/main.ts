@@ -3,7 +3,7 @@ import { startApi } from './api.ts';
 import { loadConfig } from './config.ts';
 import { createLogger } from './observability/logger.ts';
 import { collectDefaultMetrics } from './observability/metrics.ts';
-import { exitOnConfigError, onShutdown } from './process.ts';
+import { exitOnConfigError, onShutdown, reportListening } from './process.ts';
 
 /** The `api` role: serves HTTP until SIGINT/SIGTERM, then drains connections and exits. */
 const config = exitOnConfigError(loadConfig);
@@ -12,6 +12,7 @@ collectDefaultMetrics('api');
 try {
   const api = await startApi(config, logger);
   logger.info({ url: api.url }, 'api listening');
+  reportListening('http', api.port);
   onShutdown(logger, () => api.close(), config.SHUTDOWN_GRACE_SECONDS * 1000);
 } catch (err) {
   logger.fatal({ err }, 'api could not start');

@@ -39,3 +39,27 @@ export function onShutdown(logger: Logger, stop: () => Promise<void>, graceMs = 
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
 }
+
+/** Which of a role's listeners a report is about: the API's and simulator's HTTP, a worker's or relay's metrics. */
+export type ListenerName = 'http' | 'metrics';
+
+/** What a role tells the process that spawned it, over an IPC channel (see reportListening). */
+export type ListenReport =
+  | { type: 'listening'; name: ListenerName; port: number }
+  | { type: 'listen-failed'; name: ListenerName; error: string };
+
+/**
+ * Tells the parent which port a listener bound, when the parent spawned this role with an IPC
+ * channel (the tests, the benchmark): told port 0, only the role knows the port, and a parent that
+ * picks a "free" port first races every other process for it. No-op otherwise (`npm start`,
+ * containers): those use fixed ports from the configuration.
+ */
+export function reportListening(name: ListenerName, port: number | Promise<number>): void {
+  const send = (report: ListenReport) => {
+    if (process.send && process.connected) process.send(report);
+  };
+  Promise.resolve(port).then(
+    (bound) => send({ type: 'listening', name, port: bound }),
+    (err: unknown) => send({ type: 'listen-failed', name, error: String((err as Error)?.message ?? err) }),
+  );
+}

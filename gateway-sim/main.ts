@@ -1,7 +1,8 @@
+import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { loadConfig } from '../app/config.ts';
 import { createLogger } from '../app/observability/logger.ts';
-import { exitOnConfigError, onShutdown } from '../app/process.ts';
+import { exitOnConfigError, onShutdown, reportListening } from '../app/process.ts';
 import { createGatewaySimulator } from './simulator.ts';
 
 /** The `gateway-sim` role: the external gateway stand-in, on GATEWAY_SIM_PORT. */
@@ -15,7 +16,9 @@ const simulator = createGatewaySimulator({
   stateFile: config.GATEWAY_SIM_STATE_FILE,
 });
 const server = simulator.app.listen(config.GATEWAY_SIM_PORT, config.HOST, () => {
-  logger.info({ url: `http://${config.HOST}:${config.GATEWAY_SIM_PORT}` }, 'gateway simulator listening');
+  const { port } = server.address() as AddressInfo;
+  logger.info({ url: `http://${config.HOST}:${port}` }, 'gateway simulator listening');
+  reportListening('http', port);
 });
 server.on('error', (err) => {
   logger.fatal({ err }, 'gateway simulator could not listen');

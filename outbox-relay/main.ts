@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { loadConfig } from '../app/config.ts';
 import { createLogger } from '../app/observability/logger.ts';
 import { collectDefaultMetrics } from '../app/observability/metrics.ts';
-import { exitOnConfigError, onShutdown } from '../app/process.ts';
+import { exitOnConfigError, onShutdown, reportListening } from '../app/process.ts';
 import { startRelay } from './relay.ts';
 
 /** The `relay` role: outbox -> Kafka, single active (others stand by), until SIGINT/SIGTERM. */
@@ -10,4 +10,5 @@ const config = exitOnConfigError(() => loadConfig(process.env, ['DATABASE_URL'])
 const logger = createLogger(config.LOG_LEVEL, { role: 'relay', host: hostname() });
 collectDefaultMetrics('relay');
 const relay = await startRelay(config, logger);
+reportListening('metrics', relay.metricsPort);
 onShutdown(logger, () => relay.stop(), config.SHUTDOWN_GRACE_SECONDS * 1000);

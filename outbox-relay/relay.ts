@@ -110,6 +110,8 @@ export async function startRelay(config: Config, logger: Logger) {
           overlapSeconds: config.RELAY_BACKFILL_OVERLAP_SECONDS,
           logger,
         });
+        // stop() may have come during the setup above; it found no stream to stop, so none may start.
+        if (stopping) break;
         stream = new RelayStream({
           connectionString,
           slot: config.RELAY_SLOT_NAME,
@@ -164,6 +166,7 @@ export async function startRelay(config: Config, logger: Logger) {
   return {
     instanceId,
     isLeader: () => leadership !== undefined,
+    metricsPort: metricsServer.port,
     /** Settles when the relay stopped (or never led, if stopped while standing by). */
     done: loop,
     async stop() {

@@ -3,9 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedPostgres } from '../app/db/embedded-postgres.ts';
 import { migrate } from '../app/db/migrate.ts';
-import { freePort } from './helpers/processes.ts';
+import { startEmbeddedPostgresOnFreePort } from './helpers/embedded-postgres.ts';
 
 /**
  * Provisions one Postgres server for the whole run, migrates a template database once, and lets
@@ -79,9 +78,8 @@ async function startServer(): Promise<Server> {
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-test-pg-'));
   chmodSync(dir, 0o755);
-  const pgServer = await startEmbeddedPostgres({
+  const pgServer = await startEmbeddedPostgresOnFreePort({
     dataDir: path.join(dir, 'data'),
-    port: await freePort(),
     database: 'postgres',
     persistent: false,
     durable: false,

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConsumedMessage, consumeUntil, versionsByKey } from './helpers/kafka.ts';
-import { freePort, type RoleProcess, waitFor } from './helpers/processes.ts';
+import { type RoleProcess, waitFor } from './helpers/processes.ts';
 import { startSystem, type TestSystem } from './helpers/system.ts';
 
 /**
@@ -21,8 +21,8 @@ async function stopRelay() {
   await Promise.all(system.relays.map((r) => r.kill('SIGTERM')));
 }
 async function startRelay() {
-  relayMetricsPort = await freePort();
-  relay = await system.startRelay({ RELAY_METRICS_PORT: String(relayMetricsPort) });
+  relay = await system.startRelay();
+  relayMetricsPort = await relay.listening('metrics');
 }
 beforeAll(async () => {
   system = await startSystem({}, { workers: 0, relays: 1, kafkaMaxRequestBytes: BROKER_LIMIT });

@@ -4,12 +4,12 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '../app/db/database.ts';
-import { startEmbeddedPostgres } from '../app/db/embedded-postgres.ts';
 import { migrate } from '../app/db/migrate.ts';
 import type { TestDatabase } from './helpers/database.ts';
+import { startEmbeddedPostgresOnFreePort } from './helpers/embedded-postgres.ts';
 import { idem, request } from './helpers/http.ts';
 import { type ConsumedMessage, consumeUntil, versionsByKey } from './helpers/kafka.ts';
-import { freePort, type RoleProcess, waitFor } from './helpers/processes.ts';
+import { type RoleProcess, waitFor } from './helpers/processes.ts';
 import { startSystem, type TestSystem } from './helpers/system.ts';
 
 /**
@@ -23,9 +23,8 @@ let slot: string;
 beforeAll(async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-slot-'));
   chmodSync(dir, 0o755);
-  const postgres = await startEmbeddedPostgres({
+  const postgres = await startEmbeddedPostgresOnFreePort({
     dataDir: path.join(dir, 'data'),
-    port: await freePort(),
     database: 'slot_test',
     persistent: false,
     durable: false,

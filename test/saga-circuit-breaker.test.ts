@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { allCharges, chargesFor, simStats } from './helpers/gateway.ts';
 import { request } from './helpers/http.ts';
-import { freePort, waitFor } from './helpers/processes.ts';
+import { waitFor } from './helpers/processes.ts';
 import { auditIsClean, startSystem, type TestSystem, walletState } from './helpers/system.ts';
 
 /**
@@ -46,9 +46,8 @@ describe('scenario 3: the circuit breaker stops new charges, and closes again', 
       { GATEWAY_BREAKER_THRESHOLD: '2', GATEWAY_BREAKER_HALF_OPEN_MS: String(HALF_OPEN_MS) },
       { workers: 0 },
     );
-    const port = await freePort();
-    metrics = `http://127.0.0.1:${port}/metrics`;
-    await system.startWorker({ WORKER_METRICS_PORT: String(port) });
+    const worker = await system.startWorker();
+    metrics = `http://127.0.0.1:${await worker.listening('metrics')}/metrics`;
   });
   afterEach(async () => {
     await system?.close();
@@ -165,8 +164,7 @@ describe('an accepted charge whose record was lost is found again, even behind a
 
     // Another worker, whose alpha breaker opens on an alpha outage (two refusals).
     await system.control('alpha', { down: true, latency_ms: 0 });
-    const port = await freePort();
-    await system.startWorker({ WORKER_METRICS_PORT: String(port) });
+    const port = await (await system.startWorker()).listening('metrics');
     const other = await system.pay(walletId, 100, { wait: 15 });
     expect(other.body).toMatchObject({ status: 'COMPLETED', provider: 'beta' });
     expect(await circuitOpen(`http://127.0.0.1:${port}/metrics`, 'alpha')).toBe(1);

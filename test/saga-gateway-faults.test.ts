@@ -1,15 +1,13 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { request } from './helpers/http.ts';
-import { freePort } from './helpers/processes.ts';
 import { startSystem, type TestSystem, walletState } from './helpers/system.ts';
 
 let system: TestSystem;
 let workerMetrics: string;
 beforeAll(async () => {
-  const port = await freePort();
-  workerMetrics = `http://127.0.0.1:${port}/metrics`;
-  system = await startSystem({ WORKER_METRICS_PORT: String(port) });
+  system = await startSystem();
+  workerMetrics = `http://127.0.0.1:${await system.workers[0]?.listening('metrics')}/metrics`;
 });
 afterAll(async () => {
   await system?.close();

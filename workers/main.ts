@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { loadConfig } from '../app/config.ts';
 import { createLogger } from '../app/observability/logger.ts';
 import { collectDefaultMetrics } from '../app/observability/metrics.ts';
-import { exitOnConfigError, onShutdown } from '../app/process.ts';
+import { exitOnConfigError, onShutdown, reportListening } from '../app/process.ts';
 import { startWorkerRuntime } from './runtime.ts';
 
 /** The `worker` role: runs the saga's jobs until SIGINT/SIGTERM, then finishes in-flight jobs. */
@@ -10,5 +10,6 @@ const config = exitOnConfigError(() => loadConfig(process.env, ['DATABASE_URL'])
 const logger = createLogger(config.LOG_LEVEL, { role: 'worker', host: hostname() });
 collectDefaultMetrics('worker');
 const worker = await startWorkerRuntime(config, logger);
+reportListening('metrics', worker.metricsPort);
 onShutdown(logger, () => worker.stop(), config.SHUTDOWN_GRACE_SECONDS * 1000);
 void worker.died.then(() => process.exit(1));

@@ -125,6 +125,7 @@ export async function startWorkerRuntime(config: Config, logger: Logger) {
   return {
     /** Settles when the runner stopped without stop(): the process should exit. */
     died,
+    metricsPort: metricsServer.port,
     async stop() {
       stopping = true;
       clearInterval(sweep);

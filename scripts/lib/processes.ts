@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
+import type { ListenerName, ListenReport } from '../../app/process.ts';
 
 /** A role started as a real OS process (`node --import tsx <entry>`), as `npm start` runs it. */
 export interface RoleProcess {
@@ -9,12 +10,39 @@ export interface RoleProcess {
   /** True once kill() was called: the process did not exit on its own. */
   readonly killRequested: boolean;
   kill(signal?: NodeJS.Signals): Promise<void>;
+  /**
+   * The port the role reports it bound for `name` ('http': the API, the simulator; 'metrics': a
+   * worker, a relay). Rejects if it reports it could not listen, exits first, or says nothing in
+   * `timeoutMs`.
+   */
+  listening(name: ListenerName, timeoutMs?: number): Promise<number>;
 }
 
+/**
+ * What a role inherits from this process; everything else it gets is passed by the caller, so a
+ * variable set here (a developer's DATABASE_URL, PGPASSWORD, a test's own settings) never reaches
+ * a role unasked.
+ */
+export const INHERITED_ENV = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'LC_ALL', 'TZ'] as const;
+
+export function roleEnv(env: Record<string, string>): Record<string, string> {
+  const inherited: Record<string, string> = {};
+  for (const name of INHERITED_ENV) {
+    const value = process.env[name];
+    if (value !== undefined) inherited[name] = value;
+  }
+  return { ...inherited, ...env };
+}
+
+/**
+ * Spawns a role with the environment `env` (plus INHERITED_ENV) and an IPC channel on which it
+ * reports the ports it bound: tell it port 0 and ask `listening()`, rather than choosing a free
+ * port here, which another process may take before the role binds it.
+ */
 export function spawnRole(entry: string, env: Record<string, string>, nodeArgs: string[] = []): RoleProcess {
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: roleEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   let output = '';
   const keep = (d: Buffer) => {
@@ -22,6 +50,58 @@ export function spawnRole(entry: string, env: Record<string, string>, nodeArgs: 
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
+
+  const reports = new Map<ListenerName, ListenReport>();
+  let closed: string | undefined;
+  const changed = new Set<() => void>();
+  child.on('message', (message: ListenReport) => {
+    if (message?.type !== 'listening' && message?.type !== 'listen-failed') return;
+    reports.set(message.name, message);
+    for (const notify of changed) notify();
+  });
+  // 'close', not 'exit': by then every message the role sent has been delivered.
+  child.once('close', (code, signal) => {
+    closed = String(signal ?? code);
+    for (const notify of changed) notify();
+  });
+  const listening = (name: ListenerName, timeoutMs = 30_000) =>
+    new Promise<number>((resolve, reject) => {
+      const done = (settle: () => void) => {
+        changed.delete(check);
+        clearTimeout(timer);
+        settle();
+      };
+      const check = () => {
+        const report = reports.get(name);
+        if (report?.type === 'listening') done(() => resolve(report.port));
+        else if (report?.type === 'listen-failed')
+          done(() =>
+            reject(new Error(`${entry} (pid ${child.pid}) could not listen (${name}): ${report.error}`)),
+          );
+        else if (closed !== undefined)
+          done(() =>
+            reject(
+              new Error(
+                `${entry} (pid ${child.pid}) exited (${closed}) before listening (${name}):\n${output.slice(-2000)}`,
+              ),
+            ),
+          );
+      };
+      const timer = setTimeout(
+        () =>
+          done(() =>
+            reject(
+              new Error(
+                `${entry} (pid ${child.pid}) did not report listening (${name}) in ${timeoutMs} ms:\n${output.slice(-2000)}`,
+              ),
+            ),
+          ),
+        timeoutMs,
+      );
+      changed.add(check);
+      check();
+    });
+
   let killRequested = false;
   return {
     child,
@@ -38,9 +118,15 @@ export function spawnRole(entry: string, env: Record<string, string>, nodeArgs: 
         child.kill(signal);
       });
     },
+    listening,
   };
 }
 
+/**
+ * A port free at the time of asking. Another process may bind it before the caller does: only for
+ * servers that cannot bind port 0 and report it (Postgres, mokapi), by a caller that retries on
+ * another port when the bind fails, or for a port where nothing should listen.
+ */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();

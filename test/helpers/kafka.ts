@@ -5,8 +5,10 @@ import { freePorts, waitFor } from './processes.ts';
 
 /** A mokapi broker of the test's own, on free ports, loading docs/asyncapi.yaml. */
 export async function startTestBroker(): Promise<LocalBroker> {
-  // Ports are free when chosen, not when mokapi binds them (other test files run alongside):
-  // startLocalBroker proves it reached *our* broker, and a collision just means new ports.
+  // mokapi binds port 0 but neither reports the port nor advertises it (its metadata would name
+  // port 0), so the ports are chosen first. They are free when chosen, not when mokapi binds them
+  // (other test files run alongside): startLocalBroker proves it reached *our* broker, and a
+  // collision just means new ports.
   for (let attempt = 1; ; attempt++) {
     const [port, apiPort] = await freePorts(2);
     try {

@@ -9,7 +9,7 @@ import {
 } from '../../app/db/embedded-postgres.ts';
 import { migrate } from '../../app/db/migrate.ts';
 import type { TestDatabase } from './database.ts';
-import { freePort } from './processes.ts';
+import { startEmbeddedPostgresOnFreePort } from './embedded-postgres.ts';
 
 /**
  * A Postgres server of the test's own (embedded-postgres, its own port and data directory), for
@@ -27,17 +27,11 @@ export interface PrivatePostgres {
 export async function startPrivatePostgres(settings: Record<string, string> = {}): Promise<PrivatePostgres> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-private-pg-'));
   const dataDir = path.join(dir, 'data');
-  const port = await freePort();
-  const start = () =>
-    startEmbeddedPostgres({
-      dataDir,
-      port,
-      database: 'payments',
-      persistent: true,
-      durable: true,
-      settings,
-    });
-  let server: RunningPostgres = await start();
+  const options = { dataDir, database: 'payments', persistent: true, durable: true, settings };
+  const first = await startEmbeddedPostgresOnFreePort(options);
+  let server: RunningPostgres = first;
+  // After an outage it starts again on the same port: its clients' URL names it.
+  const start = () => startEmbeddedPostgres({ ...options, port: first.port });
   await migrate(server.url);
   const url = server.url;
   const database = createDatabase(url, { max: 10, applicationName: 'test' });

@@ -4,7 +4,7 @@ import { ADMIN_TOKEN, startTestApp, type TestApp } from './app.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { idem, request } from './http.ts';
 import { type SizeLimitedBroker, startSizeLimitedProxy, startTestBroker } from './kafka.ts';
-import { freePort, type RoleProcess, spawnRole, waitFor } from './processes.ts';
+import { type RoleProcess, spawnRole, waitFor } from './processes.ts';
 
 /**
  * The system for saga tests: its own database, the gateway simulator and workers as real
@@ -64,43 +64,99 @@ export interface TestSystem {
   close(): Promise<void>;
 }
 
+export interface SystemOptions {
+  workers?: number;
+  relays?: number;
+  /** A database of the test's own (dropped by close(), or by a start that fails); default: a clone of the template. */
+  database?: TestDatabase;
+  /** Relays produce through a proxy that refuses requests over this many bytes. */
+  kafkaMaxRequestBytes?: number;
+  /** Restart a worker or relay that exits on its own, as `npm start` and compose's restart policy do. */
+  supervise?: boolean;
+}
+
+/** What startSystem has started so far, for close() or for the cleanup of a start that failed. */
+interface Started {
+  /** Stops, in start order (run in reverse). */
+  stops: Array<() => Promise<void>>;
+  workers: RoleProcess[];
+  relays: RoleProcess[];
+  isClosing(): boolean;
+  close(): Promise<void>;
+}
+
 export async function startSystem(
   overrides: Record<string, string> = {},
-  options: {
-    workers?: number;
-    relays?: number;
-    /** A database of the test's own (dropped by close()); default: a clone of the template. */
-    database?: TestDatabase;
-    /** Relays produce through a proxy that refuses requests over this many bytes. */
-    kafkaMaxRequestBytes?: number;
-    /** Restart a worker or relay that exits on its own, as `npm start` and compose's restart policy do. */
-    supervise?: boolean;
-  } = {},
+  options: SystemOptions = {},
 ): Promise<TestSystem> {
-  const database = options.database ?? (await createTestDatabase());
+  // What is started is stopped in reverse order, by close() or, if a later step throws, at once:
+  // a failed start leaves no process and no database behind.
   let closing = false;
+  const started: Started = {
+    stops: [],
+    workers: [],
+    relays: [],
+    isClosing: () => closing,
+    close: async () => {
+      const failures = await stopAll();
+      if (failures.length > 0) throw new AggregateError(failures, 'closing the test system failed');
+    },
+  };
+  /** Stops everything started, each step even if another failed; returns the failures. */
+  const stopAll = async () => {
+    closing = true;
+    const failures: unknown[] = [];
+    await Promise.all(
+      [...started.workers, ...started.relays].map((p) =>
+        p.kill('SIGTERM').catch((err: unknown) => failures.push(err)),
+      ),
+    );
+    for (const stop of started.stops.splice(0).reverse())
+      await stop().catch((err: unknown) => failures.push(err));
+    return failures;
+  };
+  try {
+    return await startParts(overrides, options, started);
+  } catch (err) {
+    const failures = await stopAll();
+    if (failures.length > 0)
+      throw new AggregateError([err, ...failures], 'starting the test system failed, and so did stopping it');
+    throw err;
+  }
+}
+
+async function startParts(
+  overrides: Record<string, string>,
+  options: SystemOptions,
+  started: Started,
+): Promise<TestSystem> {
+  const { stops, workers, relays, isClosing } = started;
+  const database = options.database ?? (await createTestDatabase());
+  stops.push(() => database.drop());
   const broker = options.relays ? await startTestBroker() : undefined;
+  if (broker) stops.push(() => broker.stop());
   const brokerLimit =
     broker && options.kafkaMaxRequestBytes
       ? await startSizeLimitedProxy(broker.brokers, options.kafkaMaxRequestBytes)
       : undefined;
-  const simPort = await freePort();
-  const gatewayUrl = `http://127.0.0.1:${simPort}`;
+  if (brokerLimit) stops.push(() => brokerLimit.stop());
   const env: Record<string, string> = {
     ...FAST_ENV,
     DATABASE_URL: database.url,
-    GATEWAY_BASE_URL: gatewayUrl,
     // Slots are per cluster: one per test database.
     RELAY_SLOT_NAME: `slot_${database.url.split('/').pop()}`,
     ...(broker ? { KAFKA_BROKERS: brokerLimit?.brokers ?? broker.brokers } : {}),
     ...overrides,
   };
-  const sim = spawnRole('gateway-sim/main.ts', { ...env, GATEWAY_SIM_PORT: String(simPort) });
-  await waitFor('gateway simulator', async () => (await fetch(`${gatewayUrl}/health`)).ok);
+  const sim = spawnRole('gateway-sim/main.ts', { ...env, GATEWAY_SIM_PORT: '0' });
+  stops.push(() => sim.kill('SIGTERM'));
+  const gatewayUrl = `http://127.0.0.1:${await sim.listening('http')}`;
+  env.GATEWAY_BASE_URL = gatewayUrl;
   const api = await startTestApp({ ...env, LOG_LEVEL: 'silent' }, database);
+  stops.push(() => api.close());
   env.GATEWAY_CALLBACK_BASE_URL = api.baseUrl;
 
-  /** Spawns a worker or relay process and waits for its first heartbeat. */
+  /** Spawns a worker or relay process and waits for its first heartbeat and its metrics port. */
   const startBeating = async (
     role: 'worker' | 'relay',
     entry: string,
@@ -111,33 +167,39 @@ export async function startSystem(
     list.push(proc);
     if (options.supervise)
       proc.child.once('close', (code, signal) => {
-        if (closing || proc.killRequested) return;
+        if (isClosing() || proc.killRequested) return;
         list.splice(list.indexOf(proc), 1);
         restarts.push({ role, pid: proc.pid, at: Date.now(), exit: signal ?? code, output: proc.output() });
         setTimeout(() => {
-          if (!closing) void startBeating(role, entry, list, extraEnv).catch(() => {});
+          if (!isClosing()) void startBeating(role, entry, list, extraEnv).catch(() => {});
         }, 500);
       });
-    await waitFor(
-      `${role} ${proc.pid} heartbeat\n${proc.output()}`,
+    const exited = () => proc.child.exitCode !== null || proc.child.signalCode !== null;
+    const seen = await waitFor(
+      `${role} ${proc.pid} heartbeat`,
       async () =>
-        (await database.db
-          .selectFrom('process_heartbeats')
-          .select('pid')
-          .where('pid', '=', proc.pid)
-          .where('role', '=', role)
-          .executeTakeFirst()) !== undefined,
+        exited()
+          ? 'exited'
+          : (await database.db
+              .selectFrom('process_heartbeats')
+              .select('pid')
+              .where('pid', '=', proc.pid)
+              .where('role', '=', role)
+              .executeTakeFirst()) && 'beating',
       30_000,
     );
+    if (seen === 'exited')
+      throw new Error(
+        `${role} ${proc.pid} exited (${proc.child.signalCode ?? proc.child.exitCode}) before its first heartbeat:\n${proc.output()}`,
+      );
+    await proc.listening('metrics');
     return proc;
   };
   const restarts: TestSystem['restarts'] = [];
-  const workers: RoleProcess[] = [];
   const startWorker = (extraEnv: Record<string, string> = {}) =>
     startBeating('worker', 'workers/main.ts', workers, extraEnv);
   for (let i = 0; i < (options.workers ?? 1); i++) await startWorker();
 
-  const relays: RoleProcess[] = [];
   const startRelay = (extraEnv: Record<string, string> = {}) =>
     startBeating('relay', 'outbox-relay/main.ts', relays, extraEnv);
   for (let i = 0; i < (options.relays ?? 0); i++) await startRelay();
@@ -196,15 +258,7 @@ export async function startSystem(
         100,
       );
     },
-    async close() {
-      closing = true;
-      await Promise.all([...workers, ...relays].map((p) => p.kill('SIGTERM')));
-      await brokerLimit?.stop();
-      await broker?.stop();
-      await sim.kill('SIGTERM');
-      await api.close();
-      await database.drop();
-    },
+    close: started.close,
   };
   return system;
 }
