@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN } from './helpers/app.ts';
 import { idem, request } from './helpers/http.ts';
@@ -199,6 +200,76 @@ describe('dead letters', () => {
       `update dead_letter_jobs set resolved_at = now(), resolution = 'test fixture' where job_id = any($1::bigint[])`,
       [rows.map((r) => r.id)],
     );
+  });
+
+  it('dead_letter__sweep moves a spent saga job with its error, payment and first failure; leaves a job with attempts left, one a worker still runs, and a letter already written', async () => {
+    const db = system.database.pool;
+    const paymentId = randomUUID();
+    // Four saga jobs nobody runs for an hour (the worker cannot take them while the test looks).
+    const { rows: jobs } = await db.query<{ task: string; id: string; created_at: Date }>(
+      `select t.task, j.id::text, j.created_at from (values ('payment__poll_charge', 1), ('payment__debit_wallet', 3),
+                ('payment__charge_gateway', 1), ('payment__fraud_check', 1)) t(task, max_attempts),
+         lateral graphile_worker.add_job(t.task, json_build_object('paymentId', $1::text),
+                                         run_at := now() + interval '1 hour', max_attempts := t.max_attempts) j`,
+      [paymentId],
+    );
+    const id = Object.fromEntries(jobs.map((j) => [j.task, j.id]));
+    const ids = jobs.map((j) => j.id);
+    const spent = id.payment__poll_charge as string;
+    const withAttemptsLeft = id.payment__debit_wallet as string;
+    const running = id.payment__charge_gateway as string; // its worker is on its last attempt
+    const lettered = id.payment__fraud_check as string; // the task wrapper wrote its letter, then died
+    await db.query(
+      `select graphile_worker.permanently_fail_jobs($1::bigint[], 'Error: the gateway said no')`,
+      [[spent, running, lettered]],
+    );
+    await db.query(
+      `update graphile_worker._private_jobs set locked_at = now(), locked_by = 'a-live-worker' where id = $1`,
+      [running],
+    );
+    await db.query(
+      `insert into dead_letter_jobs (job_id, task, payload, attempts, last_error, payment_id, first_failed_at)
+       values ($1, 'payment__fraud_check', jsonb_build_object('paymentId', $2::text), 1, 'Error: written by the wrapper',
+               $2::uuid, now())`,
+      [lettered, paymentId],
+    );
+    try {
+      await db.query('select dead_letter__sweep()');
+      const letters = await db.query(
+        `select job_id::text, task, attempts, last_error, payment_id, first_failed_at
+           from dead_letter_jobs where job_id = any($1::bigint[]) order by job_id`,
+        [ids],
+      );
+      expect(letters.rows).toEqual([
+        {
+          job_id: spent,
+          task: 'payment__poll_charge',
+          attempts: 1,
+          last_error: 'Error: the gateway said no',
+          payment_id: paymentId,
+          first_failed_at: jobs.find((j) => j.id === spent)?.created_at,
+        },
+        {
+          job_id: lettered,
+          task: 'payment__fraud_check',
+          attempts: 1,
+          last_error: 'Error: written by the wrapper',
+          payment_id: paymentId,
+          first_failed_at: expect.any(Date),
+        },
+      ]);
+      const queued = await db.query<{ id: string }>(
+        'select id::text from graphile_worker.jobs where id = any($1::bigint[]) order by id',
+        [ids],
+      );
+      expect(queued.rows.map((r) => r.id)).toEqual([withAttemptsLeft, running]);
+    } finally {
+      await db.query('delete from graphile_worker._private_jobs where id = any($1::bigint[])', [ids]);
+      await db.query(
+        `update dead_letter_jobs set resolved_at = now(), resolution = 'test fixture' where job_id = any($1::bigint[])`,
+        [ids],
+      );
+    }
   });
 
   it('replays a saga job whose every attempt was cut short by a crash, three times at most; one that failed on its own stays', async () => {
