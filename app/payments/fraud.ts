@@ -19,7 +19,9 @@ export interface FraudDecision {
  * `declineScore`. The same payment and database state always give the same decision.
  * - AMOUNT_OVER_LIMIT (+100): amount > maxAmount; HIGH_AMOUNT (+30): amount > maxAmount / 2
  * - VELOCITY_EXCEEDED (+100): the wallet requested more than velocityPerMinute payments in the
- *   minute up to this one's creation (this one included)
+ *   minute up to this one's creation (this one included). Compared with created_at as Postgres keeps
+ *   it, to the microsecond: the row's Date is cut to the millisecond, and compared with that the
+ *   payment itself fell outside its own minute, so the limit let one payment too many through.
  * - BLOCKLISTED (+100): the wallet, its owner or the service is in fraud_blocklist
  */
 export async function evaluateFraud(
@@ -39,10 +41,10 @@ export async function evaluateFraud(
 
   const { rows } = await sql<{ recent: number; blocked: string[] | null }>`
     select
-      (select count(*)::int from payments p
-        where p.wallet_id = ${payment.wallet_id}
-          and p.created_at > ${payment.created_at}::timestamptz - interval '1 minute'
-          and p.created_at <= ${payment.created_at}::timestamptz) as recent,
+      (select count(*)::int from payments me join payments p on p.wallet_id = me.wallet_id
+        where me.id = ${payment.id}
+          and p.created_at > me.created_at - interval '1 minute'
+          and p.created_at <= me.created_at) as recent,
       (select array_agg(b.kind || ':' || b.reason) from fraud_blocklist b
         join wallets w on w.id = ${payment.wallet_id}
         where (b.kind = 'wallet' and b.value = w.id::text)
