@@ -75,11 +75,13 @@ export async function startSystem(
     kafkaMaxRequestBytes?: number;
     /** Restart a worker or relay that exits on its own, as `npm start` and compose's restart policy do. */
     supervise?: boolean;
+    /** Start the test's broker even with no relay at first (relays started later produce to it). */
+    broker?: boolean;
   } = {},
 ): Promise<TestSystem> {
   const database = options.database ?? (await createTestDatabase());
   let closing = false;
-  const broker = options.relays ? await startTestBroker() : undefined;
+  const broker = options.relays || options.broker ? await startTestBroker() : undefined;
   const brokerLimit =
     broker && options.kafkaMaxRequestBytes
       ? await startSizeLimitedProxy(broker.brokers, options.kafkaMaxRequestBytes)
