@@ -106,12 +106,12 @@ describe('a leader that loses its lock', () => {
            and a.application_name = 'outbox-relay-leader'`.execute(s.database.db);
       expect(holders).toHaveLength(1);
       await sql`select pg_terminate_backend(${holders[0]?.pid}::int)`.execute(s.database.db);
-      const exitCode = await waitFor(
+      const exit = await waitFor(
         'the leader to exit',
-        async () => leader?.child.exitCode ?? undefined,
+        async () => leader?.child.exitCode !== null && { code: leader?.child.exitCode },
         15_000,
       );
-      expect(exitCode).toBe(1);
+      expect(exit).toEqual({ code: 1 });
       expect(leader?.output()).toContain('lost the leader lock');
       await waitFor(
         'the standby to lead and relay',
