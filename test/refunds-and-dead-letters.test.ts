@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN } from './helpers/app.ts';
+import { keptAtGateway } from './helpers/gateway.ts';
 import { idem, request } from './helpers/http.ts';
 import { waitFor } from './helpers/processes.ts';
 import { auditIsClean, startSystem, type TestSystem, walletState } from './helpers/system.ts';
@@ -199,6 +201,188 @@ describe('dead letters', () => {
       `update dead_letter_jobs set resolved_at = now(), resolution = 'test fixture' where job_id = any($1::bigint[])`,
       [rows.map((r) => r.id)],
     );
+  });
+
+  it('dead_letter__sweep moves a spent saga job with its error, payment and first failure; leaves a job with attempts left, one a worker still runs, and a letter already written', async () => {
+    const db = system.database.pool;
+    const paymentId = randomUUID();
+    // Four saga jobs nobody runs for an hour (the worker cannot take them while the test looks).
+    const { rows: jobs } = await db.query<{ task: string; id: string; created_at: Date }>(
+      `select t.task, j.id::text, j.created_at from (values ('payment__poll_charge', 1), ('payment__debit_wallet', 3),
+                ('payment__charge_gateway', 1), ('payment__fraud_check', 1)) t(task, max_attempts),
+         lateral graphile_worker.add_job(t.task, json_build_object('paymentId', $1::text),
+                                         run_at := now() + interval '1 hour', max_attempts := t.max_attempts) j`,
+      [paymentId],
+    );
+    const id = Object.fromEntries(jobs.map((j) => [j.task, j.id]));
+    const ids = jobs.map((j) => j.id);
+    const spent = id.payment__poll_charge as string;
+    const withAttemptsLeft = id.payment__debit_wallet as string;
+    const running = id.payment__charge_gateway as string; // its worker is on its last attempt
+    const lettered = id.payment__fraud_check as string; // the task wrapper wrote its letter, then died
+    await db.query(
+      `select graphile_worker.permanently_fail_jobs($1::bigint[], 'Error: the gateway said no')`,
+      [[spent, running, lettered]],
+    );
+    await db.query(
+      `update graphile_worker._private_jobs set locked_at = now(), locked_by = 'a-live-worker' where id = $1`,
+      [running],
+    );
+    await db.query(
+      `insert into dead_letter_jobs (job_id, task, payload, attempts, last_error, payment_id, first_failed_at)
+       values ($1, 'payment__fraud_check', jsonb_build_object('paymentId', $2::text), 1, 'Error: written by the wrapper',
+               $2::uuid, now())`,
+      [lettered, paymentId],
+    );
+    try {
+      await db.query('select dead_letter__sweep()');
+      const letters = await db.query(
+        `select job_id::text, task, attempts, last_error, payment_id, first_failed_at
+           from dead_letter_jobs where job_id = any($1::bigint[]) order by job_id`,
+        [ids],
+      );
+      expect(letters.rows).toEqual([
+        {
+          job_id: spent,
+          task: 'payment__poll_charge',
+          attempts: 1,
+          last_error: 'Error: the gateway said no',
+          payment_id: paymentId,
+          first_failed_at: jobs.find((j) => j.id === spent)?.created_at,
+        },
+        {
+          job_id: lettered,
+          task: 'payment__fraud_check',
+          attempts: 1,
+          last_error: 'Error: written by the wrapper',
+          payment_id: paymentId,
+          first_failed_at: expect.any(Date),
+        },
+      ]);
+      const queued = await db.query<{ id: string }>(
+        'select id::text from graphile_worker.jobs where id = any($1::bigint[]) order by id',
+        [ids],
+      );
+      expect(queued.rows.map((r) => r.id)).toEqual([withAttemptsLeft, running]);
+    } finally {
+      await db.query('delete from graphile_worker._private_jobs where id = any($1::bigint[])', [ids]);
+      await db.query(
+        `update dead_letter_jobs set resolved_at = now(), resolution = 'test fixture' where job_id = any($1::bigint[])`,
+        [ids],
+      );
+    }
+  });
+
+  it('dead-letters a saga job whose payload fails its schema, after its attempts; the worker goes on and the payment it names is untouched', async () => {
+    const walletId = await system.newWallet(1000);
+    const paid = (await system.pay(walletId, 100, { wait: 15 })).body;
+    expect(paid.status).toBe('COMPLETED');
+    const before = { payment: await payment(paid.id), wallet: await walletState(system.database, walletId) };
+    const db = system.database.pool;
+    // An operator's psql typo: payment_id for paymentId.
+    const { rows } = await db.query<{ id: string }>(
+      `select id::text from graphile_worker.add_job('payment__debit_wallet', json_build_object('payment_id', $1::text),
+                                                    max_attempts := 2)`,
+      [paid.id],
+    );
+    const jobId = rows[0]?.id;
+    const letter = await waitFor(
+      'the job with the bad payload in the dead letters',
+      async () =>
+        (
+          await db.query<{ task: string; attempts: number; last_error: string; payment_id: string | null }>(
+            'select task, attempts, last_error, payment_id from dead_letter_jobs where job_id = $1',
+            [jobId],
+          )
+        ).rows[0],
+      20_000,
+      200,
+    );
+    expect(letter).toMatchObject({ task: 'payment__debit_wallet', attempts: 2, payment_id: null });
+    expect(letter.last_error).toMatch(/invalid payload for payment__debit_wallet/);
+    expect((await db.query('select 1 from graphile_worker.jobs where id = $1', [jobId])).rowCount).toBe(0);
+    // The same worker process is still there and runs the next payment.
+    expect(system.workers.map((w) => w.child.exitCode)).toEqual([null]);
+    expect((await system.pay(walletId, 50, { wait: 15 })).body.status).toBe('COMPLETED');
+    expect(await payment(paid.id)).toEqual(before.payment);
+    expect((await walletState(system.database, walletId)).entries.slice(0, 2)).toEqual(before.wallet.entries);
+    await db.query(
+      `update dead_letter_jobs set resolved_at = now(), resolution = 'test fixture' where job_id = $1`,
+      [jobId],
+    );
+  });
+
+  it('a step that fails every attempt is dead-lettered with its cause; the debit is held, no charge made; the product neither replays nor re-drives it; the operator replay completes it once', async () => {
+    const db = system.database.pool;
+    // The cause: every charge attempt of a 777 payment is refused by the database.
+    await db.query(`create function test_refuse_777() returns trigger language plpgsql as $$
+                    begin if new.amount = 777 then raise exception 'charge_attempts is read-only today'; end if;
+                    return new; end $$`);
+    await db.query(`create trigger test_refuse_777 before insert on charge_attempts
+                    for each row execute function test_refuse_777()`);
+    let fixed = false;
+    const fix = async () => {
+      if (fixed) return;
+      fixed = true;
+      await db.query('drop trigger test_refuse_777 on charge_attempts');
+      await db.query('drop function test_refuse_777()');
+    };
+    try {
+      const walletId = await system.newWallet(1000);
+      const paid = (await system.pay(walletId, 777)).body;
+      const letter = await waitFor(
+        'the charge step in the dead letters',
+        async () => {
+          const list = await request(system.api.baseUrl, 'GET', '/admin/dead-letters', { headers: admin });
+          return list.body.items.find((d: { payment_id: string }) => d.payment_id === paid.id);
+        },
+        20_000,
+        200,
+      );
+      expect(letter).toMatchObject({ task: 'payment__charge_gateway', attempts: 2, replayed_at: null });
+      expect(letter.last_error).toContain('charge_attempts is read-only today');
+      const stuck = await payment(paid.id);
+      expect(stuck).toMatchObject({ status: 'PROCESSING', provider: null });
+      expect(
+        stuck.steps
+          .filter((s: { name: string }) => s.name === 'payment__charge_gateway')
+          .map((s: { status: string }) => s.status),
+      ).toEqual(['retrying', 'dead_lettered']);
+      const held = await walletState(system.database, walletId);
+      expect(held.entries.map((e) => `${e.type}:${e.amount}`)).toEqual([
+        'DEPOSIT:1000',
+        'PAYMENT_DEBIT:-777',
+      ]);
+      expect(held.balance).toBe(223);
+      expect((await keptAtGateway(system.gatewayUrl, paid.id)).charges).toEqual([]);
+
+      // What the sweep cron does on its own: a job that failed on its own is not auto-replayed, a
+      // payment with an open letter is not re-driven, and the letter stays open while it is PROCESSING.
+      await db.query('select dead_letter__replay_crash_spent(5, 3)');
+      const redriven = await db.query("select payment_id from payment__redrive_stuck(interval '0 seconds')");
+      await db.query('select dead_letter__resolve_settled()');
+      expect(redriven.rows).not.toContainEqual({ payment_id: paid.id });
+      const open = await db.query('select replayed_at, resolved_at from dead_letter_jobs where id = $1', [
+        letter.id,
+      ]);
+      expect(open.rows).toEqual([{ replayed_at: null, resolved_at: null }]);
+
+      await fix(); // the operator fixes the cause, then replays
+      const replay = await request(system.api.baseUrl, 'POST', `/admin/dead-letters/${letter.id}/replay`, {
+        headers: admin,
+      });
+      expect(replay.status).toBe(202);
+      expect(await system.waitSettled(paid.id)).toMatchObject({ status: 'COMPLETED', provider: 'alpha' });
+      const after = await walletState(system.database, walletId);
+      expect(after.entries.map((e) => `${e.type}:${e.amount}`)).toEqual([
+        'DEPOSIT:1000',
+        'PAYMENT_DEBIT:-777',
+      ]);
+      expect((await keptAtGateway(system.gatewayUrl, paid.id)).kept).toBe(777);
+      expect(await auditIsClean(system.database)).toBe(true);
+    } finally {
+      await fix();
+    }
   });
 
   it('replays a saga job whose every attempt was cut short by a crash, three times at most; one that failed on its own stays', async () => {

@@ -34,6 +34,26 @@ const resetGateway = async (system: TestSystem) => {
 
 const HALF_OPEN_MS = 5000;
 
+/**
+ * Pays 100 again and again until a payment goes to alpha (the half-open trial, once the delay has
+ * passed): that payment, and the ones before it.
+ */
+async function payUntilAlpha(system: TestSystem, walletId: string) {
+  const before: Array<{ status: string; provider: string | null }> = [];
+  const probe = await waitFor(
+    'a payment to go to alpha again',
+    async () => {
+      const paid = (await system.pay(walletId, 100, { wait: 15 })).body;
+      if (paid.provider === 'alpha') return paid;
+      before.push(paid);
+      return undefined;
+    },
+    HALF_OPEN_MS + 15_000,
+    100,
+  );
+  return { probe, before };
+}
+
 describe('scenario 3: the circuit breaker stops new charges, and closes again', () => {
   let system: TestSystem;
   let metrics: string;
@@ -103,6 +123,36 @@ describe('scenario 3: the circuit breaker stops new charges, and closes again', 
     expect(await auditIsClean(system.database)).toBe(true);
   });
 
+  it('alpha down opens its breaker; alpha back: after the half-open delay one trial charge goes to alpha, succeeds and closes it; payments go to alpha again', async () => {
+    await resetGateway(system);
+    await system.control('alpha', { down: true });
+    const walletId = await system.newWallet(10_000);
+    const atStart = await simStats(system.gatewayUrl, 'alpha');
+    const outageFrom = Date.now();
+    const first = (await system.pay(walletId, 100, { wait: 15 })).body;
+    expect(first).toMatchObject({ status: 'COMPLETED', provider: 'beta' });
+    expect(await breakerState(metrics, 'alpha')).toBe('open');
+    const atOpen = await simStats(system.gatewayUrl, 'alpha');
+    // GATEWAY_BREAKER_THRESHOLD (2) refused requests opened it; nothing was charged.
+    expect([atOpen.faults - atStart.faults, atOpen.charges - atStart.charges]).toEqual([2, 0]);
+
+    await system.control('alpha', { down: false });
+    const { probe, before } = await payUntilAlpha(system, walletId);
+    // Alpha was back, yet until the half-open delay the breaker sent nothing to it.
+    expect(Date.now() - outageFrom).toBeGreaterThanOrEqual(HALF_OPEN_MS);
+    expect(before.length).toBeGreaterThan(0);
+    expect(before.map((p) => `${p.status}:${p.provider}`)).toEqual(before.map(() => 'COMPLETED:beta'));
+    expect(probe).toMatchObject({ status: 'COMPLETED', provider: 'alpha' });
+    const atProbe = await simStats(system.gatewayUrl, 'alpha');
+    expect([atProbe.faults - atOpen.faults, atProbe.charges - atOpen.charges]).toEqual([0, 1]);
+    expect(await breakerState(metrics, 'alpha')).toBe('closed');
+
+    const next = (await system.pay(walletId, 100, { wait: 15 })).body;
+    expect(next).toMatchObject({ status: 'COMPLETED', provider: 'alpha' });
+    expect((await simStats(system.gatewayUrl, 'alpha')).charges - atProbe.charges).toBe(1);
+    expect((await walletState(system.database, walletId)).balance).toBe(10_000 - 100 * (before.length + 3));
+  }, 60_000);
+
   it('both breakers open during an outage of both providers; after the cool-down, payments complete at alpha again', async () => {
     await resetGateway(system);
     await system.control('alpha', { down: true });
@@ -121,16 +171,16 @@ describe('scenario 3: the circuit breaker stops new charges, and closes again', 
       20_000,
       0,
     );
+    const openedBy = Date.now();
     await resetGateway(system); // the outage ends
-    const recoveredAt = Date.now();
-    await new Promise((r) => setTimeout(r, HALF_OPEN_MS));
-    const probe = await system.pay(walletId, 100, { wait: 15 });
-    expect(probe.body).toMatchObject({ status: 'COMPLETED', provider: 'alpha' });
-    expect(Date.now() - recoveredAt).toBeLessThan(HALF_OPEN_MS + 5000);
+    const { probe, before } = await payUntilAlpha(system, walletId);
+    expect(probe).toMatchObject({ status: 'COMPLETED', provider: 'alpha' });
+    expect(Date.now() - openedBy).toBeLessThan(HALF_OPEN_MS + 5000);
+    expect(before.map((p) => p.status)).toEqual(before.map(() => 'FAILED'));
     expect(await breakerState(metrics, 'alpha')).toBe('closed');
     const next = await system.pay(walletId, 100, { wait: 15 });
     expect(next.body).toMatchObject({ status: 'COMPLETED', provider: 'alpha' });
-  });
+  }, 60_000);
 });
 
 describe('an accepted charge whose record was lost is found again, even behind an open breaker', () => {

@@ -6,7 +6,10 @@ import type { PaymentRow } from './payment.repository.ts';
 /**
  * Gathers the facts the fraud rules (fraud-rules.ts) need, as of the payment's creation, and
  * applies them. The same payment and database state always give the same decision.
- * - velocity: the wallet's payments in the minute up to this one's creation (this one included)
+ * - velocity: the wallet's payments in the minute up to this one's creation (this one included),
+ *   compared with created_at as Postgres keeps it, to the microsecond: the row's Date is cut to
+ *   the millisecond, and compared with that the payment itself fell outside its own minute, so the
+ *   limit let one payment too many through.
  * - blocklist: the wallet, its owner or the service is in fraud_blocklist
  */
 export async function evaluateFraud(
@@ -16,10 +19,10 @@ export async function evaluateFraud(
 ): Promise<FraudDecision> {
   const { rows } = await sql<{ recent: number; blocked: string[] | null }>`
     select
-      (select count(*)::int from payments p
-        where p.wallet_id = ${payment.wallet_id}
-          and p.created_at > ${payment.created_at}::timestamptz - interval '1 minute'
-          and p.created_at <= ${payment.created_at}::timestamptz) as recent,
+      (select count(*)::int from payments me join payments p on p.wallet_id = me.wallet_id
+        where me.id = ${payment.id}
+          and p.created_at > me.created_at - interval '1 minute'
+          and p.created_at <= me.created_at) as recent,
       (select array_agg(b.kind || ':' || b.reason) from fraud_blocklist b
         join wallets w on w.id = ${payment.wallet_id}
         where (b.kind = 'wallet' and b.value = w.id::text)

@@ -26,10 +26,21 @@ export async function allCharges(gatewayUrl: string, provider: string): Promise<
   return ((await res.json()) as { items: SimCharge[] }).items;
 }
 
-export async function simStats(gatewayUrl: string, provider: string) {
-  return (
-    (await (await fetch(`${gatewayUrl}/${provider}/_control`)).json()) as { stats: Record<string, number> }
-  ).stats;
+/** The simulator's counters for a provider (gateway-sim/simulator.ts statsView): compare as differences. */
+export interface SimStats {
+  charges: number;
+  succeeded: number;
+  failed: number;
+  canceled: number;
+  refunds: number;
+  webhooks_sent: number;
+  webhooks_dropped: number;
+  /** Requests the provider refused with a fault (down, 5xx, ...). */
+  faults: number;
+}
+
+export async function simStats(gatewayUrl: string, provider: string): Promise<SimStats> {
+  return ((await (await fetch(`${gatewayUrl}/${provider}/_control`)).json()) as { stats: SimStats }).stats;
 }
 
 /** Money the gateway keeps for a payment: succeeded charges, less what was refunded, across providers. */

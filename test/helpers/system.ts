@@ -73,6 +73,8 @@ export interface SystemOptions {
   kafkaMaxRequestBytes?: number;
   /** Restart a worker or relay that exits on its own, as `npm start` and compose's restart policy do. */
   supervise?: boolean;
+  /** Start the test's broker even with no relay at first (relays started later produce to it). */
+  broker?: boolean;
 }
 
 /** What startSystem has started so far, for close() or for the cleanup of a start that failed. */
@@ -133,7 +135,7 @@ async function startParts(
   const { stops, workers, relays, isClosing } = started;
   const database = options.database ?? (await createTestDatabase());
   stops.push(() => database.drop());
-  const broker = options.relays ? await startTestBroker() : undefined;
+  const broker = options.relays || options.broker ? await startTestBroker() : undefined;
   if (broker) stops.push(() => broker.stop());
   const brokerLimit =
     broker && options.kafkaMaxRequestBytes
