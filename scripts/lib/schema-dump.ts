@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import os from 'node:os';
 import path from 'node:path';
 import { migrate } from '../../app/db/migrate.ts';
+import { freePort } from './processes.ts';
 
 /**
  * The reviewable snapshot of our schema, as `npm run db:dump-schema` writes it to db/schema.sql and
@@ -21,7 +22,7 @@ export async function dumpSchema(binDir: string): Promise<string> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-schema-'));
   chmodSync(dir, 0o777);
   const dataDir = path.join(dir, 'data');
-  const port = 20_000 + Math.floor(Math.random() * 10_000);
+  const port = await freePort();
   try {
     asPostgres(path.join(binDir, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
     asPostgres(path.join(binDir, 'pg_ctl'), [
