@@ -464,6 +464,9 @@ async function runChaos(PROFILE: Profile) {
 
     // --- quiescence: faults off, stuck sagas re-driven, dead letters replayed once explained ---
     const loadEndedAt = Date.now();
+    process.stdout.write(
+      `[chaos ${PROFILE.name}] load over: ${stats.payments} payments, ${stats.deposits} deposits, ${stats.refunds} refunds, ${stats.clientRetries} client retries; restarts: ${roles.map((r) => `${r.name} ${r.restarts}`).join(', ')}\n`,
+    );
     await waitFor('the simulator back', async () => (await fetch(`${simUrl}/health`)).ok, 30_000);
     for (const provider of ['alpha', 'beta'])
       await fetch(`${simUrl}/${provider}/_control/reset`, { method: 'POST' });
