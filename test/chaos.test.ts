@@ -236,6 +236,7 @@ async function runChaos(PROFILE: Profile) {
     // Between commit and the HTTP reply: a request that committed but whose answer never reached
     // the client (it gave up, or the API died) is retried with its key and answered as a replay.
     const commitWithoutReply = { impatient: 0, lost: 0, hit: 0 };
+    const retryCauses: Record<string, number> = {};
     const acceptedPayments = new Set<string>();
     // What clients were told: idempotency key -> payment id, the refunds accepted, keys never answered.
     const paymentByKey = new Map<string, string>();
@@ -267,7 +268,11 @@ async function runChaos(PROFILE: Profile) {
             if (replyLost && res.headers.get('idempotent-replayed') === 'true') commitWithoutReply.hit++;
             return { status: res.status, body: json };
           }
-        } catch {
+          const why = `${res.status} ${json?.code ?? ''}`.trim();
+          retryCauses[why] = (retryCauses[why] ?? 0) + 1;
+        } catch (err) {
+          const why = (err as Error).name === 'TimeoutError' ? 'timeout' : 'no connection';
+          retryCauses[why] = (retryCauses[why] ?? 0) + 1;
           if (!replyLost) commitWithoutReply.lost++;
           replyLost = true;
         }
@@ -465,7 +470,7 @@ async function runChaos(PROFILE: Profile) {
     // --- quiescence: faults off, stuck sagas re-driven, dead letters replayed once explained ---
     const loadEndedAt = Date.now();
     process.stdout.write(
-      `[chaos ${PROFILE.name}] load over: ${stats.payments} payments, ${stats.deposits} deposits, ${stats.refunds} refunds, ${stats.clientRetries} client retries; restarts: ${roles.map((r) => `${r.name} ${r.restarts}`).join(', ')}\n`,
+      `[chaos ${PROFILE.name}] load over: ${stats.payments} payments, ${stats.deposits} deposits, ${stats.refunds} refunds, ${stats.clientRetries} client retries (${JSON.stringify(retryCauses)}); restarts: ${roles.map((r) => `${r.name} ${r.restarts}`).join(', ')}\n`,
     );
     await waitFor('the simulator back', async () => (await fetch(`${simUrl}/health`)).ok, 30_000);
     for (const provider of ['alpha', 'beta'])
