@@ -103,6 +103,7 @@ interface Role {
   env: Record<string, string>;
   proc?: RoleProcess;
   restarts: number;
+  startedAt?: number;
 }
 
 let cleanup: Array<() => Promise<void>> = [];
@@ -194,6 +195,7 @@ async function runChaos(PROFILE: Profile) {
     const launch = (role: Role) => {
       const proc = spawnRole(role.entry, role.env);
       role.proc = proc;
+      role.startedAt = Date.now();
       proc.child.once('exit', () => {
         if (stopping) return;
         role.restarts++;
@@ -379,6 +381,8 @@ async function runChaos(PROFILE: Profile) {
             (KILLABLE as readonly string[]).includes(r.name) &&
             r.proc?.child.exitCode === null &&
             !shielded.has(r.proc.pid) &&
+            // Up for 3 s at least: a kill while it still loads its code tests nothing.
+            Date.now() - (r.startedAt ?? 0) > 3000 &&
             r.proc.child.signalCode === null,
         );
         // The API half as often as the others: every client waits while it restarts (2-3 s of
