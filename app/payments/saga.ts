@@ -135,7 +135,7 @@ export async function advancePayment(
     await enqueueJob(
       trx,
       sagaJob(SAGA_TASKS.pollCharge, payment.id, opts, {
-        runAt: new Date(Date.now() + opts.webhookDeadlineSeconds * 1000),
+        delaySeconds: opts.webhookDeadlineSeconds,
         key: pollJobKey(payment.id),
       }),
     );
@@ -156,7 +156,7 @@ export async function advancePayment(
     await enqueueJob(
       trx,
       sagaJob(SAGA_TASKS.chargeGateway, payment.id, opts, {
-        runAt: new Date(Date.now() + gapSeconds * 1000),
+        delaySeconds: gapSeconds,
       }),
     );
     const waitStep: PaymentStep = {

@@ -7,7 +7,7 @@
 -- Before this function a transition cost 3 to 6 statements from the worker (each event, the step,
 -- the update, the notify); see docs/benchmarks.md for the before/after figures.
 --
---   p_events:  [{"event_id", "type", "data", "job": {"task", "payload", "key", "run_at",
+--   p_events:  [{"event_id", "type", "data", "job": {"task", "payload", "key", "delay_seconds",
 --               "max_attempts"} | null}, ...]
 --   p_changes: {"column": value} for saga_step, status, failure_reason, provider, completed_at,
 --               refunded_amount, refund_reserved (other keys are refused)
@@ -48,7 +48,9 @@ BEGIN
       (v_event ->> 'event_id')::uuid, 'payment', p_payment_id, v_version,
       v_event ->> 'type', v_event -> 'data', v_old.trace_id,
       v_job ->> 'task', (v_job -> 'payload')::json, v_job ->> 'key',
-      (v_job ->> 'run_at')::timestamptz, (v_job ->> 'max_attempts')::integer);
+      -- A delay, not a time: run_at is reckoned by this database's clock, never the caller's.
+      clock_timestamp() + make_interval(secs => (v_job ->> 'delay_seconds')::float8),
+      (v_job ->> 'max_attempts')::integer);
     v_version := v_version + 1;
   END LOOP;
 
