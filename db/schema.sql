@@ -136,15 +136,15 @@ $$;
 
 
 --
--- Name: audit__stuck_payments(interval); Type: FUNCTION; Schema: public; Owner: -
+-- Name: audit__stuck_payments(interval, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.audit__stuck_payments(p_older_than interval DEFAULT '00:05:00'::interval) RETURNS TABLE(payment_id uuid, status text, saga_step text, updated_at timestamp with time zone, stuck_for interval)
+CREATE FUNCTION public.audit__stuck_payments(p_older_than interval DEFAULT '00:05:00'::interval, p_now timestamp with time zone DEFAULT now()) RETURNS TABLE(payment_id uuid, status text, saga_step text, updated_at timestamp with time zone, stuck_for interval)
     LANGUAGE sql STABLE
     AS $$
-  SELECT p.id, p.status, p.saga_step, p.updated_at, now() - p.updated_at
+  SELECT p.id, p.status, p.saga_step, p.updated_at, p_now - p.updated_at
     FROM payments p
-   WHERE p.status IN ('PENDING', 'PROCESSING') AND p.updated_at < now() - p_older_than
+   WHERE p.status IN ('PENDING', 'PROCESSING') AND p.updated_at < p_now - p_older_than
    ORDER BY p.updated_at;
 $$;
 
@@ -570,7 +570,9 @@ BEGIN
       (v_event ->> 'event_id')::uuid, 'payment', p_payment_id, v_version,
       v_event ->> 'type', v_event -> 'data', v_old.trace_id,
       v_job ->> 'task', (v_job -> 'payload')::json, v_job ->> 'key',
-      (v_job ->> 'run_at')::timestamptz, (v_job ->> 'max_attempts')::integer);
+      -- A delay, not a time: run_at is reckoned by this database's clock, never the caller's.
+      clock_timestamp() + make_interval(secs => (v_job ->> 'delay_seconds')::float8),
+      (v_job ->> 'max_attempts')::integer);
     v_version := v_version + 1;
   END LOOP;
 
@@ -605,10 +607,10 @@ $$;
 
 
 --
--- Name: payment__redrive_stuck(interval, integer); Type: FUNCTION; Schema: public; Owner: -
+-- Name: payment__redrive_stuck(interval, integer, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.payment__redrive_stuck(p_older_than interval, p_max_attempts integer DEFAULT 5) RETURNS TABLE(payment_id uuid, task text)
+CREATE FUNCTION public.payment__redrive_stuck(p_older_than interval, p_max_attempts integer DEFAULT 5, p_now timestamp with time zone DEFAULT now()) RETURNS TABLE(payment_id uuid, task text)
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -618,7 +620,7 @@ DECLARE
 BEGIN
   FOR v_payment IN
     SELECT p.id, p.saga_step FROM payments p
-     WHERE p.status IN ('PENDING', 'PROCESSING') AND p.updated_at < now() - p_older_than
+     WHERE p.status IN ('PENDING', 'PROCESSING') AND p.updated_at < p_now - p_older_than
        AND NOT EXISTS (SELECT 1 FROM dead_letter_jobs d
                         WHERE d.payment_id = p.id AND d.replayed_at IS NULL AND d.resolved_at IS NULL)
      ORDER BY p.updated_at
@@ -870,10 +872,10 @@ $$;
 
 
 --
--- Name: worker__unlock_dead(integer); Type: FUNCTION; Schema: public; Owner: -
+-- Name: worker__unlock_dead(integer, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.worker__unlock_dead(p_dead_after_seconds integer) RETURNS text[]
+CREATE FUNCTION public.worker__unlock_dead(p_dead_after_seconds integer, p_now timestamp with time zone DEFAULT now()) RETURNS text[]
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -882,17 +884,17 @@ BEGIN
   SELECT array_agg(DISTINCT j.locked_by) INTO v_dead
     FROM graphile_worker.jobs j
    WHERE j.locked_by IS NOT NULL
-     AND j.locked_at < now() - make_interval(secs => p_dead_after_seconds)
+     AND j.locked_at < p_now - make_interval(secs => p_dead_after_seconds)
      AND NOT EXISTS (
        SELECT 1 FROM process_heartbeats h
         WHERE h.role = 'worker'
-          AND h.last_seen_at > now() - make_interval(secs => p_dead_after_seconds)
+          AND h.last_seen_at > p_now - make_interval(secs => p_dead_after_seconds)
           AND j.locked_by = ANY (h.graphile_worker_ids));
   IF v_dead IS NOT NULL THEN
     PERFORM graphile_worker.force_unlock_workers(v_dead);
   END IF;
   DELETE FROM process_heartbeats
-   WHERE role = 'worker' AND last_seen_at < now() - make_interval(secs => greatest(p_dead_after_seconds * 10, 300));
+   WHERE role = 'worker' AND last_seen_at < p_now - make_interval(secs => greatest(p_dead_after_seconds * 10, 300));
   RETURN coalesce(v_dead, '{}');
 END;
 $$;
