@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from './helpers/processes.ts';
 import { startSystem, type TestSystem } from './helpers/system.ts';
 
@@ -20,14 +20,21 @@ const SKEWS = [
   ['ahead', TEN_MINUTES_MS],
 ] as const;
 
-let system: TestSystem | undefined;
+const DEADLINE_SECONDS = 3;
+// A system per test, with no worker: each test starts the skewed worker it is about.
+let s: TestSystem;
+beforeEach(async () => {
+  s = await startSystem(
+    { WEBHOOK_DEADLINE_SECONDS: String(DEADLINE_SECONDS), GATEWAY_ATTEMPT_TIMEOUT_MS: '15000' },
+    { workers: 0 },
+  );
+});
 afterEach(async () => {
-  await system?.close();
-  system = undefined;
+  await s?.close();
 });
 
 /** When a payment step was recorded, by Postgres' clock (payment_steps.at defaults to now()). */
-const stepAt = async (s: TestSystem, paymentId: string, name: string, status: string) =>
+const stepAt = async (paymentId: string, name: string, status: string) =>
   waitFor(`step ${name}:${status} of ${paymentId}`, async () => {
     const { rows } = await sql<{ at: Date }>`
       select at from payment_steps where payment_id = ${paymentId}::uuid and name = ${name} and status = ${status}
@@ -38,16 +45,14 @@ const stepAt = async (s: TestSystem, paymentId: string, name: string, status: st
 describe('a worker whose clock is off by ten minutes', () => {
   for (const [direction, offsetMs] of SKEWS) {
     it(`(${direction}) polls a pending charge at the webhook deadline by Postgres' clock: not before it, not minutes after`, async () => {
-      const deadlineSeconds = 3;
-      const s = await startSystem({ WEBHOOK_DEADLINE_SECONDS: String(deadlineSeconds) }, { workers: 0 });
-      system = s;
+      const deadlineSeconds = DEADLINE_SECONDS;
       await s.startWorker(skewedClock(offsetMs));
       // The charge stays pending: no webhook within the test, so only the deadline's poll can act.
       await s.control('alpha', { webhook_delay_ms: 120_000 });
       const walletId = await s.newWallet(1000);
       const paymentId = (await s.pay(walletId, 100)).body.id as string;
 
-      const requestedAt = await stepAt(s, paymentId, 'gateway_charge', 'requested');
+      const requestedAt = await stepAt(paymentId, 'gateway_charge', 'requested');
       const { rows } = await sql<{ due_in: number }>`
         select extract(epoch from run_at - ${requestedAt}::timestamptz)::float8 as due_in
           from graphile_worker.jobs where key = ${`payment__poll_charge:${paymentId}`}`.execute(
@@ -57,19 +62,14 @@ describe('a worker whose clock is off by ten minutes', () => {
       expect(rows[0]?.due_in).toBeGreaterThanOrEqual(deadlineSeconds);
       expect(rows[0]?.due_in).toBeLessThan(deadlineSeconds + 1);
 
-      const polledAt = await stepAt(s, paymentId, 'status_poll', 'pending');
+      const polledAt = await stepAt(paymentId, 'status_poll', 'pending');
       const waited = (polledAt.getTime() - requestedAt.getTime()) / 1000;
       expect(waited).toBeGreaterThanOrEqual(deadlineSeconds);
       expect(waited).toBeLessThan(deadlineSeconds + 3);
     });
 
     it(`(${direction}) is neither declared dead while it beats nor kept alive after it is killed`, async () => {
-      const deadAfterSeconds = 3;
-      const s = await startSystem(
-        { WORKER_DEAD_AFTER_SECONDS: String(deadAfterSeconds), GATEWAY_ATTEMPT_TIMEOUT_MS: '15000' },
-        { workers: 0 },
-      );
-      system = s;
+      const deadAfterSeconds = Number(s.env.WORKER_DEAD_AFTER_SECONDS);
       const skewed = await s.startWorker(skewedClock(offsetMs));
       // The charge call outlasts the dead-worker threshold several times over.
       await s.control('alpha', { latency_ms: 8000 });

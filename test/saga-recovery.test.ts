@@ -1,11 +1,15 @@
 import { sql } from 'kysely';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { requestPayment } from '../app/payments/payment.commands.ts';
 import { waitFor } from './helpers/processes.ts';
 import { auditIsClean, startSystem, type TestSystem, walletState } from './helpers/system.ts';
 
 // A system per test: a test kills workers and slows the gateway, which must not reach the next one.
+// Gateway calls may take 15 s: the tests hold charges in flight for seconds on purpose.
 let system: TestSystem;
+beforeEach(async () => {
+  system = await startSystem({ GATEWAY_ATTEMPT_TIMEOUT_MS: '15000' });
+});
 afterEach(async () => {
   await system?.close();
 });
@@ -14,7 +18,6 @@ describe('scenario 5: recovery from a killed worker', () => {
   it('SIGKILL of the worker mid-saga: a new worker finishes every payment within 60 s, each applied once', {
     timeout: 90_000,
   }, async () => {
-    system = await startSystem({ GATEWAY_ATTEMPT_TIMEOUT_MS: '5000' });
     // Slow gateway: charges are in flight when the worker dies.
     await system.control('alpha', { latency_ms: 1500 });
     const walletId = await system.newWallet(10_000);
@@ -60,7 +63,6 @@ describe('scenario 5: recovery from a killed worker', () => {
   });
 
   it('re-drives a payment whose job was lost, once it is stuck past the threshold', async () => {
-    system = await startSystem({ GATEWAY_ATTEMPT_TIMEOUT_MS: '5000' });
     const walletId = await system.newWallet(1000);
     // A payment whose fraud-check job is lost (removed in the very transaction that enqueued it).
     const accepted = await system.database.db.transaction().execute(async (trx) => {
@@ -101,11 +103,7 @@ describe('scenario 5: recovery from a killed worker', () => {
   });
 
   it("never unlocks a live worker's job that runs past the dead-worker threshold", async () => {
-    const deadAfterSeconds = 3;
-    system = await startSystem({
-      GATEWAY_ATTEMPT_TIMEOUT_MS: '15000',
-      WORKER_DEAD_AFTER_SECONDS: String(deadAfterSeconds),
-    });
+    const deadAfterSeconds = Number(system.env.WORKER_DEAD_AFTER_SECONDS);
     // The charge call outlasts WORKER_DEAD_AFTER_SECONDS plus two sweeps: the sweep must leave it alone.
     await system.control('alpha', { latency_ms: 8000 });
     const walletId = await system.newWallet(1000);
