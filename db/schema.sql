@@ -412,10 +412,10 @@ $$;
 
 
 --
--- Name: outbox__prune(interval); Type: FUNCTION; Schema: public; Owner: -
+-- Name: outbox__prune(interval, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.outbox__prune(p_older_than interval) RETURNS bigint
+CREATE FUNCTION public.outbox__prune(p_older_than interval, p_now timestamp with time zone DEFAULT now()) RETURNS bigint
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -428,7 +428,7 @@ BEGIN
   END IF;
   PERFORM set_config('app.outbox_prune', 'on', true);
   DELETE FROM outbox
-   WHERE created_at < now() - p_older_than
+   WHERE created_at < p_now - p_older_than
      AND created_at < v_relayed_until;
   GET DIAGNOSTICS v_count = ROW_COUNT;
   PERFORM set_config('app.outbox_prune', 'off', true);

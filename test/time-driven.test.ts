@@ -5,6 +5,7 @@ import { loadConfig } from '../app/config.ts';
 import { requestPayment } from '../app/payments/payment.commands.ts';
 import type { WorkerDeps } from '../workers/deps.ts';
 import { createTaskList, crontab } from '../workers/tasks/index.ts';
+import { paymentsDueForReconciliation } from '../workers/tasks/maintenance/reconcile-gateway.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { makeWallet } from './helpers/factories.ts';
 
@@ -142,6 +143,95 @@ describe('idempotency key expiry (idempotency__prune)', () => {
     expect(await kept()).toBe(1);
     await sql`select idempotency__prune(${at(1)}::timestamptz)`.execute(database.db);
     expect(await kept()).toBe(0);
+  });
+});
+
+describe('the reconciliation window (paymentsDueForReconciliation)', () => {
+  it('takes a settled payment once the grace has passed, and drops it once it leaves the window', async () => {
+    const wallet = await makeWallet(database, { balance: 1000 });
+    // A payment COMPLETED at T, with its charge (the reconciliation only looks at charged payments).
+    const payment = await database.db.transaction().execute(async (trx) => {
+      const p = await requestPayment(
+        trx,
+        {
+          walletId: wallet.id,
+          serviceId: 's',
+          amount: 100,
+          currency: 'USD',
+          description: null,
+          metadata: {},
+          traceId: 'reconcile',
+        },
+        { jobMaxAttempts: 3, webhookDeadlineSeconds: 2, unknownRetryMaxSeconds: 60 },
+      );
+      await sql`select graphile_worker.remove_job(${`payment__fraud_check:${p.id}`})`.execute(trx);
+      await sql`update payments set status = 'COMPLETED', saga_step = 'completed', provider = 'alpha',
+                       updated_at = ${T}::timestamptz where id = ${p.id}::uuid`.execute(trx);
+      await sql`insert into charge_attempts (payment_id, provider, idempotency_key, gateway_charge_id, amount,
+                                             currency, status, calls, settled_by)
+                values (${p.id}::uuid, 'alpha', ${`${p.id}:alpha`}, ${`ch_${p.id}`}, 100, 'USD', 'succeeded', 1,
+                        'answer')`.execute(trx);
+      return p;
+    });
+    const window = { graceSeconds: 30, windowMinutes: 60, batch: 1000 };
+    const due = async (ms: number) =>
+      (await paymentsDueForReconciliation(database.db, window, new Date(at(ms)))).map((p) => p.id);
+
+    expect(await due(30_000)).not.toContain(payment.id);
+    expect(await due(30_001)).toContain(payment.id);
+    expect(await due(60 * 60_000 - 1)).toContain(payment.id);
+    expect(await due(60 * 60_000)).not.toContain(payment.id);
+  });
+});
+
+describe('outbox retention (outbox__prune)', () => {
+  it('keeps a row until it is older than the retention and relayed, and deletes it just after both', async () => {
+    const wallet = await makeWallet(database, { balance: 100 });
+    const rowsOf = sql<{ n: number }>`
+      select count(*)::int as n from outbox o join events e on e.event_id = o.event_id
+       where e.aggregate_id = ${wallet.id}::uuid`;
+    const count = async () => (await rowsOf.execute(database.db)).rows[0]?.n;
+    expect(await count()).toBe(2);
+    // The wallet's rows were written in one transaction: one created_at, C. "C + ms", in SQL (microseconds).
+    const createdPlus = (ms: number) =>
+      sql`(select max(o.created_at) from outbox o join events e on e.event_id = o.event_id
+            where e.aggregate_id = ${wallet.id}::uuid) + make_interval(secs => ${ms / 1000})`;
+    const relayedUntil = async (ms: number) =>
+      sql`insert into relay_progress (slot_name, leader_instance, last_commit_at)
+          values ('clock-test', 'test', ${createdPlus(ms)})
+          on conflict (slot_name) do update set last_commit_at = excluded.last_commit_at`.execute(
+        database.db,
+      );
+    const prune = async (ms: number) =>
+      sql`select outbox__prune(interval '1 hour', ${createdPlus(ms)})`.execute(database.db);
+    const hour = 60 * 60_000;
+
+    // Relayed (the relay's last commit is after C); retention decides.
+    await relayedUntil(1);
+    await prune(hour);
+    expect(await count()).toBe(2);
+    await prune(hour + 1);
+    expect(await count()).toBe(0);
+  });
+
+  it('keeps a row older than the retention while the relay has not acknowledged it', async () => {
+    const wallet = await makeWallet(database, { balance: 100 });
+    const count = async () =>
+      (
+        await sql<{ n: number }>`
+          select count(*)::int as n from outbox o join events e on e.event_id = o.event_id
+           where e.aggregate_id = ${wallet.id}::uuid`.execute(database.db)
+      ).rows[0]?.n;
+    const created = sql`(select max(o.created_at) from outbox o join events e on e.event_id = o.event_id
+                          where e.aggregate_id = ${wallet.id}::uuid)`;
+    // The relay's last acknowledged commit is exactly C: the rows of C itself are not known relayed.
+    await sql`insert into relay_progress (slot_name, leader_instance, last_commit_at)
+              values ('clock-test', 'test', ${created})
+              on conflict (slot_name) do update set last_commit_at = excluded.last_commit_at`.execute(
+      database.db,
+    );
+    await sql`select outbox__prune(interval '1 hour', ${created} + interval '1 day')`.execute(database.db);
+    expect(await count()).toBe(2);
   });
 });
 
