@@ -6,8 +6,10 @@ import { requestPayment } from '../app/payments/payment.commands.ts';
 import type { WorkerDeps } from '../workers/deps.ts';
 import { createTaskList, crontab } from '../workers/tasks/index.ts';
 import { paymentsDueForReconciliation } from '../workers/tasks/maintenance/reconcile-gateway.ts';
+import { startTestApp } from './helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { makeWallet } from './helpers/factories.ts';
+import { request } from './helpers/http.ts';
 
 /**
  * The time-driven pieces, each driven directly with a "now" the test chooses, and checked on both
@@ -22,7 +24,7 @@ afterAll(async () => {
   await database.drop();
 });
 
-const T = '2030-01-01T12:00:00.000Z';
+const T = '2020-01-01T12:00:00.000Z';
 /** T plus some milliseconds, as an ISO string for a timestamptz parameter. */
 const at = (ms: number) => new Date(Date.parse(T) + ms).toISOString();
 
@@ -69,6 +71,7 @@ describe('the dead-worker sweep (worker__unlock_dead)', () => {
     expect(await lockOf(job)).toBe('gw-beating');
     expect(await sweep(at(13_001))).toEqual(['gw-beating']);
     expect(await lockOf(job)).toBeNull();
+    await sql`delete from process_heartbeats where instance_id = 'worker:test:1'`.execute(database.db);
   });
 });
 
@@ -232,6 +235,38 @@ describe('outbox retention (outbox__prune)', () => {
     );
     await sql`select outbox__prune(interval '1 hour', ${created} + interval '1 day')`.execute(database.db);
     expect(await count()).toBe(2);
+  });
+});
+
+describe('/health: the audit schedule and the heartbeats, by the database clock', () => {
+  // The API reads the ages with now() in SQL; here the rows are placed a couple of seconds either
+  // side of each threshold, by the same clock.
+  it('flags an audit overdue only past AUDIT_OVERDUE_SECONDS, and a worker dead only past HEALTH_STALE_SECONDS', async () => {
+    const app = await startTestApp({ AUDIT_OVERDUE_SECONDS: '180', HEALTH_STALE_SECONDS: '30' }, database);
+    try {
+      const health = async () => (await request(app.baseUrl, 'GET', '/health')).body.checks;
+      await sql`insert into audit_runs (ran_at, discrepancies, details)
+                values (now() - interval '178 seconds', 0, '{}')`.execute(database.db);
+      expect((await health()).audit.status).toBe('pass');
+      await sql`update audit_runs set ran_at = now() - interval '182 seconds'
+                 where id = (select max(id) from audit_runs)`.execute(database.db);
+      expect((await health()).audit).toMatchObject({
+        status: 'fail',
+        detail: expect.stringMatching(/overdue/),
+      });
+
+      await sql`insert into process_heartbeats (instance_id, role, pid, hostname, last_seen_at)
+                values ('worker:health-test', 'worker', 1, 'test', now() - interval '28 seconds')`.execute(
+        database.db,
+      );
+      expect((await health()).worker.status).toBe('pass');
+      await sql`update process_heartbeats set last_seen_at = now() - interval '32 seconds'
+                 where instance_id = 'worker:health-test'`.execute(database.db);
+      expect((await health()).worker.status).toBe('fail');
+    } finally {
+      await app.close();
+      await sql`delete from process_heartbeats where instance_id = 'worker:health-test'`.execute(database.db);
+    }
   });
 });
 
