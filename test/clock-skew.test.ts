@@ -68,6 +68,26 @@ describe('a worker whose clock is off by ten minutes', () => {
       expect(waited).toBeLessThan(deadlineSeconds + 3);
     });
 
+    it(`(${direction}) stamps what it settles with Postgres' time: a payment and its wallet are not dated by the worker`, async () => {
+      await s.startWorker(skewedClock(offsetMs));
+      // No webhook: the worker's poll at the deadline finds the charge settled and completes it.
+      await s.control('alpha', { webhook_drop_rate: 1 });
+      const walletId = await s.newWallet(1000);
+      const paymentId = (await s.pay(walletId, 100)).body.id as string;
+      expect((await s.waitSettled(paymentId)).status).toBe('COMPLETED');
+      const { rows } = await sql<{ completed_lag: number; wallet_lag: number }>`
+        select extract(epoch from now() - p.completed_at)::float8 as completed_lag,
+               extract(epoch from now() - w.updated_at)::float8 as wallet_lag
+          from payments p join wallets w on w.id = p.wallet_id where p.id = ${paymentId}::uuid`.execute(
+        s.database.db,
+      );
+      // Both written moments ago by the database's clock, not ten minutes before or after.
+      expect(rows[0]?.completed_lag).toBeGreaterThanOrEqual(0);
+      expect(rows[0]?.completed_lag).toBeLessThan(30);
+      expect(rows[0]?.wallet_lag).toBeGreaterThanOrEqual(0);
+      expect(rows[0]?.wallet_lag).toBeLessThan(30);
+    });
+
     it(`(${direction}) is neither declared dead while it beats nor kept alive after it is killed`, async () => {
       const deadAfterSeconds = Number(s.env.WORKER_DEAD_AFTER_SECONDS);
       const skewed = await s.startWorker(skewedClock(offsetMs));

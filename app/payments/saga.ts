@@ -120,7 +120,7 @@ export async function advancePayment(
           data: { provider: winner.provider, amount: payment.amount, currency: payment.currency },
         },
       ],
-      { saga_step: 'completed', status: 'COMPLETED', provider: winner.provider, completed_at: new Date() },
+      { saga_step: 'completed', status: 'COMPLETED', provider: winner.provider },
       [
         ...steps,
         { name: 'gateway_result', status: 'succeeded', detail: { provider: winner.provider, source } },
@@ -225,7 +225,7 @@ async function reject(
     trx,
     payment,
     [...before, { type: 'payment.rejected', data: { reason } }],
-    { saga_step: 'rejected', status: 'REJECTED', failure_reason: reason, completed_at: new Date() },
+    { saga_step: 'rejected', status: 'REJECTED', failure_reason: reason },
     steps,
   );
 }
@@ -248,7 +248,7 @@ async function compensate(
     trx,
     payment,
     [...before, { type: 'payment.failed', data: { reason, refunded_to_wallet: payment.amount } }],
-    { saga_step: 'failed', status: 'FAILED', failure_reason: reason, provider, completed_at: new Date() },
+    { saga_step: 'failed', status: 'FAILED', failure_reason: reason, provider },
     [...stepsBefore, { name: 'compensation', status: 'succeeded', detail: { reason } }],
   );
 }
