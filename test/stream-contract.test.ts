@@ -149,6 +149,8 @@ describe('a poison row in the stream', () => {
     await waitFor('the relay to report the failure', async () => {
       const out = system.relays.at(-1)?.output() ?? '';
       return /relay stream failed/.test(out);
+    }).catch((e) => {
+      throw new Error(`${e.message}\nrelay log (tail): ${system.relays.at(-1)?.output().slice(-4000)}`);
     });
     const slot = await sql<{ confirmed: string; poisonLsn: string }>`
       select confirmed_flush_lsn::text as confirmed, ${rows[0]?.lsn}::text as "poisonLsn"
