@@ -136,15 +136,15 @@ $$;
 
 
 --
--- Name: audit__stuck_payments(interval); Type: FUNCTION; Schema: public; Owner: -
+-- Name: audit__stuck_payments(interval, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.audit__stuck_payments(p_older_than interval DEFAULT '00:05:00'::interval) RETURNS TABLE(payment_id uuid, status text, saga_step text, updated_at timestamp with time zone, stuck_for interval)
+CREATE FUNCTION public.audit__stuck_payments(p_older_than interval DEFAULT '00:05:00'::interval, p_now timestamp with time zone DEFAULT now()) RETURNS TABLE(payment_id uuid, status text, saga_step text, updated_at timestamp with time zone, stuck_for interval)
     LANGUAGE sql STABLE
     AS $$
-  SELECT p.id, p.status, p.saga_step, p.updated_at, now() - p.updated_at
+  SELECT p.id, p.status, p.saga_step, p.updated_at, p_now - p.updated_at
     FROM payments p
-   WHERE p.status IN ('PENDING', 'PROCESSING') AND p.updated_at < now() - p_older_than
+   WHERE p.status IN ('PENDING', 'PROCESSING') AND p.updated_at < p_now - p_older_than
    ORDER BY p.updated_at;
 $$;
 
@@ -417,10 +417,10 @@ $$;
 
 
 --
--- Name: outbox__prune(interval); Type: FUNCTION; Schema: public; Owner: -
+-- Name: outbox__prune(interval, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.outbox__prune(p_older_than interval) RETURNS bigint
+CREATE FUNCTION public.outbox__prune(p_older_than interval, p_now timestamp with time zone DEFAULT now()) RETURNS bigint
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -433,7 +433,7 @@ BEGIN
   END IF;
   PERFORM set_config('app.outbox_prune', 'on', true);
   DELETE FROM outbox
-   WHERE created_at < now() - p_older_than
+   WHERE created_at < p_now - p_older_than
      AND created_at < v_relayed_until;
   GET DIAGNOSTICS v_count = ROW_COUNT;
   PERFORM set_config('app.outbox_prune', 'off', true);
@@ -556,7 +556,7 @@ DECLARE
   v_unknown text;
 BEGIN
   SELECT k INTO v_unknown FROM jsonb_object_keys(p_changes) k
-   WHERE k NOT IN ('saga_step', 'status', 'failure_reason', 'provider', 'completed_at',
+   WHERE k NOT IN ('saga_step', 'status', 'failure_reason', 'provider',
                    'refunded_amount', 'refund_reserved')
    LIMIT 1;
   IF v_unknown IS NOT NULL THEN
@@ -575,7 +575,9 @@ BEGIN
       (v_event ->> 'event_id')::uuid, 'payment', p_payment_id, v_version,
       v_event ->> 'type', v_event -> 'data', v_old.trace_id,
       v_job ->> 'task', (v_job -> 'payload')::json, v_job ->> 'key',
-      (v_job ->> 'run_at')::timestamptz, (v_job ->> 'max_attempts')::integer);
+      -- A delay, not a time: run_at is reckoned by this database's clock, never the caller's.
+      clock_timestamp() + make_interval(secs => (v_job ->> 'delay_seconds')::float8),
+      (v_job ->> 'max_attempts')::integer);
     v_version := v_version + 1;
   END LOOP;
 
@@ -592,7 +594,9 @@ BEGIN
     status          = v_new.status,
     failure_reason  = v_new.failure_reason,
     provider        = v_new.provider,
-    completed_at    = v_new.completed_at,
+    completed_at    = CASE WHEN v_old.status IN ('PENDING', 'PROCESSING')
+                                AND v_new.status IN ('COMPLETED', 'REJECTED', 'FAILED')
+                           THEN now() ELSE v_old.completed_at END,
     refunded_amount = v_new.refunded_amount,
     refund_reserved = v_new.refund_reserved,
     version         = v_version,
@@ -610,10 +614,10 @@ $$;
 
 
 --
--- Name: payment__redrive_stuck(interval, integer); Type: FUNCTION; Schema: public; Owner: -
+-- Name: payment__redrive_stuck(interval, integer, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.payment__redrive_stuck(p_older_than interval, p_max_attempts integer DEFAULT 5) RETURNS TABLE(payment_id uuid, task text)
+CREATE FUNCTION public.payment__redrive_stuck(p_older_than interval, p_max_attempts integer DEFAULT 5, p_now timestamp with time zone DEFAULT now()) RETURNS TABLE(payment_id uuid, task text)
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -623,7 +627,7 @@ DECLARE
 BEGIN
   FOR v_payment IN
     SELECT p.id, p.saga_step FROM payments p
-     WHERE p.status IN ('PENDING', 'PROCESSING') AND p.updated_at < now() - p_older_than
+     WHERE p.status IN ('PENDING', 'PROCESSING') AND p.updated_at < p_now - p_older_than
        AND NOT EXISTS (SELECT 1 FROM dead_letter_jobs d
                         WHERE d.payment_id = p.id AND d.replayed_at IS NULL AND d.resolved_at IS NULL)
      ORDER BY p.updated_at
@@ -875,10 +879,10 @@ $$;
 
 
 --
--- Name: worker__unlock_dead(integer); Type: FUNCTION; Schema: public; Owner: -
+-- Name: worker__unlock_dead(integer, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.worker__unlock_dead(p_dead_after_seconds integer) RETURNS text[]
+CREATE FUNCTION public.worker__unlock_dead(p_dead_after_seconds integer, p_now timestamp with time zone DEFAULT now()) RETURNS text[]
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -887,17 +891,17 @@ BEGIN
   SELECT array_agg(DISTINCT j.locked_by) INTO v_dead
     FROM graphile_worker.jobs j
    WHERE j.locked_by IS NOT NULL
-     AND j.locked_at < now() - make_interval(secs => p_dead_after_seconds)
+     AND j.locked_at < p_now - make_interval(secs => p_dead_after_seconds)
      AND NOT EXISTS (
        SELECT 1 FROM process_heartbeats h
         WHERE h.role = 'worker'
-          AND h.last_seen_at > now() - make_interval(secs => p_dead_after_seconds)
+          AND h.last_seen_at > p_now - make_interval(secs => p_dead_after_seconds)
           AND j.locked_by = ANY (h.graphile_worker_ids));
   IF v_dead IS NOT NULL THEN
     PERFORM graphile_worker.force_unlock_workers(v_dead);
   END IF;
   DELETE FROM process_heartbeats
-   WHERE role = 'worker' AND last_seen_at < now() - make_interval(secs => greatest(p_dead_after_seconds * 10, 300));
+   WHERE role = 'worker' AND last_seen_at < p_now - make_interval(secs => greatest(p_dead_after_seconds * 10, 300));
   RETURN coalesce(v_dead, '{}');
 END;
 $$;

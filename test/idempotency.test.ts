@@ -126,6 +126,16 @@ describe('idempotent deposits', () => {
       .where('key', '=', 'after-404')
       .execute();
     expect(stored).toEqual([]);
+    // The cause fixed (a wallet that exists): the same key is taken afresh, not replayed nor refused.
+    const walletId = await newWallet();
+    const retried = await api('POST', `/wallets/${walletId}/deposits`, {
+      body: { amount: 10 },
+      headers: idem('after-404'),
+    });
+    expect(retried.status).toBe(201);
+    expect(retried.headers.get('idempotent-replayed')).toBeNull();
+    expect(retried.body.wallet.balance).toBe(10);
+    expect(await ledgerCount(walletId)).toBe(1);
   });
 
   it('gives 20 concurrent requests with one key exactly one effect; the others replay or get 409', async () => {

@@ -16,6 +16,8 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   await fetch(`${system.gatewayUrl}/alpha/_control/reset`, { method: 'POST' });
+  // A test that stops the worker and fails before starting it again must not leave the next without one.
+  if (system.workers.length === 0) await system.startWorker();
 });
 
 const refund = (paymentId: string, body: object, key: string) =>
@@ -64,23 +66,75 @@ describe('refunds', () => {
   it('refuses a refund over what is left (422) and of a rejected payment (409), changing nothing', async () => {
     const walletId = await system.newWallet(500);
     const paid = (await system.pay(walletId, 400, { wait: 15 })).body;
-    const first = await refund(paid.id, { amount: 300 }, `r-${paid.id}`);
-    expect(first.status).toBe(202);
-    // 300 is reserved while in flight: only 100 is left.
-    const over = await refund(paid.id, { amount: 101 }, `r-over-${paid.id}`);
-    expect(over.status).toBe(422);
-    expect(over.body.code).toBe('REFUND_EXCEEDS_REMAINING');
-
+    expect(paid.status).toBe('COMPLETED');
     const rejected = (await system.pay(walletId, 10_000, { wait: 15 })).body;
     expect(rejected.status).toBe('REJECTED');
-    const notRefundable = await refund(rejected.id, {}, `r-rej-${rejected.id}`);
+    // No worker while the refusals are made: the accepted refund stays in flight (reserved, not
+    // settled), so nothing moves on its own between the two snapshots.
+    for (const worker of system.workers) await worker.kill('SIGTERM');
+    system.workers.length = 0;
+    const first = await refund(paid.id, { amount: 300 }, `r-${paid.id}`);
+    expect(first.status).toBe(202);
+
+    const refusedKeys = [`r-over-${paid.id}`, `r-rej-${rejected.id}`, `r-missing-${paid.id}`];
+    const before = await footprint(walletId, [paid.id, rejected.id], refusedKeys);
+    expect(before.payments.find((p) => p.id === paid.id)).toMatchObject({ refund_reserved: 300 });
+    // 300 is reserved while in flight: only 100 is left.
+    const over = await refund(paid.id, { amount: 101 }, refusedKeys[0] as string);
+    expect(over.status).toBe(422);
+    expect(over.body.code).toBe('REFUND_EXCEEDS_REMAINING');
+    const notRefundable = await refund(rejected.id, {}, refusedKeys[1] as string);
     expect(notRefundable.status).toBe(409);
     expect(notRefundable.body.code).toBe('PAYMENT_NOT_REFUNDABLE');
-    const missing = await refund('00000000-0000-4000-8000-000000000000', {}, 'r-missing');
+    const missing = await refund('00000000-0000-4000-8000-000000000000', {}, refusedKeys[2] as string);
     expect(missing.status).toBe(404);
     expect(missing.body.code).toBe('PAYMENT_NOT_FOUND');
+    expect(await footprint(walletId, [paid.id, rejected.id], refusedKeys)).toEqual(before);
+
+    // A worker again: the accepted refund settles, the refused ones left no trace to settle.
+    await system.startWorker();
+    await waitFor(
+      'the accepted refund to settle',
+      async () => (await payment(paid.id)).refunded_amount === 300,
+    );
+    expect((await walletState(system.database, walletId)).balance).toBe(500 - 400 + 300);
   });
 });
+
+/** What a refund request could change: the wallet, its ledger, the payments, their refunds and events, the keys. */
+async function footprint(walletId: string, paymentIds: string[], keys: string[]) {
+  const { db } = system.database;
+  return {
+    wallet: await db
+      .selectFrom('wallets')
+      .select(['balance', 'version', 'updated_at'])
+      .where('id', '=', walletId)
+      .executeTakeFirst(),
+    ledger: await db
+      .selectFrom('ledger_entries')
+      .select(['id', 'amount'])
+      .where('wallet_id', '=', walletId)
+      .execute(),
+    payments: await db
+      .selectFrom('payments')
+      .select(['id', 'status', 'version', 'refunded_amount', 'refund_reserved', 'updated_at'])
+      .where('id', 'in', paymentIds)
+      .orderBy('id')
+      .execute(),
+    refunds: await db
+      .selectFrom('refunds')
+      .select(['id', 'amount', 'status'])
+      .where('payment_id', 'in', paymentIds)
+      .execute(),
+    events: await db
+      .selectFrom('events')
+      .select('event_id')
+      .where('aggregate_id', 'in', [walletId, ...paymentIds])
+      .orderBy('position')
+      .execute(),
+    idempotencyKeys: await db.selectFrom('idempotency_keys').select('key').where('key', 'in', keys).execute(),
+  };
+}
 
 describe('dead letters', () => {
   it('moves a job that cannot go on to the dead letters, shows it, and replays it once the cause is fixed', async () => {

@@ -114,8 +114,20 @@ describe('the stream against a real broker', () => {
     });
     await producer.disconnect();
   });
+});
+
+// A system of its own: the poison row stops its relay for good, which no other test may inherit.
+describe('a poison row in the stream', () => {
+  let system: TestSystem;
+  beforeAll(async () => {
+    system = await startSystem({}, { workers: 1, relays: 1 });
+  });
+  afterAll(async () => {
+    await system?.close();
+  });
 
   it('stops on an outbox row the broker refuses, and acknowledges nothing past it', async () => {
+    await system.newWallet(500); // events of this test's own, relayed before the poison row
     // Every event committed before the poison row: a reader that has seen them all has fetched
     // what the relay sent before it stopped (so "nothing past it" is a check that can fail).
     const before = (
@@ -137,6 +149,8 @@ describe('the stream against a real broker', () => {
     await waitFor('the relay to report the failure', async () => {
       const out = system.relays.at(-1)?.output() ?? '';
       return /relay stream failed/.test(out);
+    }).catch((e) => {
+      throw new Error(`${e.message}\nrelay log (tail): ${system.relays.at(-1)?.output().slice(-4000)}`);
     });
     const slot = await sql<{ confirmed: string; poisonLsn: string }>`
       select confirmed_flush_lsn::text as confirmed, ${rows[0]?.lsn}::text as "poisonLsn"

@@ -9,7 +9,12 @@ export interface NextJob {
   payload: Record<string, unknown>;
   /** Deduplicates: a second add_job with the same key replaces the pending job. */
   jobKey?: string;
-  runAt?: Date;
+  /**
+   * Runs this many seconds after it is enqueued, by Postgres' clock: graphile-worker compares
+   * run_at with the database's now(), so a time taken from this process's clock (which may be off)
+   * would make the job run early or late.
+   */
+  delaySeconds?: number;
   maxAttempts?: number;
 }
 
@@ -49,7 +54,8 @@ export async function recordEvent<T extends EventType>(
       ${eventId}::uuid, ${aggregateType}, ${input.aggregateId}::uuid, ${input.expectedVersion}::int,
       ${input.type}, ${JSON.stringify(data)}::jsonb, ${input.traceId},
       ${next?.task ?? null}, ${next ? JSON.stringify(next.payload) : null}::json, ${next?.jobKey ?? null},
-      ${next?.runAt ?? null}::timestamptz, ${next?.maxAttempts ?? null}::int)`.execute(trx);
+      clock_timestamp() + make_interval(secs => ${next?.delaySeconds ?? null}::float8),
+      ${next?.maxAttempts ?? null}::int)`.execute(trx);
   const row = rows[0];
   if (!row) throw new Error('event__append returned no row');
   return { eventId, version: row.version, occurredAt: row.occurred_at };
@@ -66,7 +72,7 @@ export function jobSpec(job: NextJob) {
     task: job.task,
     payload: job.payload,
     key: job.jobKey ?? null,
-    run_at: job.runAt?.toISOString() ?? null,
+    delay_seconds: job.delaySeconds ?? null,
     max_attempts: job.maxAttempts ?? null,
   };
 }
@@ -74,11 +80,11 @@ export function jobSpec(job: NextJob) {
 /**
  * Enqueues a job on `trx` without an event, for a transition whose event belongs to another
  * aggregate (the wallet debit enqueues the charge step). Same transaction, same guarantees; run_at
- * defaults to the moment of enqueueing, as in event__append.
+ * is the moment of enqueueing (plus delaySeconds), as in event__append.
  */
 export async function enqueueJob(trx: Trx, job: NextJob): Promise<void> {
   await sql`select graphile_worker.add_job(${job.task}, ${JSON.stringify(job.payload)}::json,
               job_key => ${job.jobKey ?? null},
-              run_at => coalesce(${job.runAt ?? null}::timestamptz, clock_timestamp()),
+              run_at => clock_timestamp() + make_interval(secs => coalesce(${job.delaySeconds ?? null}::float8, 0)),
               max_attempts => ${job.maxAttempts ?? 25}::int)`.execute(trx);
 }

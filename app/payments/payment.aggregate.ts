@@ -35,17 +35,11 @@ export interface PaymentStep {
   detail?: Record<string, unknown>;
 }
 
-/** The payment columns a transition may change (version and updated_at follow from the events). */
+/** The payment columns a transition may change (version, updated_at and completed_at follow from it). */
 export type PaymentChanges = Partial<
   Pick<
     PaymentRow,
-    | 'saga_step'
-    | 'status'
-    | 'failure_reason'
-    | 'provider'
-    | 'completed_at'
-    | 'refunded_amount'
-    | 'refund_reserved'
+    'saga_step' | 'status' | 'failure_reason' | 'provider' | 'refunded_amount' | 'refund_reserved'
   >
 >;
 

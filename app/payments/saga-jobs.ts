@@ -34,14 +34,14 @@ export function sagaJob(
   task: (typeof SAGA_TASKS)[keyof typeof SAGA_TASKS],
   paymentId: string,
   opts: SagaOptions,
-  extra: { runAt?: Date; payload?: Record<string, unknown>; key?: string } = {},
+  extra: { delaySeconds?: number; payload?: Record<string, unknown>; key?: string } = {},
 ): NextJob {
   return {
     task,
     payload: { paymentId, ...(extra.payload ?? {}) },
     jobKey: extra.key ?? `${task}:${paymentId}`,
     maxAttempts: opts.jobMaxAttempts,
-    runAt: extra.runAt,
+    delaySeconds: extra.delaySeconds,
   };
 }
 

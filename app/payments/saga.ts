@@ -108,7 +108,7 @@ export async function advancePayment(
             data: { provider: winner.provider, amount: payment.amount, currency: payment.currency },
           },
         ],
-        { saga_step: 'completed', status: 'COMPLETED', provider: winner.provider, completed_at: new Date() },
+        { saga_step: 'completed', status: 'COMPLETED', provider: winner.provider },
         [
           ...steps,
           { name: 'gateway_result', status: 'succeeded', detail: { provider: winner.provider, source } },
@@ -121,7 +121,7 @@ export async function advancePayment(
       await enqueueJob(
         trx,
         sagaJob(SAGA_TASKS.pollCharge, payment.id, opts, {
-          runAt: new Date(Date.now() + opts.webhookDeadlineSeconds * 1000),
+          delaySeconds: opts.webhookDeadlineSeconds,
           key: pollJobKey(payment.id),
         }),
       );
@@ -139,7 +139,7 @@ export async function advancePayment(
       await enqueueJob(
         trx,
         sagaJob(SAGA_TASKS.chargeGateway, payment.id, opts, {
-          runAt: new Date(Date.now() + gapSeconds * 1000),
+          delaySeconds: gapSeconds,
         }),
       );
       const waitStep: PaymentStep = {
@@ -206,7 +206,7 @@ async function reject(
     trx,
     payment,
     [...before, { type: 'payment.rejected', data: { reason } }],
-    { saga_step: 'rejected', status: 'REJECTED', failure_reason: reason, completed_at: new Date() },
+    { saga_step: 'rejected', status: 'REJECTED', failure_reason: reason },
     steps,
   );
 }
@@ -229,7 +229,7 @@ async function compensate(
     trx,
     payment,
     [...before, { type: 'payment.failed', data: { reason, refunded_to_wallet: payment.amount } }],
-    { saga_step: 'failed', status: 'FAILED', failure_reason: reason, provider, completed_at: new Date() },
+    { saga_step: 'failed', status: 'FAILED', failure_reason: reason, provider },
     [...stepsBefore, { name: 'compensation', status: 'succeeded', detail: { reason } }],
   );
 }

@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import type { Db, Trx } from '../db/database.ts';
 import type { LedgerEntryTable, WalletTable } from '../db/types.ts';
 
@@ -34,7 +34,7 @@ export function updateWalletBalance(
 ): Promise<WalletRow> {
   return trx
     .updateTable('wallets')
-    .set({ balance, version, updated_at: new Date() })
+    .set({ balance, version, updated_at: sql<Date>`now()` }) // the database's clock, not this process's
     .where('id', '=', id)
     .returningAll()
     .executeTakeFirstOrThrow();

@@ -7,10 +7,12 @@
 -- Before this function a transition cost 3 to 6 statements from the worker (each event, the step,
 -- the update, the notify); see docs/benchmarks.md for the before/after figures.
 --
---   p_events:  [{"event_id", "type", "data", "job": {"task", "payload", "key", "run_at",
+--   p_events:  [{"event_id", "type", "data", "job": {"task", "payload", "key", "delay_seconds",
 --               "max_attempts"} | null}, ...]
---   p_changes: {"column": value} for saga_step, status, failure_reason, provider, completed_at,
---               refunded_amount, refund_reserved (other keys are refused)
+--   p_changes: {"column": value} for saga_step, status, failure_reason, provider,
+--               refunded_amount, refund_reserved (other keys are refused). completed_at is not the
+--               caller's to give: it is set here, by the database's clock, when the payment settles
+--               (a worker's clock may be off).
 --   p_steps:   [{"name", "status", "attempt", "detail"}, ...], recorded in order
 CREATE OR REPLACE FUNCTION payment__change(
   p_payment_id        uuid,
@@ -29,7 +31,7 @@ DECLARE
   v_unknown text;
 BEGIN
   SELECT k INTO v_unknown FROM jsonb_object_keys(p_changes) k
-   WHERE k NOT IN ('saga_step', 'status', 'failure_reason', 'provider', 'completed_at',
+   WHERE k NOT IN ('saga_step', 'status', 'failure_reason', 'provider',
                    'refunded_amount', 'refund_reserved')
    LIMIT 1;
   IF v_unknown IS NOT NULL THEN
@@ -48,7 +50,9 @@ BEGIN
       (v_event ->> 'event_id')::uuid, 'payment', p_payment_id, v_version,
       v_event ->> 'type', v_event -> 'data', v_old.trace_id,
       v_job ->> 'task', (v_job -> 'payload')::json, v_job ->> 'key',
-      (v_job ->> 'run_at')::timestamptz, (v_job ->> 'max_attempts')::integer);
+      -- A delay, not a time: run_at is reckoned by this database's clock, never the caller's.
+      clock_timestamp() + make_interval(secs => (v_job ->> 'delay_seconds')::float8),
+      (v_job ->> 'max_attempts')::integer);
     v_version := v_version + 1;
   END LOOP;
 
@@ -65,7 +69,9 @@ BEGIN
     status          = v_new.status,
     failure_reason  = v_new.failure_reason,
     provider        = v_new.provider,
-    completed_at    = v_new.completed_at,
+    completed_at    = CASE WHEN v_old.status IN ('PENDING', 'PROCESSING')
+                                AND v_new.status IN ('COMPLETED', 'REJECTED', 'FAILED')
+                           THEN now() ELSE v_old.completed_at END,
     refunded_amount = v_new.refunded_amount,
     refund_reserved = v_new.refund_reserved,
     version         = v_version,

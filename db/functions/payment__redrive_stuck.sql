@@ -3,8 +3,11 @@
 -- poll), under the step's job key, so a pending job is rescheduled rather than doubled. Skips a
 -- payment whose job is running right now, and one with an open dead letter (an operator decides
 -- on those). Steps are idempotent, so a re-drive of a payment that was merely slow is harmless.
--- Returns what it re-drove. Usage from psql: SELECT * FROM payment__redrive_stuck(interval '2 minutes');
-CREATE OR REPLACE FUNCTION payment__redrive_stuck(p_older_than interval, p_max_attempts integer DEFAULT 5)
+-- Returns what it re-drove. p_now is for tests (a clock they control).
+-- Usage from psql: SELECT * FROM payment__redrive_stuck(interval '2 minutes');
+DROP FUNCTION IF EXISTS payment__redrive_stuck(interval, integer);
+CREATE OR REPLACE FUNCTION payment__redrive_stuck(p_older_than interval, p_max_attempts integer DEFAULT 5,
+                                                  p_now timestamptz DEFAULT now())
 RETURNS TABLE (payment_id uuid, task text)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -14,7 +17,7 @@ DECLARE
 BEGIN
   FOR v_payment IN
     SELECT p.id, p.saga_step FROM payments p
-     WHERE p.status IN ('PENDING', 'PROCESSING') AND p.updated_at < now() - p_older_than
+     WHERE p.status IN ('PENDING', 'PROCESSING') AND p.updated_at < p_now - p_older_than
        AND NOT EXISTS (SELECT 1 FROM dead_letter_jobs d
                         WHERE d.payment_id = p.id AND d.replayed_at IS NULL AND d.resolved_at IS NULL)
      ORDER BY p.updated_at

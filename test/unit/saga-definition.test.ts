@@ -24,14 +24,13 @@ describe('saga jobs', () => {
       payload: { paymentId },
       jobKey: `payment__debit_wallet:${paymentId}`,
       maxAttempts: 7,
-      runAt: undefined,
+      delaySeconds: undefined,
     });
   });
 
-  it('take an explicit key, a run time and extra payload, keeping the payment id', () => {
-    const runAt = new Date('2026-01-01T00:00:00Z');
+  it('take an explicit key, a delay and extra payload, keeping the payment id', () => {
     const job = sagaJob(SAGA_TASKS.refundStrayCharge, paymentId, opts, {
-      runAt,
+      delaySeconds: 60,
       payload: { attemptId: 3 },
       key: 'payment__refund_stray_charge:3',
     });
@@ -40,7 +39,7 @@ describe('saga jobs', () => {
       payload: { paymentId, attemptId: 3 },
       jobKey: 'payment__refund_stray_charge:3',
       maxAttempts: 7,
-      runAt,
+      delaySeconds: 60,
     });
   });
 

@@ -57,21 +57,11 @@ async function reconcileDue(
   const { RECONCILE_WINDOW_MINUTES: windowMinutes, RECONCILE_GRACE_SECONDS: grace } = deps.config;
   if (windowMinutes === 0) return;
   const startedAt = Date.now();
-  const { rows: due } = await sql<PaymentRow & { leaving: boolean }>`
-      select p.*, p.updated_at < now() - make_interval(mins => ${windowMinutes})
-                                 + least(interval '5 minutes', make_interval(mins => ${windowMinutes}) / 2) as leaving
-        from payments p
-        left join gateway_reconciliation_checks c on c.payment_id = p.id
-       where p.status in ('COMPLETED', 'FAILED', 'PARTIALLY_REFUNDED', 'REFUNDED')
-         and p.updated_at < now() - make_interval(secs => ${grace})
-         and p.updated_at > now() - make_interval(mins => ${windowMinutes})
-         and exists (select 1 from charge_attempts a where a.payment_id = p.id)
-         and not exists (select 1 from refunds r where r.payment_id = p.id and r.status = 'PENDING')
-         and (c.payment_id is null or c.checked_version < p.version
-              or exists (select 1 from charge_attempts a where a.payment_id = p.id
-                            and a.idempotency_key is null and a.status in ('unknown', 'pending')))
-       order by p.updated_at
-       limit ${deps.config.RECONCILE_BATCH}`.execute(deps.db);
+  const due = await paymentsDueForReconciliation(deps.db, {
+    graceSeconds: grace,
+    windowMinutes,
+    batch: deps.config.RECONCILE_BATCH,
+  });
   let found = 0;
   for (const payment of due) {
     if (Date.now() - startedAt > RUN_BUDGET_MS || abort.aborted) break;
@@ -95,6 +85,35 @@ async function reconcileDue(
     found += await reconcilePayment(deps, payment, reported);
   }
   if (found > 0) logger.error(`reconciliation: ${found} differences with the gateway`);
+}
+
+/**
+ * The settled payments a run compares with the gateway: settled between the grace and the window
+ * ago, changed since their last check (or with an unanswered attempt of ours). "Ago" is by the
+ * database's clock (updated_at is written with now()); `now` lets a test choose that clock.
+ */
+export async function paymentsDueForReconciliation(
+  db: WorkerDeps['db'],
+  o: { graceSeconds: number; windowMinutes: number; batch: number },
+  now?: Date,
+) {
+  const at = now ? sql`${now.toISOString()}::timestamptz` : sql`now()`;
+  const { rows } = await sql<PaymentRow & { leaving: boolean }>`
+      select p.*, p.updated_at < ${at} - make_interval(mins => ${o.windowMinutes})
+                                 + least(interval '5 minutes', make_interval(mins => ${o.windowMinutes}) / 2) as leaving
+        from payments p
+        left join gateway_reconciliation_checks c on c.payment_id = p.id
+       where p.status in ('COMPLETED', 'FAILED', 'PARTIALLY_REFUNDED', 'REFUNDED')
+         and p.updated_at < ${at} - make_interval(secs => ${o.graceSeconds})
+         and p.updated_at > ${at} - make_interval(mins => ${o.windowMinutes})
+         and exists (select 1 from charge_attempts a where a.payment_id = p.id)
+         and not exists (select 1 from refunds r where r.payment_id = p.id and r.status = 'PENDING')
+         and (c.payment_id is null or c.checked_version < p.version
+              or exists (select 1 from charge_attempts a where a.payment_id = p.id
+                            and a.idempotency_key is null and a.status in ('unknown', 'pending')))
+       order by p.updated_at
+       limit ${o.batch}`.execute(db);
+  return rows;
 }
 
 async function recordLookupFailed(deps: WorkerDeps, paymentId: string, error: string) {

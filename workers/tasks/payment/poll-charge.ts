@@ -106,7 +106,7 @@ export const pollCharge = (deps: WorkerDeps) =>
       await enqueueJob(
         trx,
         sagaJob(SAGA_TASKS.pollCharge, paymentId, deps.saga, {
-          runAt: new Date(Date.now() + gap * 1000),
+          delaySeconds: gap,
           key: pollJobKey(paymentId),
         }),
       );

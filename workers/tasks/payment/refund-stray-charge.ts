@@ -53,7 +53,7 @@ export const refundStrayCharge = (deps: WorkerDeps) =>
           task: SAGA_TASKS.refundStrayCharge,
           payload: { paymentId, attemptId },
           jobKey: `${SAGA_TASKS.refundStrayCharge}:${attemptId}`,
-          runAt: new Date(Date.now() + 60_000),
+          delaySeconds: 60,
           maxAttempts: helpers.job.max_attempts,
         }),
       );

@@ -92,7 +92,7 @@ export const refundPayment = (deps: WorkerDeps) =>
         task: SAGA_TASKS.refund,
         payload: { paymentId, refundId },
         jobKey: `${SAGA_TASKS.refund}:${refundId}`,
-        runAt: new Date(Date.now() + 60_000),
+        delaySeconds: 60,
         maxAttempts: helpers.job.max_attempts,
       });
       return 'rescheduled' as const;
