@@ -239,6 +239,7 @@ async function runChaos(PROFILE: Profile) {
     // the client (it gave up, or the API died) is retried with its key and answered as a replay.
     const commitWithoutReply = { impatient: 0, lost: 0, hit: 0 };
     const retryCauses: Record<string, number> = {};
+    const refundAnswers: Record<string, number> = {};
     const acceptedPayments = new Set<string>();
     // What clients were told: idempotency key -> payment id, the refunds accepted, keys never answered.
     const paymentByKey = new Map<string, string>();
@@ -339,6 +340,8 @@ async function runChaos(PROFILE: Profile) {
             key,
             15_000,
           );
+          const answer = `${r.status} ${r.body?.code ?? ''}`.trim();
+          refundAnswers[answer] = (refundAnswers[answer] ?? 0) + 1;
           if (r.status === 202) {
             acceptedRefunds.add(r.body.id);
             stats.refunds++;
@@ -474,7 +477,7 @@ async function runChaos(PROFILE: Profile) {
     // --- quiescence: faults off, stuck sagas re-driven, dead letters replayed once explained ---
     const loadEndedAt = Date.now();
     process.stdout.write(
-      `[chaos ${PROFILE.name}] load over: ${stats.payments} payments, ${stats.deposits} deposits, ${stats.refunds} refunds, ${stats.clientRetries} client retries (${JSON.stringify(retryCauses)}); restarts: ${roles.map((r) => `${r.name} ${r.restarts}`).join(', ')}\n`,
+      `[chaos ${PROFILE.name}] load over: ${stats.payments} payments, ${stats.deposits} deposits, ${stats.refunds} refunds (answers ${JSON.stringify(refundAnswers)}), ${stats.clientRetries} client retries (${JSON.stringify(retryCauses)}); restarts: ${roles.map((r) => `${r.name} ${r.restarts}`).join(', ')}\n`,
     );
     await waitFor('the simulator back', async () => (await fetch(`${simUrl}/health`)).ok, 30_000);
     for (const provider of ['alpha', 'beta'])

@@ -103,7 +103,7 @@ describe('a leader that loses its lock', () => {
       const { rows: holders } = await sql<{ pid: number }>`
         select a.pid from pg_locks l join pg_stat_activity a on a.pid = l.pid
          where l.locktype = 'advisory' and l.granted and a.datname = current_database()
-           and a.application_name = 'outbox-relay-leader'`.execute(s.database.db);
+           and a.application_name = ${`outbox-relay-leader ${leader?.pid}`}`.execute(s.database.db);
       expect(holders).toHaveLength(1);
       await sql`select pg_terminate_backend(${holders[0]?.pid}::int)`.execute(s.database.db);
       const exit = await waitFor(
