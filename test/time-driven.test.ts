@@ -239,16 +239,17 @@ describe('outbox retention (outbox__prune)', () => {
 });
 
 describe('/health: the audit schedule and the heartbeats, by the database clock', () => {
-  // The API reads the ages with now() in SQL; here the rows are placed a couple of seconds either
-  // side of each threshold, by the same clock.
+  // The API reads the ages with now() in SQL; here the rows are placed 10-15 s either side of each
+  // threshold, by the same clock (a couple of seconds was less than a busy machine takes between
+  // the insert and the request).
   it('flags an audit overdue only past AUDIT_OVERDUE_SECONDS, and a worker dead only past HEALTH_STALE_SECONDS', async () => {
     const app = await startTestApp({ AUDIT_OVERDUE_SECONDS: '180', HEALTH_STALE_SECONDS: '30' }, database);
     try {
       const health = async () => (await request(app.baseUrl, 'GET', '/health')).body.checks;
       await sql`insert into audit_runs (ran_at, discrepancies, details)
-                values (now() - interval '178 seconds', 0, '{}')`.execute(database.db);
+                values (now() - interval '165 seconds', 0, '{}')`.execute(database.db);
       expect((await health()).audit.status).toBe('pass');
-      await sql`update audit_runs set ran_at = now() - interval '182 seconds'
+      await sql`update audit_runs set ran_at = now() - interval '195 seconds'
                  where id = (select max(id) from audit_runs)`.execute(database.db);
       expect((await health()).audit).toMatchObject({
         status: 'fail',
@@ -256,11 +257,11 @@ describe('/health: the audit schedule and the heartbeats, by the database clock'
       });
 
       await sql`insert into process_heartbeats (instance_id, role, pid, hostname, last_seen_at)
-                values ('worker:health-test', 'worker', 1, 'test', now() - interval '28 seconds')`.execute(
+                values ('worker:health-test', 'worker', 1, 'test', now() - interval '20 seconds')`.execute(
         database.db,
       );
       expect((await health()).worker.status).toBe('pass');
-      await sql`update process_heartbeats set last_seen_at = now() - interval '32 seconds'
+      await sql`update process_heartbeats set last_seen_at = now() - interval '40 seconds'
                  where instance_id = 'worker:health-test'`.execute(database.db);
       expect((await health()).worker.status).toBe('fail');
     } finally {

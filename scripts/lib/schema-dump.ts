@@ -3,7 +3,6 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import os from 'node:os';
 import path from 'node:path';
 import { migrate } from '../../app/db/migrate.ts';
-import { freePort } from './processes.ts';
 
 /**
  * The reviewable snapshot of our schema, as `npm run db:dump-schema` writes it to db/schema.sql and
@@ -22,7 +21,8 @@ export async function dumpSchema(binDir: string): Promise<string> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-schema-'));
   chmodSync(dir, 0o777);
   const dataDir = path.join(dir, 'data');
-  const port = await freePort();
+  // A Unix socket in its own directory, no TCP port: nothing to race other processes for.
+  const port = 5432;
   try {
     asPostgres(path.join(binDir, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8']);
     asPostgres(path.join(binDir, 'pg_ctl'), [
@@ -32,10 +32,10 @@ export async function dumpSchema(binDir: string): Promise<string> {
       '-l',
       path.join(dir, 'log'),
       '-o',
-      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c wal_level=logical`,
+      `-p ${port} -k ${dir} -c listen_addresses='' -c wal_level=logical`,
       'start',
     ]);
-    const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+    const url = `postgresql://postgres@localhost:${port}/postgres?host=${dir}`;
     await migrate(url);
     const dump = execFileSync(path.join(binDir, 'pg_dump'), [
       '--schema-only',

@@ -39,11 +39,24 @@ const isAlive = (proc?: RoleProcess) =>
  */
 export async function killBetweenGatewayAnswerAndRecord(ctx: AimContext, tally: Tally): Promise<void> {
   tally.tried++;
+  const before = await fetch(`${ctx.simUrl}/alpha/_control`)
+    .then((r) => r.json() as Promise<{ controls?: { latency_ms?: number } }>)
+    .catch(() => undefined);
   await control(ctx.simUrl, 'alpha', { latency_ms: 300 });
+  try {
+    await strikeInGatewayWindow(ctx, tally);
+  } finally {
+    // The load's own latency toggle, if any, comes back.
+    await control(ctx.simUrl, 'alpha', { latency_ms: before?.controls?.latency_ms ?? 0 });
+  }
+}
+
+async function strikeInGatewayWindow(ctx: AimContext, tally: Tally): Promise<void> {
   const until = Date.now() + 4000;
   while (Date.now() < until) {
-    const { rows } = await sql<{ id: number; payment_id: string; pid: number }>`
-      select a.id::int, a.payment_id::text, h.pid
+    const { rows } = await sql<{ id: number; payment_id: string; pid: number; seen: string }>`
+      select a.id::int, a.payment_id::text, h.pid,
+             concat_ws('|', a.status, a.calls, a.updated_at, a.last_error) as seen
         from charge_attempts a
         join graphile_worker.jobs j on j.key = ${`${SAGA_TASKS.chargeGateway}:`} || a.payment_id::text
         join process_heartbeats h on h.role = 'worker' and j.locked_by = any (h.graphile_worker_ids)
@@ -59,11 +72,14 @@ export async function killBetweenGatewayAnswerAndRecord(ctx: AimContext, tally: 
       if (made.items.length === 0 || !worker?.proc || !isAlive(worker.proc)) continue;
       await worker.proc.kill('SIGKILL');
       ctx.killed(worker.name);
-      const { rows: after } = await sql<{ status: string }>`
-        select status from charge_attempts where id = ${row.id}`
+      // A hit only if nothing was recorded since the pick (not even a timeout): the kill landed
+      // while the answer was still on its way.
+      const { rows: after } = await sql<{ seen: string }>`
+        select concat_ws('|', status, calls, updated_at, last_error) as seen
+          from charge_attempts where id = ${row.id}`
         .execute(ctx.database.db)
-        .catch(() => ({ rows: [] as { status: string }[] }));
-      if (after[0]?.status === 'unknown') tally.hit++;
+        .catch(() => ({ rows: [] as { seen: string }[] }));
+      if (after[0]?.seen === row.seen) tally.hit++;
       return;
     }
     await sleep(20);
@@ -86,24 +102,28 @@ export async function freezeWorkerPastDeadThreshold(
   if (!proc) return;
   tally.tried++;
   const held = async () => {
-    const { rows } = await sql<{ id: string }>`
-      select j.id::text from graphile_worker.jobs j
+    const { rows } = await sql<{ id: string; attempts: number }>`
+      select j.id::text, j.attempts from graphile_worker.jobs j
         join process_heartbeats h on j.locked_by = any (h.graphile_worker_ids)
        where h.pid = ${proc.pid}`
       .execute(ctx.database.db)
-      .catch(() => ({ rows: [] as { id: string }[] }));
-    return rows.map((r) => r.id);
+      .catch(() => ({ rows: [] as { id: string; attempts: number }[] }));
+    return rows;
   };
   const before = await held();
   ctx.shielded.add(proc.pid);
   proc.child.kill('SIGSTOP');
   try {
     await sleep((deadAfterSeconds + 2.5) * 1000);
+    // Taken: locked now by another worker, or run again since (its attempts grew).
     const { rows } = await sql<{ n: number }>`
-      select count(*)::int as n from unnest(${before}::bigint[]) as b(id)
-       where not exists (select 1 from graphile_worker.jobs j
-                          join process_heartbeats h on j.locked_by = any (h.graphile_worker_ids)
-                         where j.id = b.id and h.pid = ${proc.pid})`
+      select count(*)::int as n
+        from unnest(${before.map((b) => b.id)}::bigint[], ${before.map((b) => b.attempts)}::int[]) as b(id, attempts)
+        join graphile_worker.jobs j on j.id = b.id
+       where j.attempts > b.attempts
+          or (j.locked_by is not null and not exists (
+                select 1 from process_heartbeats h
+                 where h.pid = ${proc.pid} and j.locked_by = any (h.graphile_worker_ids)))`
       .execute(ctx.database.db)
       .catch(() => ({ rows: [] as { n: number }[] }));
     const taken = rows[0]?.n ?? 0;
