@@ -344,8 +344,10 @@ async function runChaos(PROFILE: Profile) {
           );
           const answer = `${r.status} ${r.body?.code ?? ''}`.trim();
           refundAnswers[answer] = (refundAnswers[answer] ?? 0) + 1;
-          // Not refundable (rejected, failed, or refunded in full): not asked again.
-          if (r.status === 409 || r.status === 422) refundable.delete(id);
+          // Never refundable (rejected, failed, refunded in full): not asked again. One still on
+          // its way (PENDING, PROCESSING) is asked again later.
+          if (r.status === 409 && /A (REJECTED|FAILED|REFUNDED) payment/.test(r.body?.detail ?? ''))
+            refundable.delete(id);
           if (r.status === 202) {
             acceptedRefunds.add(r.body.id);
             stats.refunds++;
