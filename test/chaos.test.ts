@@ -184,6 +184,7 @@ async function runChaos(PROFILE: Profile) {
 
     // --- the roles, supervised like npm start does: a role that dies is restarted ---
     let stopping = false;
+    const bootTimes: number[] = [];
     const roles: Role[] = [
       { name: 'gateway-sim', entry: 'gateway-sim/main.ts', env, restarts: 0 },
       { name: 'api', entry: 'app/main.ts', env, restarts: 0 },
@@ -196,6 +197,11 @@ async function runChaos(PROFILE: Profile) {
       const proc = spawnRole(role.entry, role.env);
       role.proc = proc;
       role.startedAt = Date.now();
+      if (role.name === 'api' || role.name === 'gateway-sim')
+        void proc.listening('http', 60_000).then(
+          () => bootTimes.push(Date.now() - (role.startedAt ?? 0)),
+          () => undefined,
+        );
       proc.child.once('exit', () => {
         if (stopping) return;
         role.restarts++;
@@ -342,7 +348,8 @@ async function runChaos(PROFILE: Profile) {
             key,
             15_000,
           );
-          const answer = `${r.status} ${r.body?.code ?? ''}`.trim();
+          const answer =
+            `${r.status} ${r.body?.code ?? ''} ${/A (\w+) payment/.exec(r.body?.detail ?? '')?.[1] ?? ''}`.trim();
           refundAnswers[answer] = (refundAnswers[answer] ?? 0) + 1;
           // Never refundable (rejected, failed, refunded in full): not asked again. One still on
           // its way (PENDING, PROCESSING) is asked again later.
@@ -482,6 +489,18 @@ async function runChaos(PROFILE: Profile) {
 
     // --- quiescence: faults off, stuck sagas re-driven, dead letters replayed once explained ---
     const loadEndedAt = Date.now();
+    const atLoadEnd = await waitFor(
+      'payment statuses',
+      async () =>
+        (
+          await sql<{ status: string; n: number }>`
+            select status, count(*)::int as n from payments group by 1 order by 1`.execute(database.db)
+        ).rows,
+      30_000,
+    ).catch(() => []);
+    process.stdout.write(
+      `[chaos ${PROFILE.name}] payments when the load ended: ${atLoadEnd.map((r) => `${r.status} ${r.n}`).join(', ')}; api/simulator boots took ${bootTimes.join(', ')} ms\n`,
+    );
     process.stdout.write(
       `[chaos ${PROFILE.name}] load over: ${stats.payments} payments, ${stats.deposits} deposits, ${stats.refunds} refunds (answers ${JSON.stringify(refundAnswers)}), ${stats.clientRetries} client retries (${JSON.stringify(retryCauses)}); restarts: ${roles.map((r) => `${r.name} ${r.restarts}`).join(', ')}\n`,
     );
