@@ -59,7 +59,7 @@ const KILLS: Profile = LONG
   ? {
       name: 'long',
       loadMs: 180_000,
-      killEveryMs: [1200, 2800],
+      killEveryMs: [2000, 4000],
       postgresKillsAt: [0.15, 0.4, 0.65, 0.85],
       postgresDownMs: [500, 1500],
       aimEveryMs: [2000, 4000],
@@ -68,7 +68,7 @@ const KILLS: Profile = LONG
   : {
       name: 'short',
       loadMs: 40_000,
-      killEveryMs: [1000, 2000],
+      killEveryMs: [2000, 4000],
       postgresKillsAt: [0.3, 0.7],
       postgresDownMs: [500, 1500],
       aimEveryMs: [2000, 4000],
@@ -340,7 +340,9 @@ async function runChaos(PROFILE: Profile) {
             stats.deposits++;
           }
         } else if (roll < 0.85 && refundable.size > 0) {
-          const id = pick([...refundable]);
+          // The older half: the newest payments are mostly still on their way (PENDING, PROCESSING).
+          const candidates = [...refundable];
+          const id = pick(candidates.slice(0, Math.ceil(candidates.length / 2)));
           const r = await call(
             'POST',
             `/payments/${id}/refunds`,
@@ -397,8 +399,10 @@ async function runChaos(PROFILE: Profile) {
             (KILLABLE as readonly string[]).includes(r.name) &&
             r.proc?.child.exitCode === null &&
             !shielded.has(r.proc.pid) &&
-            // Up for 3 s at least: a kill while it still loads its code tests nothing.
-            Date.now() - (r.startedAt ?? 0) > 3000 &&
+            // Up for 6 s at least: a role takes 1.5-9 s to boot here under chaos, and a kill while it
+            // still loads its code tests nothing (with kills every 1-2 s, workers were down so much
+            // that most payments were still PENDING when the load ended).
+            Date.now() - (r.startedAt ?? 0) > 6000 &&
             r.proc.child.signalCode === null,
         );
         // The API half as often as the others: every client waits while it restarts (2-3 s of
@@ -685,8 +689,17 @@ async function runChaos(PROFILE: Profile) {
     });
     const { unique, duplicates } = dedupe(messages);
     expect(unique.length).toBe(eventIds.size);
-    for (const [key, versions] of versionsByKey(messages))
-      expect(versions, key).toEqual(versions.map((_, i) => i + 1));
+    const outOfOrder = [...versionsByKey(messages)].filter(([, v]) =>
+      v.some((version, i) => version !== i + 1),
+    );
+    for (const [key] of outOfOrder)
+      process.stdout.write(
+        `OUT OF ORDER ${key}: ${messages
+          .filter((m) => m.key === key)
+          .map((m) => `v${m.value.version}@${m.topic}/${m.partition}/${m.offset}`)
+          .join(' ')}\n`,
+      );
+    expect(outOfOrder.map(([key]) => key)).toEqual([]);
     // A consumer that keeps the newest version per key, reading in delivery order: redelivered old
     // versions (the relay resends after a crash) are ignored by it and leave it where Postgres is.
     // It keeps the newest event itself, so it ends on each aggregate's latest event in Postgres.
@@ -747,8 +760,8 @@ async function runChaos(PROFILE: Profile) {
       expect(aims.leaderLock.hit).toBeGreaterThan(0);
     }
     if (PROFILE.killEveryMs) {
-      // Chaos really happened: at least one kill per 4 s of load (restarts are slow on a busy machine).
-      expect(totalKills).toBeGreaterThanOrEqual(PROFILE.loadMs / 4000);
+      // Chaos really happened: at least one kill per 6 s of load.
+      expect(totalKills).toBeGreaterThanOrEqual(PROFILE.loadMs / 6000);
     } else {
       // Nothing was killed: every role is up and ready at the end, whatever it did meanwhile
       // (a worker whose job runner lost its connection exits and is restarted, by design).
