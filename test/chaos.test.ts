@@ -185,6 +185,7 @@ async function runChaos(PROFILE: Profile) {
     // --- the roles, supervised like npm start does: a role that dies is restarted ---
     let stopping = false;
     const bootTimes: number[] = [];
+    const relayExits: string[] = [];
     const roles: Role[] = [
       { name: 'gateway-sim', entry: 'gateway-sim/main.ts', env, restarts: 0 },
       { name: 'api', entry: 'app/main.ts', env, restarts: 0 },
@@ -194,7 +195,11 @@ async function runChaos(PROFILE: Profile) {
       { name: 'relay-2', entry: 'outbox-relay/main.ts', env, restarts: 0 },
     ];
     const launch = (role: Role) => {
-      const proc = spawnRole(role.entry, role.env);
+      // Relays log at info: what they did around a failure of the order check is printed.
+      const proc = spawnRole(
+        role.entry,
+        role.name.startsWith('relay') ? { ...role.env, LOG_LEVEL: 'info' } : role.env,
+      );
       role.proc = proc;
       role.startedAt = Date.now();
       if (role.name === 'api' || role.name === 'gateway-sim')
@@ -205,6 +210,8 @@ async function runChaos(PROFILE: Profile) {
       proc.child.once('exit', () => {
         if (stopping) return;
         role.restarts++;
+        // What a relay said before it went: the order check prints it if it fails.
+        if (role.name.startsWith('relay')) relayExits.push(`${role.name} ${proc.output().slice(-3000)}`);
         setTimeout(() => !stopping && launch(role), rand(200, 1200));
       });
     };
@@ -699,6 +706,13 @@ async function runChaos(PROFILE: Profile) {
           .map((m) => `v${m.value.version}@${m.topic}/${m.partition}/${m.offset}`)
           .join(' ')}\n`,
       );
+    if (outOfOrder.length > 0) {
+      const { rows: progress } = await sql`select * from relay_progress`.execute(database.db);
+      process.stdout.write(`RELAY PROGRESS ${JSON.stringify(progress)}\n`);
+      for (const r of roles.filter((role) => role.name.startsWith('relay')))
+        process.stdout.write(`--- ${r.name} (restarts ${r.restarts})\n${r.proc?.output().slice(-6000)}\n`);
+      for (const restart of relayExits) process.stdout.write(`--- earlier ${restart}\n`);
+    }
     expect(outOfOrder.map(([key]) => key)).toEqual([]);
     // A consumer that keeps the newest version per key, reading in delivery order: redelivered old
     // versions (the relay resends after a crash) are ignored by it and leave it where Postgres is.
