@@ -51,15 +51,31 @@ export async function backfillIfNeeded(
   const chunk = options.chunk ?? 1000;
   let after = BigInt(rows[0]?.from_id ?? 0) - 1n;
   let published = 0;
-  for (;;) {
-    const page = await pool.query<Record<string, unknown>>(
-      'select id, event_id, topic, key, headers, payload from outbox where id > $1 order by id limit $2',
-      [after.toString(), chunk],
-    );
-    if (page.rows.length === 0) break;
-    const outboxRows: OutboxRow[] = page.rows.map(toOutboxRow);
-    published += (await sender.sendAll(outboxRows)).sent;
-    after = BigInt(outboxRows.at(-1)?.outboxId ?? after.toString());
+  // Every page from ONE snapshot, taken after the slot was created. Pages read at different
+  // moments, while payments are written, skipped a row: a transaction holding a lower id that
+  // committed after the page past that id was read, while its aggregate's next event (a higher id)
+  // landed in a later page. Kafka then had v13 before v12 (chaos found it). In one snapshot each
+  // aggregate's visible events are a prefix of its versions; everything committed after the
+  // snapshot comes from the slot, in commit order.
+  const client = await pool.connect();
+  try {
+    await client.query('begin isolation level repeatable read read only');
+    for (;;) {
+      const page = await client.query<Record<string, unknown>>(
+        'select id, event_id, topic, key, headers, payload from outbox where id > $1 order by id limit $2',
+        [after.toString(), chunk],
+      );
+      if (page.rows.length === 0) break;
+      const outboxRows: OutboxRow[] = page.rows.map(toOutboxRow);
+      published += (await sender.sendAll(outboxRows)).sent;
+      after = BigInt(outboxRows.at(-1)?.outboxId ?? after.toString());
+    }
+    await client.query('commit');
+  } catch (err) {
+    await client.query('rollback').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
   }
   return complete(pool, options, published, rows[0]?.since ?? null);
 }
