@@ -80,20 +80,7 @@ describe('stuck payments (payment__redrive_stuck, audit__stuck_payments)', () =>
     const wallet = await makeWallet(database, { balance: 1000 });
     // A payment whose fraud-check job was lost (removed in the transaction that enqueued it).
     const payment = await database.db.transaction().execute(async (trx) => {
-      const p = await requestPayment(
-        trx,
-        {
-          walletId: wallet.id,
-          serviceId: 's',
-          amount: 100,
-          currency: 'USD',
-          description: null,
-          metadata: {},
-          traceId: 'stuck',
-        },
-        { jobMaxAttempts: 3, webhookDeadlineSeconds: 2, unknownRetryMaxSeconds: 60 },
-      );
-      await sql`select graphile_worker.remove_job(${`payment__fraud_check:${p.id}`})`.execute(trx);
+      const p = await paymentWithoutJob(trx, wallet.id, 'stuck');
       return p;
     });
     const fiveMinutes = 5 * 60_000;
@@ -154,20 +141,7 @@ describe('the reconciliation window (paymentsDueForReconciliation)', () => {
     const wallet = await makeWallet(database, { balance: 1000 });
     // A payment COMPLETED at T, with its charge (the reconciliation only looks at charged payments).
     const payment = await database.db.transaction().execute(async (trx) => {
-      const p = await requestPayment(
-        trx,
-        {
-          walletId: wallet.id,
-          serviceId: 's',
-          amount: 100,
-          currency: 'USD',
-          description: null,
-          metadata: {},
-          traceId: 'reconcile',
-        },
-        { jobMaxAttempts: 3, webhookDeadlineSeconds: 2, unknownRetryMaxSeconds: 60 },
-      );
-      await sql`select graphile_worker.remove_job(${`payment__fraud_check:${p.id}`})`.execute(trx);
+      const p = await paymentWithoutJob(trx, wallet.id, 'reconcile');
       await sql`update payments set status = 'COMPLETED', saga_step = 'completed', provider = 'alpha',
                        updated_at = ${T}::timestamptz where id = ${p.id}::uuid`.execute(trx);
       await sql`insert into charge_attempts (payment_id, provider, idempotency_key, gateway_charge_id, amount,
@@ -297,3 +271,18 @@ describe('the crontab', () => {
     expect(tasks.filter((t) => t.startsWith('maintenance__')).sort()).toEqual(Object.keys(firesAt).sort());
   });
 });
+
+/** A payment of 100 whose fraud-check job is removed in the transaction that enqueued it. */
+async function paymentWithoutJob(
+  trx: Parameters<typeof requestPayment>[0],
+  walletId: string,
+  traceId: string,
+) {
+  const p = await requestPayment(
+    trx,
+    { walletId, serviceId: 's', amount: 100, currency: 'USD', description: null, metadata: {}, traceId },
+    { jobMaxAttempts: 3, webhookDeadlineSeconds: 2, unknownRetryMaxSeconds: 60 },
+  );
+  await sql`select graphile_worker.remove_job(${`payment__fraud_check:${p.id}`})`.execute(trx);
+  return p;
+}
