@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from '../app/observability/logger.ts';
-import { type OutboxRow, toOutboxRow } from './outbox-rows.ts';
+import { toOutboxRow } from './outbox-rows.ts';
 import type { Sender } from './sender.ts';
 
 /**
