@@ -6,6 +6,7 @@ import { type RunningPostgres, startEmbeddedPostgres } from '../app/db/embedded-
 import { migrate } from '../app/db/migrate.ts';
 import { exitOnConfigError } from '../app/process.ts';
 import { LOCAL_BROKER_RELAY_ENV, type LocalBroker, startLocalBroker } from '../outbox-relay/local-broker.ts';
+import { ensureDevApiKey } from './lib/dev-api-key.ts';
 
 /**
  * `npm start`: the whole system on one machine for a newcomer. Starts embedded Postgres (unless
@@ -34,6 +35,7 @@ if (!databaseUrl) {
 }
 say('applying migrations');
 await migrate(databaseUrl);
+const devKey = await ensureDevApiKey(databaseUrl, path.join(root, '.data/dev-api-key'));
 
 let broker: LocalBroker | undefined;
 let kafkaBrokers = config.KAFKA_BROKERS;
@@ -89,6 +91,12 @@ const env = {
 };
 for (const role of roles) launch(role, env);
 printUrls(config, databaseUrl, kafkaBrokers, Boolean(broker));
+say(
+  `API key        ${devKey.key}  (owner "dev", read and write; ${devKey.created ? 'made now' : 'kept'} in .data/dev-api-key)`,
+);
+say(
+  `try            curl -H "Authorization: Bearer $(cat .data/dev-api-key)" http://${config.HOST}:${config.PORT}/payments`,
+);
 
 async function shutdown(signal: NodeJS.Signals) {
   if (stopping) return;

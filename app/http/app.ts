@@ -8,6 +8,7 @@ import { httpRequestDuration, registry } from '../observability/metrics.ts';
 import { paymentsRouter } from '../payments/payments.routes.ts';
 import { walletsRouter } from '../wallets/wallets.routes.ts';
 import { adminRouter } from './admin.ts';
+import { authenticate, rateLimit, requireScope } from './callers.ts';
 import type { ApiDeps } from './deps.ts';
 import { healthRouter } from './health.ts';
 import { openApiDocument } from './openapi.ts';
@@ -35,7 +36,13 @@ export function createApp(deps: ApiDeps): Express {
         res.setHeader('X-Request-Id', id);
         return id;
       },
-      customProps: (req) => ({ traceId: (req as express.Request).traceId }),
+      // The key's prefix and owner, never the key: the Authorization header is not logged.
+      customProps: (req) => {
+        const { traceId, caller } = req as express.Request;
+        return caller
+          ? { traceId, keyPrefix: `wpk_${caller.keyPrefix}`, ownerId: caller.ownerId }
+          : { traceId };
+      },
       autoLogging: { ignore: (req) => req.url === '/metrics' || (req.url ?? '').startsWith('/health') },
       serializers: { req: (req) => ({ id: req.id, method: req.method, url: req.url }) },
     }),
@@ -65,10 +72,13 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/docs', swaggerUi.serve, swaggerUi.setup(undefined, { swaggerOptions: { url: '/openapi.json' } }));
 
   app.use(healthRouter(deps));
-  app.use(walletsRouter(deps));
-  app.use(paymentsRouter(deps));
+  // The gateway authenticates by signature, operators by the admin token; everyone else by API key.
   app.use(webhooksRouter(deps));
   app.use('/admin', adminRouter(deps));
+  const callers = express.Router();
+  callers.use(authenticate(deps.db), requireScope(), rateLimit(deps.pool, deps.config));
+  callers.use(walletsRouter(deps), paymentsRouter(deps));
+  app.use(callers);
 
   app.use((req) => {
     throw new RouteNotFound(req.method, req.path);
