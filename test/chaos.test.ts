@@ -86,6 +86,8 @@ const POSTGRES_ONLY: Profile = {
   postgresKillsAt: [0.1, 0.25, 0.4, 0.55, 0.7, 0.85],
   postgresDownMs: [1000, 4000],
 };
+/** The clients together create at most this many payments a second. */
+const PAYMENTS_PER_SECOND = 6;
 const KILLABLE = ['api', 'worker-1', 'worker-2', 'relay-1', 'relay-2', 'gateway-sim'] as const;
 
 // One seed drives every random choice of a run (load, faults, kills, timings): printed at the
@@ -316,11 +318,17 @@ async function runChaos(PROFILE: Profile) {
 
     const loadEnds = Date.now() + PROFILE.loadMs;
     let op = 0;
+    let nextPaymentAt = Date.now();
     const client = async (n: number) => {
       while (Date.now() < loadEnds) {
         const key = `chaos-${n}-${op++}`;
         const roll = rand(0, 999_999) / 1_000_000;
         if (roll < 0.55) {
+          // Paced: a load the system can carry while being killed, so payments settle and get
+          // refunded during the load instead of piling up PENDING until quiescence.
+          const wait = nextPaymentAt - Date.now();
+          nextPaymentAt = Math.max(Date.now(), nextPaymentAt) + 1000 / PAYMENTS_PER_SECOND;
+          if (wait > 0) await sleep(wait);
           const r = await call(
             'POST',
             '/payments',
@@ -347,9 +355,14 @@ async function runChaos(PROFILE: Profile) {
             stats.deposits++;
           }
         } else if (roll < 0.85 && refundable.size > 0) {
-          // The older half: the newest payments are mostly still on their way (PENDING, PROCESSING).
+          // Like a support agent: look the payment up, refund one that was charged. The older half:
+          // the newest payments are mostly still on their way (PENDING, PROCESSING).
           const candidates = [...refundable];
           const id = pick(candidates.slice(0, Math.ceil(candidates.length / 2)));
+          const seen = await call('GET', `/payments/${id}`, undefined, undefined, 15_000);
+          const status = String(seen.body?.status ?? '');
+          if (['REJECTED', 'FAILED', 'REFUNDED'].includes(status)) refundable.delete(id);
+          if (!['COMPLETED', 'PARTIALLY_REFUNDED'].includes(status)) continue;
           const r = await call(
             'POST',
             `/payments/${id}/refunds`,
