@@ -37,6 +37,8 @@ const configSchema = z.object({
   // requests a minute for bursts (API contract, "Callers").
   RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(50),
   RATE_LIMIT_BURST: z.coerce.number().int().min(0).max(1_000_000).default(200),
+  // Where `npm start` keeps its development key (owner "dev") to print it at every start.
+  DEV_API_KEY_FILE: z.string().min(1).default('.data/dev-api-key'),
   IDEMPOTENCY_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   IDEMPOTENCY_RETENTION_HOURS: z.coerce.number().int().min(24).default(48),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(10),

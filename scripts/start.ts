@@ -35,7 +35,8 @@ if (!databaseUrl) {
 }
 say('applying migrations');
 await migrate(databaseUrl);
-const devKey = await ensureDevApiKey(databaseUrl, path.join(root, '.data/dev-api-key'));
+const devKeyFile = path.resolve(root, config.DEV_API_KEY_FILE);
+const devKey = await ensureDevApiKey(databaseUrl, devKeyFile);
 
 let broker: LocalBroker | undefined;
 let kafkaBrokers = config.KAFKA_BROKERS;
@@ -92,11 +93,9 @@ const env = {
 for (const role of roles) launch(role, env);
 printUrls(config, databaseUrl, kafkaBrokers, Boolean(broker));
 say(
-  `API key        ${devKey.key}  (owner "dev", read and write; ${devKey.created ? 'made now' : 'kept'} in .data/dev-api-key)`,
+  `API key        ${devKey.key}  (owner "dev", read and write; ${devKey.created ? 'made now' : 'kept'} in ${path.relative(root, devKeyFile)})`,
 );
-say(
-  `try            curl -H "Authorization: Bearer $(cat .data/dev-api-key)" http://${config.HOST}:${config.PORT}/payments`,
-);
+say(`try            curl -H "Authorization: Bearer ${devKey.key}" http://${config.HOST}:${config.PORT}/payments`);
 
 async function shutdown(signal: NodeJS.Signals) {
   if (stopping) return;

@@ -91,7 +91,7 @@ describe('fraud rules with their defaults', () => {
     // Unfunded: a fraud rejection comes before the debit (else it would be INSUFFICIENT_FUNDS).
     const blockedOwnerWallet = (
       await request(system.api.baseUrl, 'POST', '/wallets', {
-        body: { owner_id: 'mallory', currency: 'USD' },
+        body: { currency: 'USD' },
       })
     ).body.id as string;
     await system.database.db

@@ -119,9 +119,9 @@ describe('stuck payments (payment__redrive_stuck, audit__stuck_payments)', () =>
 
 describe('idempotency key expiry (idempotency__prune)', () => {
   it('keeps a key until its expiry and forgets it just after', async () => {
-    await sql`insert into idempotency_keys (scope, key, request_hash, status, claim_token, locked_until,
+    await sql`insert into idempotency_keys (owner_id, scope, key, request_hash, status, claim_token, locked_until,
                                             response_status, response_body, completed_at, expires_at)
-              values ('test', 'expiring', 'h', 'COMPLETED', gen_random_uuid(), ${T}::timestamptz,
+              values (${TEST_OWNER}, 'test', 'expiring', 'h', 'COMPLETED', gen_random_uuid(), ${T}::timestamptz,
                       201, '{}'::jsonb, ${T}::timestamptz, ${T}::timestamptz)`.execute(database.db);
     const kept = async () =>
       (
