@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Logger } from '../app/observability/logger.ts';
-import { type OutboxRow, toOutboxRow } from './outbox-rows.ts';
+import { toOutboxRow } from './outbox-rows.ts';
 import type { Sender } from './sender.ts';
 
 /**
@@ -26,6 +26,8 @@ export async function backfillIfNeeded(
     overlapSeconds: number;
     logger: Logger;
     chunk?: number;
+    /** Checked between pages: a relay that is stopping leaves the backfill to the next leader. */
+    isStopping?: () => boolean;
   },
 ): Promise<number> {
   if (options.slotCreated) {
@@ -49,7 +51,7 @@ export async function backfillIfNeeded(
   if (rows[0] && rows[0].from_id === null) return complete(pool, options, 0, rows[0].since);
 
   const chunk = options.chunk ?? 1000;
-  let after = BigInt(rows[0]?.from_id ?? 0) - 1n;
+  const fromId = BigInt(rows[0]?.from_id ?? 0);
   let published = 0;
   // Every page from ONE snapshot, taken after the slot was created. Pages read at different
   // moments, while payments are written, skipped a row: a transaction holding a lower id that
@@ -57,27 +59,58 @@ export async function backfillIfNeeded(
   // landed in a later page. Kafka then had v13 before v12 (chaos found it). In one snapshot each
   // aggregate's visible events are a prefix of its versions; everything committed after the
   // snapshot comes from the slot, in commit order.
+  //
+  // First, every transaction that was running when the slot was made must have ended: one whose
+  // commit record came before the slot's consistent point is not streamed, and may still be
+  // invisible for a moment after it (a synchronous standby's confirmation): our snapshot must see it.
+  await waitForTransactionsRunningNow(pool, options.isStopping);
+  // The snapshot's rows are kept by a WITH HOLD cursor: the transaction ends at once, so sending
+  // them to a slow broker holds no transaction open (idle_in_transaction_session_timeout would end
+  // it) and no snapshot back from vacuum.
   const client = await pool.connect();
+  const cursor = 'relay_backfill';
   try {
     await client.query('begin isolation level repeatable read read only');
-    for (;;) {
-      const page = await client.query<Record<string, unknown>>(
-        'select id, event_id, topic, key, headers, payload from outbox where id > $1 order by id limit $2',
-        [after.toString(), chunk],
-      );
-      if (page.rows.length === 0) break;
-      const outboxRows: OutboxRow[] = page.rows.map(toOutboxRow);
-      published += (await sender.sendAll(outboxRows)).sent;
-      after = BigInt(outboxRows.at(-1)?.outboxId ?? after.toString());
-    }
+    await client.query(
+      `declare ${cursor} no scroll cursor with hold for
+         select id, event_id, topic, key, headers, payload from outbox where id >= $1 order by id`,
+      [fromId.toString()],
+    );
     await client.query('commit');
-  } catch (err) {
-    await client.query('rollback').catch(() => {});
-    throw err;
-  } finally {
+    for (;;) {
+      if (options.isStopping?.()) throw new Error('the relay is stopping: backfill left for the next leader');
+      const page = await client.query<Record<string, unknown>>(`fetch forward ${chunk} from ${cursor}`);
+      if (page.rows.length === 0) break;
+      published += (await sender.sendAll(page.rows.map(toOutboxRow))).sent;
+    }
+    await client.query(`close ${cursor}`);
     client.release();
+  } catch (err) {
+    // The session may hold the cursor, or be broken: it is not given back to the pool.
+    client.release(true);
+    throw err;
   }
   return complete(pool, options, published, rows[0]?.since ?? null);
+}
+
+/**
+ * Waits until every transaction running now has ended (committed and visible, or aborted): the
+ * oldest transaction still running is then newer than all of them.
+ */
+async function waitForTransactionsRunningNow(pool: pg.Pool, isStopping?: () => boolean): Promise<void> {
+  const { rows } = await pool.query<{ xmax: string }>(
+    'select pg_snapshot_xmax(pg_current_snapshot())::text as xmax',
+  );
+  const xmax = rows[0]?.xmax as string;
+  for (;;) {
+    const now = await pool.query<{ done: boolean }>(
+      'select pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8 as done',
+      [xmax],
+    );
+    if (now.rows[0]?.done) return;
+    if (isStopping?.()) throw new Error('the relay is stopping: backfill left for the next leader');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 async function complete(

@@ -109,6 +109,7 @@ export async function startRelay(config: Config, logger: Logger) {
           slotCreated: setup.created,
           overlapSeconds: config.RELAY_BACKFILL_OVERLAP_SECONDS,
           logger,
+          isStopping: () => stopping,
         });
         // stop() may have come during the setup above; it found no stream to stop, so none may start.
         if (stopping) break;

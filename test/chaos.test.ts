@@ -299,7 +299,8 @@ async function runChaos(PROFILE: Profile) {
         } catch (err) {
           const why = (err as Error).name === 'TimeoutError' ? 'timeout' : 'no connection';
           retryCauses[why] = (retryCauses[why] ?? 0) + 1;
-          if (!replyLost) commitWithoutReply.lost++;
+          // A read commits nothing: only a command's lost reply may hide a commit.
+          if (!replyLost && method !== 'GET') commitWithoutReply.lost++;
           replyLost = true;
         }
         if (Date.now() > until) return { status: 0, body: null };

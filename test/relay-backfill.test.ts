@@ -11,11 +11,13 @@ import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { consumeUntil, startTestBroker, versionsByKey } from './helpers/kafka.ts';
 
 /**
- * The backfill reads the outbox in pages. A transaction that holds a low outbox id and commits
- * while the backfill is between pages, followed by its aggregate's next event at a higher id, must
- * not leave the backfill sending the later version without the earlier one (both then come from
- * the slot, in commit order). Chaos once found Kafka holding v30 before v29 this way; here the
- * interleaving is forced at the moment the first page is handed to the sender.
+ * The backfill reads the outbox in pages while payments go on. Two things keep it from sending an
+ * aggregate's versions out of order or losing one (chaos once found Kafka holding v30 before v29):
+ * it first waits for every transaction running when it starts (one of them may hold a low id, and
+ * its commit may be too early for the slot to stream it), then reads every page from one snapshot,
+ * so rows committed while it sends come from the slot alone, in commit order. Here both moments are
+ * forced: a transaction holds the lowest id when the backfill starts, and rows commit while the
+ * first page is being sent.
  */
 let database: TestDatabase;
 let broker: LocalBroker;
@@ -43,19 +45,22 @@ async function deposit(client: pg.Client | pg.Pool, walletId: string, version: n
   );
 }
 
-it('never sends an aggregate’s later version from a page read after its earlier one committed', async () => {
-  const [held, other1, other2] = [randomUUID(), randomUUID(), randomUUID()];
-  // A transaction takes the lowest outbox id (held's v1) and stays open.
+it('waits for transactions in flight, then sends one snapshot: nothing committed while it sends', async () => {
+  const [held, other1, other2, other3, late] = [
+    randomUUID(),
+    randomUUID(),
+    randomUUID(),
+    randomUUID(),
+    randomUUID(),
+  ];
+  // A transaction takes the lowest outbox id (held's v1) and stays open; three rows commit after it.
   const slow = new pg.Client({ connectionString: database.url });
   await slow.connect();
   try {
     await slow.query('begin');
     await deposit(slow, held, 1);
-    await deposit(database.pool, other1, 1);
-    await deposit(database.pool, other2, 1);
+    for (const w of [other1, other2, other3]) await deposit(database.pool, w, 1);
 
-    // The first page (two rows, held's v1 not visible) reaches the sender; at that moment held's
-    // v1 commits and its v2 follows, at an id past the first page.
     const real = createSender(publisher, quarantineIn(database.pool, logger), {
       maxRows: 100,
       maxBytes: 1_000_000,
@@ -65,14 +70,15 @@ it('never sends an aggregate’s later version from a page read after its earlie
     const sender: Sender = {
       async sendAll(rows) {
         pages.push(rows.map((r) => r.message.key));
+        // While the first page is being sent: held's next version and a new aggregate commit.
         if (pages.length === 1) {
-          await slow.query('commit');
           await deposit(database.pool, held, 2);
+          await deposit(database.pool, late, 1);
         }
         return real.sendAll(rows);
       },
     };
-    const published = await backfillIfNeeded(database.pool, sender, {
+    const backfill = backfillIfNeeded(database.pool, sender, {
       slot: 'backfill_test',
       instanceId: 'test',
       slotCreated: true,
@@ -80,11 +86,18 @@ it('never sends an aggregate’s later version from a page read after its earlie
       logger,
       chunk: 2,
     });
+    // Nothing is read while the transaction holding the lowest id is open.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(pages).toEqual([]);
+    await slow.query('commit');
+    const published = await backfill;
 
-    expect(pages[0]?.sort()).toEqual([other1, other2].sort());
-    // Both of held's events committed after the backfill's snapshot: the slot brings them.
-    expect(pages.flat()).not.toContain(held);
-    expect(published).toBe(2);
+    // Every row of the snapshot, in id order, over two pages; nothing committed after it.
+    expect(pages).toEqual([
+      [held, other1],
+      [other2, other3],
+    ]);
+    expect(published).toBe(4);
 
     // What Kafka holds: every message the backfill produced, read back to each partition's end.
     const admin = createKafka([broker.brokers], 'backfill-test-admin', logger).admin();
@@ -96,10 +109,14 @@ it('never sends an aggregate’s later version from a page read after its earlie
     } finally {
       await admin.disconnect();
     }
-    const messages = await consumeUntil(broker.brokers, (m) => m.length >= onKafka);
-    const versions = versionsByKey(messages);
-    expect(versions.get(held)).toBeUndefined();
-    for (const [key, list] of versions) expect(list, `versions of ${key}`).toEqual(list.map((_, i) => i + 1));
+    expect(onKafka).toBe(4);
+    const versions = versionsByKey(await consumeUntil(broker.brokers, (m) => m.length >= onKafka));
+    expect(Object.fromEntries(versions)).toEqual({
+      [held]: [1],
+      [other1]: [1],
+      [other2]: [1],
+      [other3]: [1],
+    });
     const { rows } = await database.pool.query<{ backfill_completed_at: Date | null }>(
       'select backfill_completed_at from relay_progress where slot_name = $1',
       ['backfill_test'],

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { chargesFor } from './helpers/gateway.ts';
 import { waitFor } from './helpers/processes.ts';
 import { startSystem, type TestSystem } from './helpers/system.ts';
@@ -18,6 +18,14 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await system?.close();
+});
+// Each test starts with no worker running and the simulator's defaults: a worker left by another
+// test would take the job this one watches (vitest's shuffled order found it).
+beforeEach(async () => {
+  await fetch(`${system.gatewayUrl}/alpha/_control/reset`, { method: 'POST' });
+});
+afterEach(async () => {
+  await Promise.all(system.workers.map((w) => w.kill('SIGTERM')));
 });
 
 const chargeJobsLocked = async () => {
