@@ -95,7 +95,9 @@ printUrls(config, databaseUrl, kafkaBrokers, Boolean(broker));
 say(
   `API key        ${devKey.key}  (owner "dev", read and write; ${devKey.created ? 'made now' : 'kept'} in ${path.relative(root, devKeyFile)})`,
 );
-say(`try            curl -H "Authorization: Bearer ${devKey.key}" http://${config.HOST}:${config.PORT}/payments`);
+say(
+  `try            curl -H "Authorization: Bearer ${devKey.key}" http://${config.HOST}:${config.PORT}/payments`,
+);
 
 async function shutdown(signal: NodeJS.Signals) {
   if (stopping) return;

@@ -156,7 +156,10 @@ async function runChaos(PROFILE: Profile) {
     await migrate(url);
     const database: Database = createDatabase(url, { max: 4, applicationName: 'chaos-observer' });
     // The clients' key (owner "chaos"): every request they make is authenticated.
-    const { key: apiKey } = await createApiKey(database.db, { ownerId: 'chaos', description: 'chaos clients' });
+    const { key: apiKey } = await createApiKey(database.db, {
+      ownerId: 'chaos',
+      description: 'chaos clients',
+    });
     cleanup.push(async () => {
       await database.close();
       await postgres.stop();
@@ -311,12 +314,7 @@ async function runChaos(PROFILE: Profile) {
 
     const wallets: string[] = [];
     for (let i = 0; i < 8; i++) {
-      const w = await call(
-        'POST',
-        '/wallets',
-        { currency: 'USD' },
-        `chaos-wallet-${i}`,
-      );
+      const w = await call('POST', '/wallets', { currency: 'USD' }, `chaos-wallet-${i}`);
       expect(w.status).toBe(201);
       wallets.push(w.body.id);
       const d = await call('POST', `/wallets/${w.body.id}/deposits`, { amount: 5000 }, `chaos-seed-${i}`);

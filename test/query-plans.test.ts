@@ -51,7 +51,7 @@ describe('GET /payments/:id/events', () => {
     await sql`insert into events (event_id, aggregate_type, aggregate_id, version, event_type, data, trace_id)
               select gen_random_uuid(), 'payment', gen_random_uuid(), 1, 'payment.requested', '{}'::jsonb, 'noise'
                 from generate_series(1, 5000)`.execute(db);
-    // The payment: four events of its own, two on its wallet.
+    // The payment: three events of its own, two on its wallet (after its wallet.created).
     const paymentId = randomUUID();
     const walletId = (await makeWallet(database)).id;
     await sql`insert into payments (id, wallet_id, owner_id, service_id, amount, currency, status, saga_step, version, trace_id)
@@ -65,7 +65,7 @@ describe('GET /payments/:id/events', () => {
       );
     for (const [version, type] of ['wallet.debited', 'wallet.debit_reversed'].entries())
       await sql`insert into events (event_id, aggregate_type, aggregate_id, version, event_type, data, trace_id)
-                values (gen_random_uuid(), 'wallet', ${walletId}::uuid, ${version + 1}, ${type},
+                values (gen_random_uuid(), 'wallet', ${walletId}::uuid, ${version + 2}, ${type},
                         jsonb_build_object('payment_id', ${paymentId}::text), 't')`.execute(db);
     await sql`analyze events`.execute(db);
 

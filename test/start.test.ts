@@ -121,9 +121,13 @@ describe('npm start (scripts/start.ts)', () => {
       expect(processesInGroup(supervisor.pgid)).not.toContain(killed);
       expect(supervisor.output()).toMatch(/worker exited \(SIGKILL\); restarting in \d+ ms/);
       // The development key it printed works, for owner dev, and is kept where it said.
-      const printed = /API key\s+(wpk_[0-9a-f]{8}_\S+)\s+\(owner "dev"/.exec(supervisor.output())?.[1] as string;
+      const printed = /API key\s+(wpk_[0-9a-f]{8}_\S+)\s+\(owner "dev"/.exec(
+        supervisor.output(),
+      )?.[1] as string;
       expect(printed).toBeDefined();
-      expect(readFileSync(path.join(stateDir, `${database.url.split('/').pop()}.key`), 'utf8').trim()).toBe(printed);
+      expect(readFileSync(path.join(stateDir, `${database.url.split('/').pop()}.key`), 'utf8').trim()).toBe(
+        printed,
+      );
       const wallet = await fetch(`${supervisor.apiUrl}/wallets`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${printed}` },

@@ -231,9 +231,8 @@ async function startParts(
       return res.json();
     },
     async newWallet(balance, currency = 'USD') {
-      const wallet = await request(api.baseUrl, 'POST', '/wallets', {
-        body: { owner_id: 'tester', currency },
-      });
+      const wallet = await request(api.baseUrl, 'POST', '/wallets', { body: { currency } });
+      if (wallet.status !== 201) throw new Error(`wallet not created: ${JSON.stringify(wallet.body)}`);
       if (balance > 0) {
         const dep = await request(api.baseUrl, 'POST', `/wallets/${wallet.body.id}/deposits`, {
           body: { amount: balance },
