@@ -1251,7 +1251,7 @@ CREATE TABLE public.process_heartbeats (
 -- Name: rate_limits; Type: TABLE; Schema: public; Owner: -
 --
 
-CREATE TABLE public.rate_limits (
+CREATE UNLOGGED TABLE public.rate_limits (
     key character varying(255) NOT NULL,
     points integer DEFAULT 0 NOT NULL,
     expire bigint

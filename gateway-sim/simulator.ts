@@ -353,7 +353,7 @@ export function createGatewaySimulator(options: SimulatorOptions): { app: Expres
   if (options.controlToken) {
     const expected = createHash('sha256').update(options.controlToken).digest();
     app.use('/:provider/_control', (req, res, next) => {
-      const given = /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1] ?? '';
+      const given = /^Bearer +(\S+) *$/i.exec(req.get('authorization') ?? '')?.[1] ?? '';
       if (timingSafeEqual(createHash('sha256').update(given).digest(), expected)) return next();
       res.set('WWW-Authenticate', 'Bearer').status(401).json({ error: 'unauthorized' });
     });

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { sql } from 'kysely';
-import { createApiKey } from '../app/auth/api-keys.ts';
+import { createApiKey, revokeApiKey } from '../app/auth/api-keys.ts';
 import { createDatabase } from '../app/db/database.ts';
 import { startEmbeddedPostgres } from '../app/db/embedded-postgres.ts';
 import { migrate } from '../app/db/migrate.ts';
@@ -68,7 +68,11 @@ const url = external ?? (pg?.url as string);
 await migrate(url);
 const database = createDatabase(url, { max: 4, applicationName: 'bench' });
 // The bench's own key, and a rate limit it cannot reach: the bench measures the system, not the limiter's refusals.
-const { key: benchKey } = await createApiKey(database.db, { ownerId: 'bench', description: 'npm run bench' });
+const { key: benchKey, row: benchKeyRow } = await createApiKey(database.db, {
+  ownerId: 'bench',
+  description: 'npm run bench',
+});
+const benchKeyId = benchKeyRow.id;
 const auth = { authorization: `Bearer ${benchKey}` };
 const [brokerPort, brokerApiPort] = await freePorts(2);
 const broker = await startLocalBroker({ port: brokerPort as number, apiPort: brokerApiPort as number });
@@ -677,6 +681,8 @@ if (fullRun) say('wrote docs/benchmarks.md (the table between the bench markers)
 // ---------------------------------------------------------------- teardown
 for (const p of Object.values(procs)) await p.kill('SIGTERM');
 await broker.stop();
+// Against a database of the user's own (DATABASE_URL), the bench's key is not left active.
+await revokeApiKey(database.db, benchKeyId);
 await database.close();
 await pg?.stop();
 rmSync(dir, { recursive: true, force: true });

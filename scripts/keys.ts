@@ -21,9 +21,19 @@ const { values, positionals } = parseArgs({
     description: { type: 'string' },
   },
 });
-const config = exitOnConfigError(() => loadConfig(process.env));
+const config = exitOnConfigError(() => loadConfig(process.env, ['DATABASE_URL']));
 const database = createDatabase(databaseUrl(config), { max: 1, applicationName: 'npm run keys' });
 const [command, id] = positionals;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+function refuse(message: string): never {
+  process.stderr.write(`${message}\n${usage}\n`);
+  process.exit(2);
+}
+if (values.owner !== undefined && (values.owner.length < 1 || values.owner.length > 128))
+  refuse('--owner must be 1 to 128 characters');
+if (values.description !== undefined && values.description.length > 200)
+  refuse('--description must be at most 200 characters');
+if (command === 'revoke' && !(id && UUID.test(id))) refuse('revoke takes the key id (a UUID, from `list`)');
 try {
   if (command === 'create' && values.owner) {
     const { key, row } = await createApiKey(database.db, {

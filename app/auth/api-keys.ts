@@ -35,22 +35,30 @@ export async function createApiKey(
   db: Db,
   input: { ownerId: string; scopes?: ApiKeyScope[]; description?: string | null },
 ): Promise<{ key: string; row: ApiKeyRow }> {
-  const prefix = randomBytes(4).toString('hex');
-  const key = `wpk_${prefix}_${randomBytes(24).toString('base64url')}`;
   const scopes: ApiKeyScope[] = input.scopes ?? ['read', 'write'];
-  const row = await db
-    .insertInto('api_keys')
-    .values({
-      id: randomUUID(),
-      prefix,
-      key_hash: hashApiKey(key),
-      owner_id: input.ownerId,
-      scopes: sql<ApiKeyScope[]>`${`{${scopes.join(',')}}`}::text[]`,
-      description: input.description ?? null,
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
-  return { key, row };
+  // 32 bits of prefix: among many keys two may share one (unique in the table); a new one is drawn.
+  for (let attempt = 1; ; attempt++) {
+    const prefix = randomBytes(4).toString('hex');
+    const key = `wpk_${prefix}_${randomBytes(24).toString('base64url')}`;
+    try {
+      const row = await db
+        .insertInto('api_keys')
+        .values({
+          id: randomUUID(),
+          prefix,
+          key_hash: hashApiKey(key),
+          owner_id: input.ownerId,
+          scopes: sql<ApiKeyScope[]>`${`{${scopes.join(',')}}`}::text[]`,
+          description: input.description ?? null,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return { key, row };
+    } catch (err) {
+      const constraint = (err as { constraint?: string }).constraint;
+      if (constraint !== 'api_key_prefix_unique' || attempt >= 5) throw err;
+    }
+  }
 }
 
 /**
@@ -65,9 +73,11 @@ export async function authenticateApiKey(db: Db, key: string): Promise<Caller | 
       select id, prefix, owner_id, scopes, last_used_at from api_keys
        where key_hash = ${hashApiKey(key)} and revoked_at is null
     ), touched as (
-      update api_keys k set last_used_at = now()
-        from found f
-       where k.id = f.id and (f.last_used_at is null or f.last_used_at < now() - interval '1 minute')
+      -- One request a minute writes it; concurrent ones skip the row another is writing.
+      update api_keys set last_used_at = now()
+       where id = (select k.id from api_keys k join found f on f.id = k.id
+                    where k.last_used_at is null or k.last_used_at < now() - interval '1 minute'
+                    for update of k skip locked)
     )
     select id, prefix, owner_id, scopes from found`.execute(db);
   const row = rows[0];
@@ -78,6 +88,21 @@ export function listApiKeys(db: Db, ownerId?: string): Promise<ApiKeyRow[]> {
   let query = db.selectFrom('api_keys').selectAll();
   if (ownerId) query = query.where('owner_id', '=', ownerId);
   return query.orderBy('created_at', 'desc').orderBy('id').execute();
+}
+
+/** Revokes every active key of `ownerId` with this description but `keepId`; how many. */
+export async function revokeApiKeysLike(
+  db: Db,
+  ownerId: string,
+  description: string,
+  keepId?: string,
+): Promise<number> {
+  const { rows } = await sql<{ id: string }>`
+    update api_keys set revoked_at = now()
+     where owner_id = ${ownerId} and description = ${description} and revoked_at is null
+       and id is distinct from ${keepId ?? null}::uuid
+    returning id`.execute(db);
+  return rows.length;
 }
 
 /** Revokes the key; true when it existed (revoking twice is not an error, the first time stays). */

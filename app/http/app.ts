@@ -16,6 +16,9 @@ import { problemHandler } from './problem.ts';
 import { requestIdFrom, traceIdFrom } from './request-context.ts';
 import { findUnfitJson } from './validation.ts';
 
+/** What callers reach with an API key (docs/security.md); the rest is public, signed or admin. */
+const CALLER_PATHS = ['/wallets', '/payments'];
+
 /**
  * The HTTP application: cross-cutting concerns once, then one router per resource.
  * Order matters: context and metrics first, then body checks, then routes, then the problem handler.
@@ -48,6 +51,9 @@ export function createApp(deps: ApiDeps): Express {
     }),
   );
   app.use(measureDuration());
+  // Callers first, before their bodies are even read: without a valid key a request is 401 whatever
+  // it carries, and a refused request (401, 403, 429) costs no parsing and changes nothing.
+  app.use(CALLER_PATHS, authenticate(deps.db), requireScope(), rateLimit(deps.pool, deps.config));
 
   app.use(requireJsonBodies());
   app.use(
@@ -75,10 +81,7 @@ export function createApp(deps: ApiDeps): Express {
   // The gateway authenticates by signature, operators by the admin token; everyone else by API key.
   app.use(webhooksRouter(deps));
   app.use('/admin', adminRouter(deps));
-  const callers = express.Router();
-  callers.use(authenticate(deps.db), requireScope(), rateLimit(deps.pool, deps.config));
-  callers.use(walletsRouter(deps), paymentsRouter(deps));
-  app.use(callers);
+  app.use(walletsRouter(deps), paymentsRouter(deps));
 
   app.use((req) => {
     throw new RouteNotFound(req.method, req.path);

@@ -14,7 +14,8 @@ import { rateLimitedTotal } from '../observability/metrics.ts';
  */
 export function authenticate(db: Db): RequestHandler {
   return async (req, _res, next) => {
-    const match = /^Bearer ([^\s]+)$/.exec(req.get('authorization') ?? '');
+    // The scheme is case-insensitive (RFC 9110 §11.1).
+    const match = /^Bearer +(\S+) *$/i.exec(req.get('authorization') ?? '');
     const caller = match?.[1] ? await authenticateApiKey(db, match[1]) : undefined;
     if (!caller) throw new Unauthenticated();
     req.caller = caller;
@@ -35,21 +36,22 @@ export function requireScope(): RequestHandler {
  * Per key, shared by every API process: rate-limiter-flexible over Postgres (table rate_limits,
  * migration 0014). A steady RATE_LIMIT_PER_SECOND, and on top of it RATE_LIMIT_BURST requests a
  * minute for bursts. Every answer carries the IETF RateLimit-* headers of the steady limit; over
- * both, 429 RATE_LIMITED with Retry-After. Windows are timed by each API process's clock.
+ * both, 429 RATE_LIMITED with Retry-After. Windows are timed by each API process's clock (the
+ * library's store compares its own `Date.now()`): the API hosts' clocks must be in sync.
  */
 export function rateLimit(
   pool: pg.Pool,
   config: Pick<Config, 'RATE_LIMIT_PER_SECOND' | 'RATE_LIMIT_BURST'>,
 ): RequestHandler {
   const common = { storeClient: pool, storeType: 'pool', tableName: 'rate_limits', tableCreated: true };
+  // A key over a limit is also remembered by this process until the window ends, so a flood from
+  // one key is refused without a statement each (it would queue on that key's row and hold the
+  // pool that every other caller needs).
+  const limit = (keyPrefix: string, points: number, duration: number) =>
+    new RateLimiterPostgres({ ...common, keyPrefix, points, duration, inMemoryBlockOnConsumed: points + 1 });
   const limiter = new BurstyRateLimiter(
-    new RateLimiterPostgres({
-      ...common,
-      keyPrefix: 'steady',
-      points: config.RATE_LIMIT_PER_SECOND,
-      duration: 1,
-    }),
-    new RateLimiterPostgres({ ...common, keyPrefix: 'burst', points: config.RATE_LIMIT_BURST, duration: 60 }),
+    limit('steady', config.RATE_LIMIT_PER_SECOND, 1),
+    limit('burst', config.RATE_LIMIT_BURST, 60),
   );
   return async (req, res, next) => {
     const keyId = callerOf(req).keyId;

@@ -221,7 +221,7 @@ openApiRegistry.registerPath({
   request: { params: paymentIdParam },
   responses: {
     200: { description: 'The payment', content: { 'application/json': { schema: paymentSchema } } },
-    ...problemResponses(401, 403, 429, 404),
+    ...problemResponses(401, 429, 404),
   },
 });
 openApiRegistry.registerPath({
@@ -239,7 +239,7 @@ openApiRegistry.registerPath({
         },
       },
     },
-    ...problemResponses(401, 403, 429, 422),
+    ...problemResponses(401, 429, 422),
   },
 });
 openApiRegistry.registerPath({
@@ -255,7 +255,7 @@ openApiRegistry.registerPath({
         'application/json': { schema: z.object({ items: z.array(z.record(z.string(), z.unknown())) }) },
       },
     },
-    ...problemResponses(401, 403, 429, 404),
+    ...problemResponses(401, 429, 404),
   },
 });
 openApiRegistry.registerPath({

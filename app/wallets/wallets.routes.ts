@@ -140,7 +140,7 @@ openApiRegistry.registerPath({
   request: { params: walletIdParam },
   responses: {
     200: { description: 'The wallet', content: { 'application/json': { schema: walletSchema } } },
-    ...problemResponses(401, 403, 429, 404),
+    ...problemResponses(401, 429, 404),
   },
 });
 openApiRegistry.registerPath({
@@ -178,6 +178,6 @@ openApiRegistry.registerPath({
         },
       },
     },
-    ...problemResponses(401, 403, 429, 404, 422),
+    ...problemResponses(401, 429, 404, 422),
   },
 });

@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { authenticateApiKey, createApiKey } from '../../app/auth/api-keys.ts';
+import { authenticateApiKey, createApiKey, revokeApiKeysLike } from '../../app/auth/api-keys.ts';
 import { createDatabase } from '../../app/db/database.ts';
 
 /**
@@ -9,6 +9,8 @@ import { createDatabase } from '../../app/db/database.ts';
  * be printed at every start. A key that was revoked, or a file from another database, makes a new
  * one.
  */
+const DESCRIPTION = 'development key made by npm start';
+
 export async function ensureDevApiKey(
   databaseUrl: string,
   file: string,
@@ -18,10 +20,9 @@ export async function ensureDevApiKey(
     const kept = existsSync(file) ? readFileSync(file, 'utf8').trim() : '';
     if (kept && (await authenticateApiKey(database.db, kept))?.ownerId === 'dev')
       return { key: kept, created: false };
-    const { key } = await createApiKey(database.db, {
-      ownerId: 'dev',
-      description: 'development key made by npm start',
-    });
+    const { key, row } = await createApiKey(database.db, { ownerId: 'dev', description: DESCRIPTION });
+    // The one before (its file lost, or for another database) is no longer printed: not left active.
+    await revokeApiKeysLike(database.db, 'dev', DESCRIPTION, row.id);
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, `${key}\n`, { mode: 0o600 });
     chmodSync(file, 0o600);

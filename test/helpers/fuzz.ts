@@ -462,7 +462,12 @@ export function fuzzRequest(ctx: FuzzContext): fc.Arbitrary<FuzzRequest> {
         key: idempotencyKey,
         alias: fc.boolean(),
         prefer,
-        admin: fc.constantFrom('right', 'wrong', 'none'),
+        // Mostly the right credential, so that hostile input also reaches what lies behind it.
+        admin: fc.oneof(
+          { arbitrary: fc.constant('right'), weight: 4 },
+          { arbitrary: fc.constant('wrong'), weight: 1 },
+          { arbitrary: fc.constant('none'), weight: 1 },
+        ),
         signed: fc.boolean(),
         traceparent: fc.option(
           fc.oneof(headerSafe, fc.constant('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01')),
