@@ -25,6 +25,7 @@ export async function startApi(config: Config, logger: Logger): Promise<RunningA
   const app = createApp({
     config,
     db: database.db,
+    pool: database.pool,
     logger,
     waiter,
     lifecycle,

@@ -33,6 +33,12 @@ const configSchema = z.object({
     .string()
     .regex(/^\d+(MB|GB|TB)$/, 'a size such as 512MB or 2GB')
     .default('2GB'),
+  // Per API key, shared by every API process (Postgres): a steady rate, and on top of it this many
+  // requests a minute for bursts (API contract, "Callers").
+  RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(50),
+  RATE_LIMIT_BURST: z.coerce.number().int().min(0).max(1_000_000).default(200),
+  // Where `npm start` keeps its development key (owner "dev") to print it at every start.
+  DEV_API_KEY_FILE: z.string().min(1).default('.data/dev-api-key'),
   IDEMPOTENCY_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   IDEMPOTENCY_RETENTION_HOURS: z.coerce.number().int().min(24).default(48),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(10),
@@ -147,6 +153,9 @@ const configSchema = z.object({
   GATEWAY_SIM_PORT: port.default(8090),
   // Where the simulator keeps its charges across restarts (unset: in memory only).
   GATEWAY_SIM_STATE_FILE: z.string().min(1).optional(),
+  // When set, the simulator's /<provider>/_control endpoints need `Authorization: Bearer <it>`;
+  // required with NODE_ENV=production (fault injection open to anyone is an outage switch).
+  GATEWAY_SIM_CONTROL_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   // SIGTERM/SIGINT: a role stops taking work (the API answers /health/ready 503), finishes what it
   // holds, and exits within this many seconds. Longer than the longest job (a charge round at both
   // providers with retries); the worker aborts what is still running SHUTDOWN_ABORT_MARGIN_SECONDS
@@ -165,8 +174,16 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** The secret-bearing variables, each checked in production by the processes that use it. */
-export type SecretVariable = 'ADMIN_TOKEN' | 'GATEWAY_ALPHA_SECRET' | 'GATEWAY_BETA_SECRET' | 'DATABASE_URL';
+/**
+ * The secret-bearing variables, each checked in production by the processes that use it
+ * (GATEWAY_SIM_CONTROL_TOKEN by the simulator only: it is not in ALL_SECRETS).
+ */
+export type SecretVariable =
+  | 'ADMIN_TOKEN'
+  | 'GATEWAY_ALPHA_SECRET'
+  | 'GATEWAY_BETA_SECRET'
+  | 'DATABASE_URL'
+  | 'GATEWAY_SIM_CONTROL_TOKEN';
 const ALL_SECRETS: readonly SecretVariable[] = [
   'ADMIN_TOKEN',
   'GATEWAY_ALPHA_SECRET',
@@ -178,7 +195,10 @@ const ALL_SECRETS: readonly SecretVariable[] = [
  * Values published in this repository (the defaults, .env.example, docker-compose.yml, ops/): fine
  * on a laptop, known to everyone, so refused with NODE_ENV=production.
  */
-const DEVELOPMENT_SECRETS: Record<Exclude<SecretVariable, 'DATABASE_URL'>, readonly string[]> = {
+const DEVELOPMENT_SECRETS: Record<
+  Exclude<SecretVariable, 'DATABASE_URL' | 'GATEWAY_SIM_CONTROL_TOKEN'>,
+  readonly string[]
+> = {
   ADMIN_TOKEN: ['dev-admin-token-change-me', 'compose-admin-token-change-me'],
   GATEWAY_ALPHA_SECRET: ['alpha-dev-webhook-secret'],
   GATEWAY_BETA_SECRET: ['beta-dev-webhook-secret'],
@@ -219,6 +239,13 @@ function developmentSecretsIn(
     if (variable === 'DATABASE_URL') {
       const message = developmentDatabaseUrl(config.DATABASE_URL, pgPassword);
       if (message) problems.push({ variable, message });
+    } else if (variable === 'GATEWAY_SIM_CONTROL_TOKEN') {
+      if (config.GATEWAY_SIM_CONTROL_TOKEN === undefined)
+        problems.push({
+          variable,
+          message:
+            'must be set with NODE_ENV=production: without it anyone could inject faults into the simulator',
+        });
     } else if (DEVELOPMENT_SECRETS[variable].includes(config[variable])) {
       problems.push({
         variable,

@@ -14,6 +14,8 @@ export class AppError extends Error {
     readonly title: string,
     detail: string,
     readonly errors?: FieldError[],
+    /** Response headers the problem needs (WWW-Authenticate, Retry-After). */
+    readonly headers?: Record<string, string>,
   ) {
     super(detail);
     this.name = new.target.name;
@@ -104,6 +106,53 @@ export class IdempotencyInProgress extends AppError {
 export class Unauthorized extends AppError {
   constructor() {
     super(401, 'UNAUTHORIZED', 'Unauthorized', 'Send Authorization: Bearer <ADMIN_TOKEN>.');
+  }
+}
+
+/** No key, or one that is unknown, malformed or revoked (API contract, "Callers"). */
+export class Unauthenticated extends AppError {
+  constructor() {
+    super(
+      401,
+      'UNAUTHENTICATED',
+      'Unauthenticated',
+      'Send Authorization: Bearer <api key> with a key that exists and is not revoked.',
+      undefined,
+      { 'WWW-Authenticate': 'Bearer realm="wallet-payments"' },
+    );
+  }
+}
+
+/** The key is valid but does not allow this: a `read` key on a write. */
+export class InsufficientScope extends AppError {
+  constructor(needed: string) {
+    super(
+      403,
+      'INSUFFICIENT_SCOPE',
+      'Insufficient scope',
+      `This key does not have the "${needed}" scope.`,
+      undefined,
+      { 'WWW-Authenticate': `Bearer realm="wallet-payments", error="insufficient_scope", scope="${needed}"` },
+    );
+  }
+}
+
+export class Forbidden extends AppError {
+  constructor(detail: string) {
+    super(403, 'FORBIDDEN', 'Forbidden', detail);
+  }
+}
+
+export class RateLimited extends AppError {
+  constructor(retryAfterSeconds: number, headers: Record<string, string>) {
+    super(
+      429,
+      'RATE_LIMITED',
+      'Too many requests',
+      `This key is over its rate limit; retry in ${retryAfterSeconds} s.`,
+      undefined,
+      { ...headers, 'Retry-After': String(retryAfterSeconds) },
+    );
   }
 }
 

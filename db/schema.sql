@@ -525,6 +525,7 @@ CREATE TABLE public.payments (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     completed_at timestamp with time zone,
+    owner_id text NOT NULL,
     CONSTRAINT payment_amount_in_range CHECK (((amount >= 1) AND (amount <= '1000000000000'::bigint))),
     CONSTRAINT payment_currency_iso4217 CHECK ((currency ~ '^[A-Z]{3}$'::text)),
     CONSTRAINT payment_description_length CHECK ((length(description) <= 500)),
@@ -908,6 +909,27 @@ $$;
 
 
 --
+-- Name: api_keys; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.api_keys (
+    id uuid NOT NULL,
+    prefix text NOT NULL,
+    key_hash bytea NOT NULL,
+    owner_id text NOT NULL,
+    scopes text[] NOT NULL,
+    description text,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    last_used_at timestamp with time zone,
+    revoked_at timestamp with time zone,
+    CONSTRAINT api_key_description_length CHECK ((length(description) <= 200)),
+    CONSTRAINT api_key_hash_is_sha256 CHECK ((length(key_hash) = 32)),
+    CONSTRAINT api_key_owner_id_length CHECK (((length(owner_id) >= 1) AND (length(owner_id) <= 128))),
+    CONSTRAINT api_key_scopes_known CHECK (((scopes = '{read}'::text[]) OR (scopes = '{read,write}'::text[])))
+);
+
+
+--
 -- Name: audit_runs_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 --
 
@@ -1105,6 +1127,7 @@ CREATE TABLE public.idempotency_keys (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     completed_at timestamp with time zone,
     expires_at timestamp with time zone NOT NULL,
+    owner_id text NOT NULL,
     CONSTRAINT idempotency_completed_has_response CHECK (((status = 'COMPLETED'::text) = ((response_status IS NOT NULL) AND (completed_at IS NOT NULL)))),
     CONSTRAINT idempotency_key_length CHECK (((length(key) >= 1) AND (length(key) <= 255))),
     CONSTRAINT idempotency_status_known CHECK ((status = ANY (ARRAY['IN_PROGRESS'::text, 'COMPLETED'::text])))
@@ -1221,6 +1244,17 @@ CREATE TABLE public.process_heartbeats (
     last_seen_at timestamp with time zone DEFAULT now() NOT NULL,
     graphile_worker_ids text[] DEFAULT '{}'::text[] NOT NULL,
     CONSTRAINT heartbeat_role_known CHECK ((role = ANY (ARRAY['api'::text, 'worker'::text, 'relay'::text])))
+);
+
+
+--
+-- Name: rate_limits; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE UNLOGGED TABLE public.rate_limits (
+    key character varying(255) NOT NULL,
+    points integer DEFAULT 0 NOT NULL,
+    expire bigint
 );
 
 
@@ -1367,6 +1401,30 @@ CREATE TABLE replay.wallets (
 
 
 --
+-- Name: api_keys api_key_hash_unique; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.api_keys
+    ADD CONSTRAINT api_key_hash_unique UNIQUE (key_hash);
+
+
+--
+-- Name: api_keys api_key_prefix_unique; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.api_keys
+    ADD CONSTRAINT api_key_prefix_unique UNIQUE (prefix);
+
+
+--
+-- Name: api_keys api_keys_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.api_keys
+    ADD CONSTRAINT api_keys_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: audit_runs audit_runs_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1467,7 +1525,7 @@ ALTER TABLE ONLY public.gateway_webhook_events
 --
 
 ALTER TABLE ONLY public.idempotency_keys
-    ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (scope, key);
+    ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (owner_id, scope, key);
 
 
 --
@@ -1535,6 +1593,14 @@ ALTER TABLE ONLY public.process_heartbeats
 
 
 --
+-- Name: rate_limits rate_limits_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.rate_limits
+    ADD CONSTRAINT rate_limits_pkey PRIMARY KEY (key);
+
+
+--
 -- Name: refunds refunds_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1583,6 +1649,14 @@ ALTER TABLE ONLY public.schema_migrations
 
 
 --
+-- Name: wallets wallet_id_owner_unique; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.wallets
+    ADD CONSTRAINT wallet_id_owner_unique UNIQUE (id, owner_id);
+
+
+--
 -- Name: wallets wallets_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1604,6 +1678,13 @@ ALTER TABLE ONLY replay.payments
 
 ALTER TABLE ONLY replay.wallets
     ADD CONSTRAINT wallets_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: api_keys_owner; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX api_keys_owner ON public.api_keys USING btree (owner_id, created_at DESC);
 
 
 --
@@ -1716,6 +1797,13 @@ CREATE INDEX payments_created ON public.payments USING btree (created_at DESC, i
 --
 
 CREATE INDEX payments_non_terminal ON public.payments USING btree (updated_at) WHERE (status = ANY (ARRAY['PENDING'::text, 'PROCESSING'::text]));
+
+
+--
+-- Name: payments_owner_created; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX payments_owner_created ON public.payments USING btree (owner_id, created_at DESC, id DESC);
 
 
 --
@@ -1849,6 +1937,14 @@ ALTER TABLE ONLY public.payment_steps
 
 ALTER TABLE ONLY public.payments
     ADD CONSTRAINT payment_wallet_exists FOREIGN KEY (wallet_id) REFERENCES public.wallets(id);
+
+
+--
+-- Name: payments payment_wallet_owner; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.payments
+    ADD CONSTRAINT payment_wallet_owner FOREIGN KEY (wallet_id, owner_id) REFERENCES public.wallets(id, owner_id);
 
 
 --

@@ -7,13 +7,14 @@ import { createGatewaySimulator } from './simulator.ts';
 
 /** The `gateway-sim` role: the external gateway stand-in, on GATEWAY_SIM_PORT. */
 const config = exitOnConfigError(() =>
-  loadConfig(process.env, ['GATEWAY_ALPHA_SECRET', 'GATEWAY_BETA_SECRET']),
+  loadConfig(process.env, ['GATEWAY_ALPHA_SECRET', 'GATEWAY_BETA_SECRET', 'GATEWAY_SIM_CONTROL_TOKEN']),
 );
 const logger = createLogger(config.LOG_LEVEL, { role: 'gateway-sim', host: hostname() });
 const simulator = createGatewaySimulator({
   secrets: { alpha: config.GATEWAY_ALPHA_SECRET, beta: config.GATEWAY_BETA_SECRET },
   logger,
   stateFile: config.GATEWAY_SIM_STATE_FILE,
+  controlToken: config.GATEWAY_SIM_CONTROL_TOKEN,
 });
 const server = simulator.app.listen(config.GATEWAY_SIM_PORT, config.HOST, () => {
   const { port } = server.address() as AddressInfo;

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import express, { type Express, type Request, type Response } from 'express';
@@ -123,6 +123,8 @@ export interface SimulatorOptions {
    * refund, written synchronously before the answer and replayed at start. Unset: memory only.
    */
   stateFile?: string;
+  /** When set, /<provider>/_control* need `Authorization: Bearer <controlToken>`. */
+  controlToken?: string;
   /** Webhook delivery retries on non-2xx or network errors (the gateway's own at-least-once). */
   webhookRetries?: number;
 }
@@ -346,6 +348,16 @@ export function createGatewaySimulator(options: SimulatorOptions): { app: Expres
   }
 
   const controlsView = (st: ProviderState) => ({ controls: st.controls, stats: statsView(st) });
+
+  // With a control token (required in production), fault injection and the operator views need it.
+  if (options.controlToken) {
+    const expected = createHash('sha256').update(options.controlToken).digest();
+    app.use('/:provider/_control', (req, res, next) => {
+      const given = /^Bearer +(\S+) *$/i.exec(req.get('authorization') ?? '')?.[1] ?? '';
+      if (timingSafeEqual(createHash('sha256').update(given).digest(), expected)) return next();
+      res.set('WWW-Authenticate', 'Bearer').status(401).json({ error: 'unauthorized' });
+    });
+  }
 
   app.post('/:provider/_control', (req, res) => {
     const st = provider(req, res);

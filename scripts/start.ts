@@ -6,6 +6,7 @@ import { type RunningPostgres, startEmbeddedPostgres } from '../app/db/embedded-
 import { migrate } from '../app/db/migrate.ts';
 import { exitOnConfigError } from '../app/process.ts';
 import { LOCAL_BROKER_RELAY_ENV, type LocalBroker, startLocalBroker } from '../outbox-relay/local-broker.ts';
+import { ensureDevApiKey } from './lib/dev-api-key.ts';
 
 /**
  * `npm start`: the whole system on one machine for a newcomer. Starts embedded Postgres (unless
@@ -34,6 +35,9 @@ if (!databaseUrl) {
 }
 say('applying migrations');
 await migrate(databaseUrl);
+// A development convenience: never in production, where keys are made by an operator.
+const devKeyFile = path.resolve(root, config.DEV_API_KEY_FILE);
+const devKey = config.NODE_ENV === 'production' ? undefined : await ensureDevApiKey(databaseUrl, devKeyFile);
 
 let broker: LocalBroker | undefined;
 let kafkaBrokers = config.KAFKA_BROKERS;
@@ -89,6 +93,14 @@ const env = {
 };
 for (const role of roles) launch(role, env);
 printUrls(config, databaseUrl, kafkaBrokers, Boolean(broker));
+if (devKey) {
+  say(
+    `API key        ${devKey.key}  (owner "dev", read and write; ${devKey.created ? 'made now' : 'kept'} in ${path.relative(root, devKeyFile)})`,
+  );
+  say(
+    `try            curl -H "Authorization: Bearer ${devKey.key}" http://${config.HOST}:${config.PORT}/payments`,
+  );
+} else say('API keys       none made in production: npm run keys -- create --owner <owner>');
 
 async function shutdown(signal: NodeJS.Signals) {
   if (stopping) return;

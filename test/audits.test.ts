@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestPayment } from '../app/payments/payment.commands.ts';
+import { TEST_OWNER } from './helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { makeWallet } from './helpers/factories.ts';
 
@@ -116,6 +117,7 @@ describe('audits and replay', () => {
       requestPayment(
         trx,
         {
+          ownerId: TEST_OWNER,
           walletId: wallet.id,
           serviceId: 's',
           amount: 50,

@@ -12,7 +12,7 @@ let walletId: string;
 beforeAll(async () => {
   app = await startTestApp();
   const created = await request(app.baseUrl, 'POST', '/wallets', {
-    body: { owner_id: 'bob', currency: 'USD' },
+    body: { currency: 'USD' },
   });
   walletId = created.body.id;
   const funded = await request(app.baseUrl, 'POST', `/wallets/${walletId}/deposits`, {
@@ -243,7 +243,7 @@ const cases: Case[] = [
     name: 'lower-case currency',
     method: 'POST',
     path: () => '/wallets',
-    body: { owner_id: 'x', currency: 'usd' },
+    body: { currency: 'usd' },
     status: 422,
     code: 'VALIDATION_FAILED',
     errorPath: 'body.currency',
@@ -252,7 +252,7 @@ const cases: Case[] = [
     name: 'four-letter currency',
     method: 'POST',
     path: () => '/wallets',
-    body: { owner_id: 'x', currency: 'USDT' },
+    body: { currency: 'USDT' },
     status: 422,
     code: 'VALIDATION_FAILED',
     errorPath: 'body.currency',

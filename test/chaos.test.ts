@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { uniformInt } from 'pure-rand/distribution/uniformInt';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createApiKey } from '../app/auth/api-keys.ts';
 import { createDatabase, type Database } from '../app/db/database.ts';
 import { quitPostmaster, type RunningPostgres, startEmbeddedPostgres } from '../app/db/embedded-postgres.ts';
 import { migrate } from '../app/db/migrate.ts';
@@ -154,6 +155,11 @@ async function runChaos(PROFILE: Profile) {
     const url = postgres.url;
     await migrate(url);
     const database: Database = createDatabase(url, { max: 4, applicationName: 'chaos-observer' });
+    // The clients' key (owner "chaos"): every request they make is authenticated.
+    const { key: apiKey } = await createApiKey(database.db, {
+      ownerId: 'chaos',
+      description: 'chaos clients',
+    });
     cleanup.push(async () => {
       await database.close();
       await postgres.stop();
@@ -278,7 +284,11 @@ async function runChaos(PROFILE: Profile) {
         try {
           const res = await fetch(`${apiUrl}${p}`, {
             method,
-            headers: { 'content-type': 'application/json', ...(key ? { 'idempotency-key': key } : {}) },
+            headers: {
+              'content-type': 'application/json',
+              authorization: `Bearer ${apiKey}`,
+              ...(key ? { 'idempotency-key': key } : {}),
+            },
             body: body === undefined ? undefined : JSON.stringify(body),
             signal: AbortSignal.timeout(attempt === 0 && impatientMs !== undefined ? impatientMs : 10_000),
           });
@@ -304,12 +314,7 @@ async function runChaos(PROFILE: Profile) {
 
     const wallets: string[] = [];
     for (let i = 0; i < 8; i++) {
-      const w = await call(
-        'POST',
-        '/wallets',
-        { owner_id: `chaos-${i}`, currency: 'USD' },
-        `chaos-wallet-${i}`,
-      );
+      const w = await call('POST', '/wallets', { currency: 'USD' }, `chaos-wallet-${i}`);
       expect(w.status).toBe(201);
       wallets.push(w.body.id);
       const d = await call('POST', `/wallets/${w.body.id}/deposits`, { amount: 5000 }, `chaos-seed-${i}`);

@@ -14,7 +14,7 @@ afterAll(async () => {
 describe('concurrent deposits on one wallet', () => {
   it('50 parallel deposits over HTTP sum exactly, with one ledger entry and one event each', async () => {
     const created = await request(app.baseUrl, 'POST', '/wallets', {
-      body: { owner_id: 'erin', currency: 'USD' },
+      body: { currency: 'USD' },
     });
     const walletId: string = created.body.id;
     const amounts = Array.from({ length: 50 }, (_, i) => (i + 1) * 7);

@@ -86,6 +86,15 @@ describe('configuration', () => {
       expect(loadConfig(real).ADMIN_TOKEN).toBe(real.ADMIN_TOKEN);
     });
 
+    it('requires the simulator’s control token of the simulator only', () => {
+      expect(
+        refusal(real, ['GATEWAY_ALPHA_SECRET', 'GATEWAY_BETA_SECRET', 'GATEWAY_SIM_CONTROL_TOKEN']),
+      ).toMatch(/^ {2}GATEWAY_SIM_CONTROL_TOKEN: must be set/m);
+      const token = 'c0ntr0l-9f2e4d6a8b1c3e5f';
+      expect(loadConfig({ ...real, GATEWAY_SIM_CONTROL_TOKEN: token }).GATEWAY_SIM_CONTROL_TOKEN).toBe(token);
+      expect(loadConfig(real).GATEWAY_SIM_CONTROL_TOKEN).toBeUndefined(); // the API does not need it
+    });
+
     it('checks only the secrets a process uses (a worker has no admin token nor webhook secret)', () => {
       expect(
         loadConfig({ NODE_ENV: 'production', DATABASE_URL: real.DATABASE_URL }, ['DATABASE_URL']).NODE_ENV,
@@ -97,11 +106,21 @@ describe('configuration', () => {
       ['api', 'app/main.ts', ['ADMIN_TOKEN', 'GATEWAY_ALPHA_SECRET', 'GATEWAY_BETA_SECRET', 'DATABASE_URL']],
       ['worker', 'workers/main.ts', ['DATABASE_URL']],
       ['relay', 'outbox-relay/main.ts', ['DATABASE_URL']],
-      ['gateway simulator', 'gateway-sim/main.ts', ['GATEWAY_ALPHA_SECRET', 'GATEWAY_BETA_SECRET']],
+      [
+        'gateway simulator',
+        'gateway-sim/main.ts',
+        ['GATEWAY_ALPHA_SECRET', 'GATEWAY_BETA_SECRET', 'GATEWAY_SIM_CONTROL_TOKEN'],
+      ],
       ['migrations', 'scripts/migrate.ts', ['DATABASE_URL']],
     ])('stops the %s process at start (exit 78), naming each development secret', (_role, entry, names) => {
       const unset = Object.fromEntries(
-        ['ADMIN_TOKEN', 'GATEWAY_ALPHA_SECRET', 'GATEWAY_BETA_SECRET', 'DATABASE_URL'].map((n) => [n, '']),
+        [
+          'ADMIN_TOKEN',
+          'GATEWAY_ALPHA_SECRET',
+          'GATEWAY_BETA_SECRET',
+          'DATABASE_URL',
+          'GATEWAY_SIM_CONTROL_TOKEN',
+        ].map((n) => [n, '']),
       );
       const result = spawnSync(process.execPath, ['--import', 'tsx', entry], {
         env: { ...process.env, ...unset, NODE_ENV: 'production' },

@@ -67,6 +67,13 @@ describe('docker-compose.yml', () => {
       /^\$\{PAYMENTS_DB_PASSWORD:\?/,
     );
     expect(raw).not.toMatch(/change-me|payments:payments@|PASSWORD: postgres|dev-webhook-secret/);
+    expect(compose.services['gateway-sim'].environment.GATEWAY_SIM_CONTROL_TOKEN).toMatch(
+      /^\$\{GATEWAY_SIM_CONTROL_TOKEN:\?/,
+    );
+  });
+
+  it('publishes no Postgres port: only the roles reach it, on the compose network', () => {
+    expect(compose.services.postgres.ports).toBeUndefined();
   });
 
   it.runIf(hasDockerCompose())('passes docker-compose config with the secrets set', () => {
@@ -88,7 +95,7 @@ describe('docker-compose.yml', () => {
     });
     expect(result.status).not.toBe(0);
     expect(result.stderr).toMatch(
-      /ADMIN_TOKEN|GATEWAY_ALPHA_SECRET|GATEWAY_BETA_SECRET|POSTGRES_PASSWORD|PAYMENTS_DB_PASSWORD/,
+      /ADMIN_TOKEN|GATEWAY_ALPHA_SECRET|GATEWAY_BETA_SECRET|POSTGRES_PASSWORD|PAYMENTS_DB_PASSWORD|GATEWAY_SIM_CONTROL_TOKEN/,
     );
   });
 });
@@ -100,6 +107,7 @@ const SECRETS = [
   'GATEWAY_BETA_SECRET',
   'POSTGRES_PASSWORD',
   'PAYMENTS_DB_PASSWORD',
+  'GATEWAY_SIM_CONTROL_TOKEN',
 ];
 
 /** A .env file next to docker-compose.yml (a developer's) must not feed these runs. */

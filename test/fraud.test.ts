@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApiKey } from './helpers/app.ts';
 import { chargesFor } from './helpers/gateway.ts';
-import { request } from './helpers/http.ts';
+import { idem, request } from './helpers/http.ts';
 import { waitFor } from './helpers/processes.ts';
 import { startSystem, type TestSystem } from './helpers/system.ts';
 
@@ -19,9 +20,11 @@ afterAll(async () => {
   await system?.close();
 });
 
-const payment = async (id: string) => (await request(system.api.baseUrl, 'GET', `/payments/${id}`)).body;
-const eventsOf = async (id: string) =>
-  (await request(system.api.baseUrl, 'GET', `/payments/${id}/events`)).body.items.map(
+/** `key`: the payment owner's API key, when not the test's own. */
+const payment = async (id: string, key?: string) =>
+  (await request(system.api.baseUrl, 'GET', `/payments/${id}`, { key })).body;
+const eventsOf = async (id: string, key?: string) =>
+  (await request(system.api.baseUrl, 'GET', `/payments/${id}/events`, { key })).body.items.map(
     (e: { event_type: string; data: unknown }) => ({ type: e.event_type, data: e.data }),
   );
 /** The fraud step's decision, once the fraud check has run. */
@@ -36,13 +39,17 @@ const fraudDecision = (id: string) =>
   });
 
 /** A payment the fraud check rejected: its events, no money moved, nothing asked of the gateway. */
-async function expectRejectedForFraud(id: string, reasons: string[]) {
-  expect(await system.waitSettled(id)).toMatchObject({
+async function expectRejectedForFraud(id: string, reasons: string[], key?: string) {
+  const settled = await waitFor(`payment ${id} to settle`, async () => {
+    const p = await payment(id, key);
+    return ['PENDING', 'PROCESSING'].includes(p.status) ? undefined : p;
+  });
+  expect(settled).toMatchObject({
     status: 'REJECTED',
     failure_reason: 'FRAUD_SUSPECTED',
     provider: null,
   });
-  expect(await eventsOf(id)).toEqual([
+  expect(await eventsOf(id, key)).toEqual([
     { type: 'payment.requested', data: expect.anything() },
     { type: 'payment.fraud_checked', data: { approved: false, score: 100, reasons } },
     { type: 'payment.rejected', data: { reason: 'FRAUD_SUSPECTED' } },
@@ -89,10 +96,9 @@ describe('fraud rules with their defaults', () => {
     const blockedWallet = await system.newWallet(1000);
     const clean = await system.newWallet(1000);
     // Unfunded: a fraud rejection comes before the debit (else it would be INSUFFICIENT_FUNDS).
+    const mallory = await createTestApiKey(system.database, undefined, 'mallory');
     const blockedOwnerWallet = (
-      await request(system.api.baseUrl, 'POST', '/wallets', {
-        body: { owner_id: 'mallory', currency: 'USD' },
-      })
+      await request(system.api.baseUrl, 'POST', '/wallets', { body: { currency: 'USD' }, key: mallory })
     ).body.id as string;
     await system.database.db
       .insertInto('fraud_blocklist')
@@ -103,11 +109,18 @@ describe('fraud rules with their defaults', () => {
       ])
       .execute();
     const fromBlockedWallet = (await system.pay(blockedWallet, 100)).body;
-    const fromBlockedOwner = (await system.pay(blockedOwnerWallet, 100)).body;
+    const fromBlockedOwner = (
+      await request(system.api.baseUrl, 'POST', '/payments', {
+        body: { wallet_id: blockedOwnerWallet, service_id: 'svc-test', amount: 100, currency: 'USD' },
+        headers: idem('mallory-pays'),
+        key: mallory,
+      })
+    ).body;
     const toBlockedService = (await system.pay(clean, 100, { serviceId: 'svc-blocked' })).body;
     const unlisted = (await system.pay(clean, 100)).body;
-    for (const rejected of [fromBlockedWallet, fromBlockedOwner, toBlockedService])
+    for (const rejected of [fromBlockedWallet, toBlockedService])
       await expectRejectedForFraud(rejected.id, ['BLOCKLISTED']);
+    await expectRejectedForFraud(fromBlockedOwner.id, ['BLOCKLISTED'], mallory);
     expect(await fraudDecision(unlisted.id)).toEqual({ approved: true, score: 0, reasons: [] });
     expect(await system.waitSettled(unlisted.id)).toMatchObject({ status: 'COMPLETED' });
   });

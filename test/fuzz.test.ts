@@ -33,6 +33,7 @@ beforeAll(async () => {
     walletIds,
     paymentIds: [paid.body.id],
     adminToken: ADMIN_TOKEN,
+    apiKey: system.api.apiKey,
     secrets: { alpha: system.api.config.GATEWAY_ALPHA_SECRET, beta: system.api.config.GATEWAY_BETA_SECRET },
   };
 });

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from './helpers/app.ts';
+import { startTestApp, TEST_OWNER, type TestApp } from './helpers/app.ts';
 import { idem, request } from './helpers/http.ts';
 
 let app: TestApp;
@@ -15,7 +15,7 @@ const api = (method: string, path: string, options?: Parameters<typeof request>[
   request(app.baseUrl, method, path, options);
 
 async function newWallet() {
-  const res = await api('POST', '/wallets', { body: { owner_id: 'carol', currency: 'USD' } });
+  const res = await api('POST', '/wallets', { body: { currency: 'USD' } });
   return res.body.id as string;
 }
 const ledgerCount = async (walletId: string) =>
@@ -101,12 +101,12 @@ describe('idempotent deposits', () => {
     const walletId = await newWallet();
     await api('POST', `/wallets/${walletId}/deposits`, { body: { amount: 10 }, headers: idem('scoped') });
     const created = await api('POST', '/wallets', {
-      body: { owner_id: 'dave', currency: 'USD' },
+      body: { currency: 'USD' },
       headers: idem('scoped'),
     });
     expect(created.status).toBe(201);
     const replay = await api('POST', '/wallets', {
-      body: { owner_id: 'dave', currency: 'USD' },
+      body: { currency: 'USD' },
       headers: idem('scoped'),
     });
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
@@ -194,8 +194,8 @@ describe('idempotent deposits', () => {
       .where('key', '=', 'probe-hash')
       .executeTakeFirstOrThrow();
     expect(first.status).toBe(201);
-    await sql`insert into idempotency_keys (scope, key, request_hash, status, claim_token, locked_until, expires_at)
-              values ('POST /wallets/:id/deposits', 'crashed', ${request_hash}, 'IN_PROGRESS', gen_random_uuid(),
+    await sql`insert into idempotency_keys (owner_id, scope, key, request_hash, status, claim_token, locked_until, expires_at)
+              values (${TEST_OWNER}, 'POST /wallets/:id/deposits', 'crashed', ${request_hash}, 'IN_PROGRESS', gen_random_uuid(),
                       now() + interval '1 minute', now() + interval '1 day')`.execute(app.database.db);
     // Same body as 'probe-hash' so the hash matches; while the lease holds, a retry is told to wait.
     const during = await api('POST', path, { body: { amount: 40 }, headers: idem('crashed') });
@@ -219,7 +219,7 @@ describe('idempotency__prune (the hourly retention cron)', () => {
       .executeTakeFirst();
 
   it('removes keys past their retention and keeps live ones; a pruned key is a new request again', async () => {
-    const owner = { owner_id: 'erin', currency: 'USD' };
+    const owner = { currency: 'USD' };
     const expired = await api('POST', '/wallets', { body: owner, headers: idem('prune-expired') });
     const live = await api('POST', '/wallets', { body: owner, headers: idem('prune-live') });
     expect([expired.status, live.status]).toEqual([201, 201]);
@@ -256,8 +256,8 @@ describe('idempotency__prune (the hourly retention cron)', () => {
       .executeTakeFirstOrThrow();
     // A key first claimed by a request that died, re-claimed now by its retry: the lease is live,
     // the expiry is still the first claim's (a re-claim does not move it), and it has just passed.
-    await sql`insert into idempotency_keys (scope, key, request_hash, status, claim_token, locked_until, expires_at)
-              values ('POST /wallets/:id/deposits', 'prune-running', ${request_hash}, 'IN_PROGRESS',
+    await sql`insert into idempotency_keys (owner_id, scope, key, request_hash, status, claim_token, locked_until, expires_at)
+              values (${TEST_OWNER}, 'POST /wallets/:id/deposits', 'prune-running', ${request_hash}, 'IN_PROGRESS',
                       gen_random_uuid(), now() + interval '1 minute', now() - interval '1 second')`.execute(
       app.database.db,
     );

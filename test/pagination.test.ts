@@ -20,7 +20,7 @@ const api = (method: string, path: string, options?: Parameters<typeof request>[
 
 describe('payments pagination', () => {
   it('neither drops nor repeats payments created in the same millisecond', async () => {
-    const wallet = await api('POST', '/wallets', { body: { owner_id: 'pager', currency: 'USD' } });
+    const wallet = await api('POST', '/wallets', { body: { currency: 'USD' } });
     const walletId = wallet.body.id as string;
     const ids: string[] = [];
     for (let i = 0; i < 7; i++) {

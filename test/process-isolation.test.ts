@@ -163,7 +163,10 @@ describe('startSystem cleans up after a step that fails', () => {
     // It got as far as the relay: the simulator, the broker and a worker were running.
     const commands = [...spawned.values()];
     for (const started of ['gateway-sim/main.ts', 'workers/main.ts', 'outbox-relay/main.ts', 'mokapi'])
-      expect(commands.some((c) => c.includes(started))).toBe(true);
+      expect(
+        commands.some((c) => c.includes(started)),
+        `${started} among: ${commands.join(' | ')}`,
+      ).toBe(true);
     expect([...spawned.keys()].filter(isProcessAlive)).toEqual([]);
     expect(await databaseExists(databaseName)).toBe(false);
   }, 120_000);

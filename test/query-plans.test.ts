@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { paymentEventsQuery } from '../app/payments/payment.repository.ts';
+import { TEST_OWNER } from './helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
+import { makeWallet } from './helpers/factories.ts';
 
 /**
  * The API's reads by id must read that id's rows, not the table: with an event store of tens of
@@ -49,9 +51,13 @@ describe('GET /payments/:id/events', () => {
     await sql`insert into events (event_id, aggregate_type, aggregate_id, version, event_type, data, trace_id)
               select gen_random_uuid(), 'payment', gen_random_uuid(), 1, 'payment.requested', '{}'::jsonb, 'noise'
                 from generate_series(1, 5000)`.execute(db);
-    // The payment: four events of its own, two on its wallet.
+    // The payment: three events of its own, two on its wallet (after its wallet.created).
     const paymentId = randomUUID();
-    const walletId = randomUUID();
+    const walletId = (await makeWallet(database)).id;
+    await sql`insert into payments (id, wallet_id, owner_id, service_id, amount, currency, status, saga_step, version, trace_id)
+              values (${paymentId}::uuid, ${walletId}::uuid, ${TEST_OWNER}, 's', 1, 'USD', 'PENDING', 'requested', 3, 't')`.execute(
+      db,
+    );
     for (const [version, type] of ['payment.requested', 'payment.fraud_checked', 'payment.debited'].entries())
       await sql`insert into events (event_id, aggregate_type, aggregate_id, version, event_type, data, trace_id)
                 values (gen_random_uuid(), 'payment', ${paymentId}::uuid, ${version + 1}, ${type}, '{}'::jsonb, 't')`.execute(
@@ -59,11 +65,13 @@ describe('GET /payments/:id/events', () => {
       );
     for (const [version, type] of ['wallet.debited', 'wallet.debit_reversed'].entries())
       await sql`insert into events (event_id, aggregate_type, aggregate_id, version, event_type, data, trace_id)
-                values (gen_random_uuid(), 'wallet', ${walletId}::uuid, ${version + 1}, ${type},
+                values (gen_random_uuid(), 'wallet', ${walletId}::uuid, ${version + 2}, ${type},
                         jsonb_build_object('payment_id', ${paymentId}::text), 't')`.execute(db);
     await sql`analyze events`.execute(db);
 
-    const { rows } = await paymentEventsQuery(paymentId).execute(db);
+    // Another owner reads nothing of it, as if it did not exist.
+    expect((await paymentEventsQuery('someone-else', paymentId).execute(db)).rows).toEqual([]);
+    const { rows } = await paymentEventsQuery(TEST_OWNER, paymentId).execute(db);
     expect(rows.map((r) => (r.envelope as { event_type: string }).event_type)).toEqual([
       'payment.requested',
       'payment.fraud_checked',
@@ -74,7 +82,7 @@ describe('GET /payments/:id/events', () => {
 
     const explained = await sql<{
       'QUERY PLAN': Array<{ Plan: PlanNode }>;
-    }>`explain (analyze, format json) ${paymentEventsQuery(paymentId)}`.execute(db);
+    }>`explain (analyze, format json) ${paymentEventsQuery(TEST_OWNER, paymentId)}`.execute(db);
     const plan = explained.rows[0]?.['QUERY PLAN'][0]?.Plan as PlanNode;
     const scans = scansOf(plan, 'events');
     expect(scans.map((s) => s['Node Type'])).not.toContain('Seq Scan');

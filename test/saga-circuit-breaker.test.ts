@@ -80,6 +80,8 @@ describe('scenario 3: the circuit breaker stops new charges, and closes again', 
     // Alpha, down, answers every call with a 503 and counts it among its faults: its calls.
     const alphaCalls = async () => (await simStats(system.gatewayUrl, 'alpha')).faults as number;
     const atStart = await alphaCalls();
+    // The breaker opens during this payment, so not before this moment.
+    const openedNotBefore = Date.now();
     const first = (await system.pay(walletId, 100, { wait: 15 })).body;
     expect(first).toMatchObject({ status: 'COMPLETED', provider: 'beta' });
     expect(await circuitOpen(metrics, 'alpha')).toBe(1);
@@ -89,12 +91,16 @@ describe('scenario 3: the circuit breaker stops new charges, and closes again', 
     const later = [];
     for (let i = 0; i < 3; i++) later.push((await system.pay(walletId, 100, { wait: 15 })).body);
     expect(later.map((p) => `${p.status}:${p.provider}`)).toEqual(Array(3).fill('COMPLETED:beta'));
-    // The open breaker refused alpha before any request: alpha saw no call for these three.
-    expect((await alphaCalls()) - afterFirst).toBe(0);
+    // The open breaker refused alpha before any request. The only calls alpha may see are the
+    // half-open trials, one per HALF_OPEN_MS since it opened (none when these three are quick; a
+    // loaded machine can make them slower than that).
+    const trials = (await alphaCalls()) - afterFirst;
+    expect(trials).toBeLessThanOrEqual(Math.floor((Date.now() - openedNotBefore) / HALF_OPEN_MS));
     const skipped = later.flatMap((p) => p.steps).filter((s: { status: string }) => s.status === 'skipped');
-    expect(skipped.map((s: { detail: { provider: string; error: string } }) => s.detail)).toEqual(
-      Array(3).fill({ provider: 'alpha', error: 'circuit open' }),
-    );
+    // Each payment without a trial skipped alpha (one with a trial may skip its retry as well).
+    expect(skipped.length).toBeGreaterThanOrEqual(3 - trials);
+    if (trials === 0) expect(skipped).toHaveLength(3);
+    for (const s of skipped) expect(s.detail).toEqual({ provider: 'alpha', error: 'circuit open' });
     expect((await walletState(system.database, walletId)).balance).toBe(10_000 - 4 * 100);
   });
 

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { requestPayment } from '../app/payments/payment.commands.ts';
+import { TEST_OWNER } from './helpers/app.ts';
 import { waitFor } from './helpers/processes.ts';
 import { auditIsClean, startSystem, type TestSystem, walletState } from './helpers/system.ts';
 
@@ -69,6 +70,7 @@ describe('scenario 5: recovery from a killed worker', () => {
       const payment = await requestPayment(
         trx,
         {
+          ownerId: TEST_OWNER,
           walletId,
           serviceId: 's',
           amount: 100,

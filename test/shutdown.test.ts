@@ -89,7 +89,7 @@ describe('graceful shutdown of the API', () => {
     expect(ready.body.status).toBe('stopping');
     // Requests that still arrive during the drain are served, not refused.
     const wallet = await request(app.baseUrl, 'POST', '/wallets', {
-      body: { owner_id: 'drain', currency: 'USD' },
+      body: { currency: 'USD' },
       headers: { 'Idempotency-Key': 'drain-wallet' },
     });
     expect(wallet.status).toBe(201);

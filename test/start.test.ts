@@ -72,6 +72,7 @@ async function startSupervisor(db: TestDatabase) {
       RELAY_SLOT_NAME: `slot_${db.url.split('/').pop()}`,
       WORKER_HEARTBEAT_SECONDS: '1',
       RELAY_HEARTBEAT_SECONDS: '1',
+      DEV_API_KEY_FILE: path.join(stateDir, `${db.url.split('/').pop()}.key`),
     },
   });
   let output = '';
@@ -83,7 +84,7 @@ async function startSupervisor(db: TestDatabase) {
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const pgid = child.pid as number;
-  const supervisor = { pgid, exited, heartbeatPids, output: () => output };
+  const supervisor = { pgid, exited, heartbeatPids, output: () => output, apiUrl: `http://127.0.0.1:${api}` };
   try {
     await waitFor(
       'every role up',
@@ -119,6 +120,21 @@ describe('npm start (scripts/start.ts)', () => {
       expect(processesInGroup(supervisor.pgid)).toContain(restarted);
       expect(processesInGroup(supervisor.pgid)).not.toContain(killed);
       expect(supervisor.output()).toMatch(/worker exited \(SIGKILL\); restarting in \d+ ms/);
+      // The development key it printed works, for owner dev, and is kept where it said.
+      const printed = /API key\s+(wpk_[0-9a-f]{8}_\S+)\s+\(owner "dev"/.exec(
+        supervisor.output(),
+      )?.[1] as string;
+      expect(printed).toBeDefined();
+      expect(readFileSync(path.join(stateDir, `${database.url.split('/').pop()}.key`), 'utf8').trim()).toBe(
+        printed,
+      );
+      const wallet = await fetch(`${supervisor.apiUrl}/wallets`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${printed}` },
+        body: JSON.stringify({ currency: 'USD' }),
+      });
+      expect(wallet.status).toBe(201);
+      expect((await wallet.json()).owner_id).toBe('dev');
     } finally {
       process.kill(-supervisor.pgid, 'SIGINT'); // Ctrl-C
     }

@@ -6,7 +6,7 @@ import { requestPayment } from '../app/payments/payment.commands.ts';
 import type { WorkerDeps } from '../workers/deps.ts';
 import { createTaskList, crontab } from '../workers/tasks/index.ts';
 import { paymentsDueForReconciliation } from '../workers/tasks/maintenance/reconcile-gateway.ts';
-import { startTestApp } from './helpers/app.ts';
+import { startTestApp, TEST_OWNER } from './helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { makeWallet } from './helpers/factories.ts';
 import { request } from './helpers/http.ts';
@@ -119,9 +119,9 @@ describe('stuck payments (payment__redrive_stuck, audit__stuck_payments)', () =>
 
 describe('idempotency key expiry (idempotency__prune)', () => {
   it('keeps a key until its expiry and forgets it just after', async () => {
-    await sql`insert into idempotency_keys (scope, key, request_hash, status, claim_token, locked_until,
+    await sql`insert into idempotency_keys (owner_id, scope, key, request_hash, status, claim_token, locked_until,
                                             response_status, response_body, completed_at, expires_at)
-              values ('test', 'expiring', 'h', 'COMPLETED', gen_random_uuid(), ${T}::timestamptz,
+              values (${TEST_OWNER}, 'test', 'expiring', 'h', 'COMPLETED', gen_random_uuid(), ${T}::timestamptz,
                       201, '{}'::jsonb, ${T}::timestamptz, ${T}::timestamptz)`.execute(database.db);
     const kept = async () =>
       (
@@ -280,7 +280,16 @@ async function paymentWithoutJob(
 ) {
   const p = await requestPayment(
     trx,
-    { walletId, serviceId: 's', amount: 100, currency: 'USD', description: null, metadata: {}, traceId },
+    {
+      ownerId: TEST_OWNER,
+      walletId,
+      serviceId: 's',
+      amount: 100,
+      currency: 'USD',
+      description: null,
+      metadata: {},
+      traceId,
+    },
     { jobMaxAttempts: 3, webhookDeadlineSeconds: 2, unknownRetryMaxSeconds: 60 },
   );
   await sql`select graphile_worker.remove_job(${`payment__fraud_check:${p.id}`})`.execute(trx);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from './helpers/app.ts';
+import { startTestApp, TEST_OWNER, type TestApp } from './helpers/app.ts';
 import { idem, request } from './helpers/http.ts';
 
 let app: TestApp;
@@ -14,16 +14,16 @@ const api = (method: string, path: string, options?: Parameters<typeof request>[
   request(app.baseUrl, method, path, options);
 
 async function newWallet(currency = 'USD') {
-  const res = await api('POST', '/wallets', { body: { owner_id: 'alice', currency } });
+  const res = await api('POST', '/wallets', { body: { currency } });
   expect(res.status).toBe(201);
   return res.body as { id: string; balance: number; version: number };
 }
 
 describe('wallets API', () => {
   it('creates a wallet with a zero balance at version 1 and returns it by id', async () => {
-    const created = await api('POST', '/wallets', { body: { owner_id: 'alice', currency: 'EUR' } });
+    const created = await api('POST', '/wallets', { body: { currency: 'EUR' } });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ owner_id: 'alice', currency: 'EUR', balance: 0, version: 1 });
+    expect(created.body).toMatchObject({ owner_id: TEST_OWNER, currency: 'EUR', balance: 0, version: 1 });
     expect(created.body.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(new Date(created.body.created_at).toISOString()).toBe(created.body.created_at);
 
@@ -71,7 +71,7 @@ describe('wallets API', () => {
   it('carries a W3C traceparent trace id into the events it causes', async () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const res = await api('POST', '/wallets', {
-      body: { owner_id: 'tracer', currency: 'USD' },
+      body: { currency: 'USD' },
       headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
     });
     expect(res.headers.get('x-trace-id')).toBe(traceId);

@@ -5,6 +5,7 @@ import type { Trx } from '../app/db/database.ts';
 import { recordEvent } from '../app/events/record-event.ts';
 import { changePayment } from '../app/payments/payment.aggregate.ts';
 import { requestPayment } from '../app/payments/payment.commands.ts';
+import { TEST_OWNER } from './helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { makeWallet } from './helpers/factories.ts';
 
@@ -206,6 +207,7 @@ describe('a payment transition (payment__change)', () => {
       requestPayment(
         trx,
         {
+          ownerId: TEST_OWNER,
           walletId: wallet.id,
           serviceId: 'svc',
           amount: 100,

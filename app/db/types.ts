@@ -57,6 +57,7 @@ export interface OutboxTable {
 }
 
 export interface IdempotencyKeyTable {
+  owner_id: string;
   scope: string;
   key: string;
   request_hash: string;
@@ -106,6 +107,8 @@ export type Provider = 'alpha' | 'beta';
 export interface PaymentTable {
   id: string;
   wallet_id: string;
+  /** The wallet's owner (foreign key payment_wallet_owner): every caller's read filters on it. */
+  owner_id: string;
   service_id: string;
   amount: number;
   currency: string;
@@ -255,7 +258,22 @@ export interface AuditRunTable {
   details: ColumnType<Record<string, number>, string, string>;
 }
 
+export type ApiKeyScope = 'read' | 'write';
+
+export interface ApiKeyTable {
+  id: string;
+  prefix: string;
+  key_hash: Buffer;
+  owner_id: string;
+  scopes: ApiKeyScope[];
+  description: string | null;
+  created_at: Timestamp;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
 export interface DB {
+  api_keys: ApiKeyTable;
   audit_runs: AuditRunTable;
   relay_progress: RelayProgressTable;
   relay_quarantine: RelayQuarantineTable;

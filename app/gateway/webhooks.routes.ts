@@ -161,6 +161,7 @@ openApiRegistry.registerPath({
   path: '/webhooks/gateway/{provider}',
   tags: ['webhooks'],
   summary: 'Charge outcomes from the payment gateway (signed)',
+  security: [],
   request: {
     params: z.object({ provider: z.enum(['alpha', 'beta']) }),
     headers: z.object({ 'gateway-signature': z.string().openapi({ example: 't=1732350000,v1=5f2b…' }) }),

@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { type RequestHandler, Router } from 'express';
 import { sql } from 'kysely';
 import { Unauthorized } from '../errors.ts';
+import { apiKeysRouter } from './api-keys.routes.ts';
 import { deadLettersRouter } from './dead-letters.routes.ts';
 import type { AppDeps } from './deps.ts';
 import { openApiRegistry, problemResponses } from './openapi.ts';
@@ -14,6 +15,7 @@ export function adminRouter(deps: AppDeps): Router {
   router.use(requireBearer(config.ADMIN_TOKEN));
 
   router.use(deadLettersRouter(deps));
+  router.use(apiKeysRouter(deps));
 
   // Runs every audit now (and stores the run, as the scheduled check does).
   router.get('/audit', async (_req, res) => {

@@ -8,12 +8,16 @@ import { httpRequestDuration, registry } from '../observability/metrics.ts';
 import { paymentsRouter } from '../payments/payments.routes.ts';
 import { walletsRouter } from '../wallets/wallets.routes.ts';
 import { adminRouter } from './admin.ts';
+import { authenticate, rateLimit, requireScope } from './callers.ts';
 import type { ApiDeps } from './deps.ts';
 import { healthRouter } from './health.ts';
 import { openApiDocument } from './openapi.ts';
 import { problemHandler } from './problem.ts';
 import { requestIdFrom, traceIdFrom } from './request-context.ts';
 import { findUnfitJson } from './validation.ts';
+
+/** What callers reach with an API key (docs/security.md); the rest is public, signed or admin. */
+const CALLER_PATHS = ['/wallets', '/payments'];
 
 /**
  * The HTTP application: cross-cutting concerns once, then one router per resource.
@@ -35,12 +39,21 @@ export function createApp(deps: ApiDeps): Express {
         res.setHeader('X-Request-Id', id);
         return id;
       },
-      customProps: (req) => ({ traceId: (req as express.Request).traceId }),
+      // The key's prefix and owner, never the key: the Authorization header is not logged.
+      customProps: (req) => {
+        const { traceId, caller } = req as express.Request;
+        return caller
+          ? { traceId, keyPrefix: `wpk_${caller.keyPrefix}`, ownerId: caller.ownerId }
+          : { traceId };
+      },
       autoLogging: { ignore: (req) => req.url === '/metrics' || (req.url ?? '').startsWith('/health') },
       serializers: { req: (req) => ({ id: req.id, method: req.method, url: req.url }) },
     }),
   );
   app.use(measureDuration());
+  // Callers first, before their bodies are even read: without a valid key a request is 401 whatever
+  // it carries, and a refused request (401, 403, 429) costs no parsing and changes nothing.
+  app.use(CALLER_PATHS, authenticate(deps.db), requireScope(), rateLimit(deps.pool, deps.config));
 
   app.use(requireJsonBodies());
   app.use(
@@ -65,10 +78,10 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/docs', swaggerUi.serve, swaggerUi.setup(undefined, { swaggerOptions: { url: '/openapi.json' } }));
 
   app.use(healthRouter(deps));
-  app.use(walletsRouter(deps));
-  app.use(paymentsRouter(deps));
+  // The gateway authenticates by signature, operators by the admin token; everyone else by API key.
   app.use(webhooksRouter(deps));
   app.use('/admin', adminRouter(deps));
+  app.use(walletsRouter(deps), paymentsRouter(deps));
 
   app.use((req) => {
     throw new RouteNotFound(req.method, req.path);

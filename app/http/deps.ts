@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/database.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -15,6 +16,8 @@ export interface AppDeps {
 
 /** The API's dependencies: AppDeps plus what payments need (Prefer: wait, saga job options). */
 export interface ApiDeps extends AppDeps {
+  /** The same pool as `db`, for the rate limiter's store. */
+  pool: pg.Pool;
   waiter: PaymentWaiter;
   saga: SagaOptions;
 }

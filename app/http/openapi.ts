@@ -7,7 +7,18 @@ import { problemSchema, z } from './zod.ts';
  */
 export const openApiRegistry = new OpenAPIRegistry();
 openApiRegistry.register('Problem', problemSchema);
-openApiRegistry.registerComponent('securitySchemes', 'adminToken', { type: 'http', scheme: 'bearer' });
+openApiRegistry.registerComponent('securitySchemes', 'adminToken', {
+  type: 'http',
+  scheme: 'bearer',
+  description: 'The ADMIN_TOKEN of the deployment: operators only (/admin/*).',
+});
+openApiRegistry.registerComponent('securitySchemes', 'apiKey', {
+  type: 'http',
+  scheme: 'bearer',
+  bearerFormat: 'wpk_<prefix>_<secret>',
+  description:
+    'An API key (POST /admin/api-keys, or `npm run keys -- create --owner <owner>`). It acts for its owner; a `read` key may only read.',
+});
 
 export const idempotencyKeyHeaders = z.object({
   'idempotency-key': z.string().min(1).max(255).openapi({
@@ -18,12 +29,14 @@ export const idempotencyKeyHeaders = z.object({
 export function problemResponses(...statuses: number[]) {
   const descriptions: Record<number, string> = {
     400: 'Malformed JSON, or the Idempotency-Key is missing',
-    401: 'Missing or wrong credentials',
+    401: 'Missing, unknown or revoked credentials (UNAUTHENTICATED, with WWW-Authenticate)',
+    403: 'FORBIDDEN, or INSUFFICIENT_SCOPE: a read key on a write',
     404: 'Not found (also for a malformed id)',
     409: 'Conflict (e.g. IDEMPOTENCY_IN_PROGRESS)',
     413: 'Body over 100 kB',
     415: 'Body sent without Content-Type: application/json',
     422: 'Validation failed, or the Idempotency-Key was used with another request',
+    429: "RATE_LIMITED: over the key's rate limit (Retry-After, RateLimit-* headers)",
     503: 'Unavailable',
   };
   return Object.fromEntries(
@@ -48,6 +61,9 @@ export function openApiDocument(): object {
         'Wallets, deposits and payments; every state change is an event relayed to Kafka. See docs/ in the repository.',
     },
     servers: [{ url: '/' }],
+    // Every path needs an API key unless it says otherwise (admin: the admin token; webhooks: none,
+    // they are signed).
+    security: [{ apiKey: [] }],
   });
   return cached;
 }

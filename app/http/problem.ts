@@ -16,6 +16,7 @@ import type { Logger } from '../observability/logger.ts';
  * Unknown errors are logged and answered 500 without internals.
  */
 export function sendProblem(res: Response, error: AppError): void {
+  if (error.headers) res.set(error.headers);
   res
     .status(error.status)
     .type('application/problem+json')

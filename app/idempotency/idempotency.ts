@@ -7,7 +7,9 @@ import { idempotentReplaysTotal } from '../observability/metrics.ts';
 /**
  * Exactly-once commands over HTTP (API contract, "Idempotency").
  *
- * Phase 1, its own short statement: claim (scope, key) as IN_PROGRESS with a lease. A concurrent
+ * A key belongs to its caller's owner and its endpoint (scope): two owners may use the same key.
+ *
+ * Phase 1, its own short statement: claim (owner, scope, key) as IN_PROGRESS with a lease. A concurrent
  * request with the same key finds the claim and gets 409 IDEMPOTENCY_IN_PROGRESS; a different body
  * gets 422 IDEMPOTENCY_KEY_REUSED; a finished one is replayed.
  * Phase 2, the command's own transaction: the effects and the stored response commit together, and
@@ -36,19 +38,28 @@ export function idempotencyOptionsFrom(config: {
   };
 }
 
+export interface IdempotencyClaim {
+  /** The caller's owner: keys of different owners never meet. */
+  owner: string;
+  /** The endpoint, e.g. `POST /payments`. */
+  scope: string;
+  key: string;
+  hash: string;
+}
+
 export async function runIdempotent(
   db: Db,
   options: IdempotencyOptions,
-  claim: { scope: string; key: string; hash: string },
+  claim: IdempotencyClaim,
   command: (trx: Trx) => Promise<{ status: number; body: unknown }>,
 ): Promise<IdempotentResponse> {
   const token = randomUUID();
   const claimed = await sql<{ claim_token: string }>`
-    insert into idempotency_keys (scope, key, request_hash, status, claim_token, locked_until, expires_at)
-    values (${claim.scope}, ${claim.key}, ${claim.hash}, 'IN_PROGRESS', ${token},
+    insert into idempotency_keys (owner_id, scope, key, request_hash, status, claim_token, locked_until, expires_at)
+    values (${claim.owner}, ${claim.scope}, ${claim.key}, ${claim.hash}, 'IN_PROGRESS', ${token},
             now() + make_interval(secs => ${options.leaseSeconds}),
             now() + make_interval(hours => ${options.retentionHours}))
-    on conflict (scope, key) do update
+    on conflict (owner_id, scope, key) do update
       set claim_token = excluded.claim_token, locked_until = excluded.locked_until
       where idempotency_keys.status = 'IN_PROGRESS'
         and idempotency_keys.locked_until < now()
@@ -68,6 +79,7 @@ export async function runIdempotent(
           response_body: JSON.stringify(result.body),
           completed_at: sql<Date>`now()`,
         })
+        .where('owner_id', '=', claim.owner)
         .where('scope', '=', claim.scope)
         .where('key', '=', claim.key)
         .where('claim_token', '=', token)
@@ -79,6 +91,7 @@ export async function runIdempotent(
   } catch (err) {
     await db
       .deleteFrom('idempotency_keys')
+      .where('owner_id', '=', claim.owner)
       .where('scope', '=', claim.scope)
       .where('key', '=', claim.key)
       .where('claim_token', '=', token)
@@ -89,13 +102,11 @@ export async function runIdempotent(
   }
 }
 
-async function answerExisting(
-  db: Db,
-  claim: { scope: string; key: string; hash: string },
-): Promise<IdempotentResponse> {
+async function answerExisting(db: Db, claim: IdempotencyClaim): Promise<IdempotentResponse> {
   const row = await db
     .selectFrom('idempotency_keys')
     .select(['request_hash', 'status', 'response_status', 'response_body'])
+    .where('owner_id', '=', claim.owner)
     .where('scope', '=', claim.scope)
     .where('key', '=', claim.key)
     .executeTakeFirst();

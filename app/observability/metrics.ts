@@ -37,6 +37,12 @@ export const walletDepositedAmountTotal = new client.Counter({
   registers: [registry],
 });
 
+export const rateLimitedTotal = new client.Counter({
+  name: 'http_rate_limited_total',
+  help: 'Requests refused with 429 because their API key was over its rate limit',
+  registers: [registry],
+});
+
 export const idempotentReplaysTotal = new client.Counter({
   name: 'idempotent_replays_total',
   help: 'Requests answered from a stored idempotent response',

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Trx } from '../db/database.ts';
 import { AppError, WalletNotFound } from '../errors.ts';
-import { findWalletById } from '../wallets/wallet.repository.ts';
+import { findOwnedWallet } from '../wallets/wallet.repository.ts';
 import { changePayment } from './payment.aggregate.ts';
 import { insertPayment, type PaymentRow } from './payment.repository.ts';
 import { SAGA_TASKS, type SagaOptions, sagaJob } from './saga-jobs.ts';
@@ -18,6 +18,8 @@ export class CurrencyMismatch extends AppError {
 }
 
 export interface PaymentRequest {
+  /** The caller's owner: only a wallet of theirs can pay. */
+  ownerId: string;
   walletId: string;
   serviceId: string;
   amount: number;
@@ -36,7 +38,7 @@ export async function requestPayment(
   input: PaymentRequest,
   opts: SagaOptions,
 ): Promise<PaymentRow> {
-  const wallet = await findWalletById(trx, input.walletId);
+  const wallet = await findOwnedWallet(trx, input.ownerId, input.walletId);
   if (!wallet) throw new WalletNotFound(input.walletId);
   if (wallet.currency !== input.currency) throw new CurrencyMismatch(wallet.currency, input.currency);
 
@@ -44,6 +46,7 @@ export async function requestPayment(
   const created = await insertPayment(trx, {
     id,
     wallet_id: wallet.id,
+    owner_id: wallet.owner_id,
     service_id: input.serviceId,
     amount: input.amount,
     currency: input.currency,

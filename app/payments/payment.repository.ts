@@ -19,6 +19,27 @@ export function findPaymentById(db: Db | Trx, id: string): Promise<PaymentRow | 
   return db.selectFrom('payments').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/** The payment if it exists and belongs to `ownerId`: another owner's payment is not found. */
+export function findOwnedPayment(db: Db | Trx, ownerId: string, id: string): Promise<PaymentRow | undefined> {
+  return db
+    .selectFrom('payments')
+    .selectAll()
+    .where('id', '=', id)
+    .where('owner_id', '=', ownerId)
+    .executeTakeFirst();
+}
+
+/** lockPaymentById, for the payment's owner only. */
+export function lockOwnedPayment(trx: Trx, ownerId: string, id: string): Promise<PaymentRow | undefined> {
+  return trx
+    .selectFrom('payments')
+    .selectAll()
+    .where('id', '=', id)
+    .where('owner_id', '=', ownerId)
+    .forNoKeyUpdate()
+    .executeTakeFirst();
+}
+
 export function insertPayment(
   trx: Trx,
   payment: Omit<
@@ -40,6 +61,7 @@ export type ListedPayment = PaymentRow & { cursor_at: string };
 export function listPayments(
   db: Db,
   filter: {
+    ownerId: string;
     walletId?: string;
     status?: PaymentStatus;
     limit: number;
@@ -52,6 +74,7 @@ export function listPayments(
     .select(
       sql<string>`to_char(created_at at time zone 'UTC', ${sql.lit(CURSOR_TIME_FORMAT)})`.as('cursor_at'),
     );
+  query = query.where('owner_id', '=', filter.ownerId);
   if (filter.walletId) query = query.where('wallet_id', '=', filter.walletId);
   if (filter.status) query = query.where('status', '=', filter.status);
   if (filter.before) {
@@ -70,11 +93,12 @@ export function listPayments(
  * envelopes in commit order. Each side has its index (event_version_unique, and
  * events_wallet_payment_id from migration 0011): nothing else in the event store is read.
  */
-export function paymentEventsQuery(paymentId: string) {
+export function paymentEventsQuery(ownerId: string, paymentId: string) {
   return sql<{ envelope: unknown }>`
     select event__envelope(e) as envelope from events e
-     where e.aggregate_id = ${paymentId}::uuid
-        or (e.aggregate_type = 'wallet' and e.data ->> 'payment_id' = ${paymentId})
+     where (e.aggregate_id = ${paymentId}::uuid
+            or (e.aggregate_type = 'wallet' and e.data ->> 'payment_id' = ${paymentId}))
+       and exists (select 1 from payments p where p.id = ${paymentId}::uuid and p.owner_id = ${ownerId})
      order by e.position`;
 }
 

@@ -1,4 +1,5 @@
 import { type Request, Router } from 'express';
+import { callerOf } from '../http/callers.ts';
 import { decodeTimeCursor, encodeTimeCursor } from '../http/cursor.ts';
 import type { AppDeps } from '../http/deps.ts';
 import { idempotencyKeyHeaders, openApiRegistry, problemResponses } from '../http/openapi.ts';
@@ -10,7 +11,7 @@ import { isSettled } from './payment.aggregate.ts';
 import { requestPayment } from './payment.commands.ts';
 import { paymentCreatedTotal } from './payment.metrics.ts';
 import {
-  findPaymentById,
+  findOwnedPayment,
   listPayments,
   listRefunds,
   listSteps,
@@ -64,33 +65,35 @@ export function paymentsRouter(deps: AppDeps & { waiter: PaymentWaiter; saga: Sa
   const idempotency = idempotencyOptionsFrom(config);
   const notFound = (raw: string) => new PaymentNotFound(raw);
 
+  const claimOf = (req: Request, scope: string) => ({
+    owner: callerOf(req).ownerId,
+    scope,
+    key: idempotencyKeyOf(req, true) as string,
+    hash: requestHash(req),
+  });
   const viewOf = async (payment: PaymentRow) =>
     paymentView(payment, await listSteps(db, [payment.id]), await listRefunds(db, [payment.id]));
 
   router.post('/payments', async (req, res) => {
     const body = parseBody(createPaymentBody, req);
-    const key = idempotencyKeyOf(req, true) as string;
-    const result = await runIdempotent(
-      db,
-      idempotency,
-      { scope: 'POST /payments', key, hash: requestHash(req) },
-      async (trx) => {
-        const payment = await requestPayment(
-          trx,
-          {
-            walletId: body.wallet_id,
-            serviceId: body.service_id,
-            amount: body.amount,
-            currency: body.currency,
-            description: body.description ?? null,
-            metadata: body.metadata ?? {},
-            traceId: req.traceId,
-          },
-          saga,
-        );
-        return { status: 202, body: paymentView(payment, []) };
-      },
-    );
+    const ownerId = callerOf(req).ownerId;
+    const result = await runIdempotent(db, idempotency, claimOf(req, 'POST /payments'), async (trx) => {
+      const payment = await requestPayment(
+        trx,
+        {
+          ownerId,
+          walletId: body.wallet_id,
+          serviceId: body.service_id,
+          amount: body.amount,
+          currency: body.currency,
+          description: body.description ?? null,
+          metadata: body.metadata ?? {},
+          traceId: req.traceId,
+        },
+        saga,
+      );
+      return { status: 202, body: paymentView(payment, []) };
+    });
     if (result.replayed) res.set('Idempotent-Replayed', 'true');
     else paymentCreatedTotal.inc();
 
@@ -106,15 +109,15 @@ export function paymentsRouter(deps: AppDeps & { waiter: PaymentWaiter; saga: Sa
     res.on('close', () => {
       gone = true;
     });
-    let payment = await findPaymentById(db, created.id);
+    let payment = await findOwnedPayment(db, ownerId, created.id);
     while (payment && !isSettled(payment.status) && !gone && !waiter.closed && Date.now() < deadline) {
       const waiting = waiter.wait(created.id, deadline - Date.now());
       res.once('close', waiting.cancel);
       // Re-read after registering: a settlement just before the registration is not missed.
-      payment = await findPaymentById(db, created.id);
+      payment = await findOwnedPayment(db, ownerId, created.id);
       if (payment && !isSettled(payment.status)) {
         await waiting.done;
-        payment = await findPaymentById(db, created.id);
+        payment = await findOwnedPayment(db, ownerId, created.id);
       }
       waiting.cancel();
       res.off('close', waiting.cancel);
@@ -126,7 +129,7 @@ export function paymentsRouter(deps: AppDeps & { waiter: PaymentWaiter; saga: Sa
 
   router.get('/payments/:id', async (req, res) => {
     const id = parseId(req.params.id, notFound);
-    const payment = await findPaymentById(db, id);
+    const payment = await findOwnedPayment(db, callerOf(req).ownerId, id);
     if (!payment) throw new PaymentNotFound(id);
     res.json(await viewOf(payment));
   });
@@ -135,6 +138,7 @@ export function paymentsRouter(deps: AppDeps & { waiter: PaymentWaiter; saga: Sa
     const query = parseQuery(listQuery, req);
     const before = decodeTimeCursor(query.cursor);
     const rows = await listPayments(db, {
+      ownerId: callerOf(req).ownerId,
       walletId: query.wallet_id,
       status: query.status,
       limit: query.limit,
@@ -152,23 +156,24 @@ export function paymentsRouter(deps: AppDeps & { waiter: PaymentWaiter; saga: Sa
 
   router.get('/payments/:id/events', async (req, res) => {
     const id = parseId(req.params.id, notFound);
-    if (!(await findPaymentById(db, id))) throw new PaymentNotFound(id);
-    const { rows } = await paymentEventsQuery(id).execute(db);
+    const ownerId = callerOf(req).ownerId;
+    if (!(await findOwnedPayment(db, ownerId, id))) throw new PaymentNotFound(id);
+    const { rows } = await paymentEventsQuery(ownerId, id).execute(db);
     res.json({ items: rows.map((r) => r.envelope) });
   });
 
   router.post('/payments/:id/refunds', async (req, res) => {
     const paymentId = parseId(req.params.id, notFound);
     const body = parseBody(refundBody, req);
-    const key = idempotencyKeyOf(req, true) as string;
+    const ownerId = callerOf(req).ownerId;
     const result = await runIdempotent(
       db,
       idempotency,
-      { scope: 'POST /payments/:id/refunds', key, hash: requestHash(req) },
+      claimOf(req, 'POST /payments/:id/refunds'),
       async (trx) => {
         const refund = await requestRefund(
           trx,
-          { paymentId, amount: body.amount, reason: body.reason ?? null, traceId: req.traceId },
+          { ownerId, paymentId, amount: body.amount, reason: body.reason ?? null, traceId: req.traceId },
           saga,
         );
         return { status: 202, body: refundView(refund) };
@@ -205,7 +210,7 @@ openApiRegistry.registerPath({
       content: { 'application/json': { schema: paymentSchema } },
     },
     202: { description: 'Accepted (PENDING)', content: { 'application/json': { schema: paymentSchema } } },
-    ...problemResponses(400, 404, 409, 413, 415, 422),
+    ...problemResponses(401, 403, 429, 400, 404, 409, 413, 415, 422),
   },
 });
 openApiRegistry.registerPath({
@@ -216,7 +221,7 @@ openApiRegistry.registerPath({
   request: { params: paymentIdParam },
   responses: {
     200: { description: 'The payment', content: { 'application/json': { schema: paymentSchema } } },
-    ...problemResponses(404),
+    ...problemResponses(401, 429, 404),
   },
 });
 openApiRegistry.registerPath({
@@ -234,7 +239,7 @@ openApiRegistry.registerPath({
         },
       },
     },
-    ...problemResponses(422),
+    ...problemResponses(401, 429, 422),
   },
 });
 openApiRegistry.registerPath({
@@ -250,7 +255,7 @@ openApiRegistry.registerPath({
         'application/json': { schema: z.object({ items: z.array(z.record(z.string(), z.unknown())) }) },
       },
     },
-    ...problemResponses(404),
+    ...problemResponses(401, 429, 404),
   },
 });
 openApiRegistry.registerPath({
@@ -268,6 +273,6 @@ openApiRegistry.registerPath({
       description: 'Refund accepted (PENDING)',
       content: { 'application/json': { schema: refundSchema } },
     },
-    ...problemResponses(400, 404, 409, 422),
+    ...problemResponses(401, 403, 429, 400, 404, 409, 422),
   },
 });

@@ -4,7 +4,7 @@ import type { Trx } from '../db/database.ts';
 import { AppError } from '../errors.ts';
 import { moveWalletMoney } from '../wallets/wallet.money.ts';
 import { changePayment } from './payment.aggregate.ts';
-import { lockPaymentById, type PaymentRow, type RefundRow, recordStep } from './payment.repository.ts';
+import { lockOwnedPayment, type PaymentRow, type RefundRow, recordStep } from './payment.repository.ts';
 import { SAGA_TASKS, type SagaOptions } from './saga-jobs.ts';
 
 export class PaymentNotFound extends AppError {
@@ -37,10 +37,10 @@ export class RefundExceedsRemaining extends AppError {
  */
 export async function requestRefund(
   trx: Trx,
-  input: { paymentId: string; amount?: number; reason: string | null; traceId: string },
+  input: { ownerId: string; paymentId: string; amount?: number; reason: string | null; traceId: string },
   opts: SagaOptions,
 ): Promise<RefundRow> {
-  const payment = await lockPaymentById(trx, input.paymentId);
+  const payment = await lockOwnedPayment(trx, input.ownerId, input.paymentId);
   if (!payment) throw new PaymentNotFound(input.paymentId);
   if (payment.status !== 'COMPLETED' && payment.status !== 'PARTIALLY_REFUNDED') {
     throw new PaymentNotRefundable(payment.status);

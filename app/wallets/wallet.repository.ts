@@ -18,6 +18,16 @@ export function findWalletById(db: Db, id: string): Promise<WalletRow | undefine
   return db.selectFrom('wallets').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+/** The wallet if it exists and belongs to `ownerId`: another owner's wallet is not found. */
+export function findOwnedWallet(db: Db | Trx, ownerId: string, id: string): Promise<WalletRow | undefined> {
+  return db
+    .selectFrom('wallets')
+    .selectAll()
+    .where('id', '=', id)
+    .where('owner_id', '=', ownerId)
+    .executeTakeFirst();
+}
+
 export function insertWallet(
   trx: Trx,
   wallet: Pick<WalletRow, 'id' | 'owner_id' | 'currency' | 'version'>,
@@ -57,11 +67,18 @@ export function findLedgerEntryBySource(
 /** Newest first; `beforeSeq` is the cursor (exclusive). Fetches one extra row to know if more exist. */
 export function listLedgerEntries(
   db: Db,
+  ownerId: string,
   walletId: string,
   limit: number,
   beforeSeq?: number,
 ): Promise<LedgerEntryRow[]> {
-  let query = db.selectFrom('ledger_entries').selectAll().where('wallet_id', '=', walletId);
+  let query = db
+    .selectFrom('ledger_entries')
+    .selectAll()
+    .where('wallet_id', '=', walletId)
+    .where(({ exists, selectFrom }) =>
+      exists(selectFrom('wallets').select('id').where('id', '=', walletId).where('owner_id', '=', ownerId)),
+    );
   if (beforeSeq !== undefined) query = query.where('seq', '<', beforeSeq);
   return query
     .orderBy('seq', 'desc')

@@ -1,5 +1,6 @@
 import { type Request, type Response, Router } from 'express';
-import { WalletNotFound } from '../errors.ts';
+import { Forbidden, WalletNotFound } from '../errors.ts';
+import { callerOf } from '../http/callers.ts';
 import { decodeCursor, pageQuerySchema, toPage } from '../http/cursor.ts';
 import type { AppDeps } from '../http/deps.ts';
 import { idempotencyKeyHeaders, openApiRegistry, problemResponses } from '../http/openapi.ts';
@@ -9,12 +10,13 @@ import { idempotencyOptionsFrom, runIdempotent } from '../idempotency/idempotenc
 import { idempotencyKeyOf, requestHash } from '../idempotency/request-identity.ts';
 import { walletDepositedAmountTotal, walletDepositsTotal } from '../observability/metrics.ts';
 import { createWallet, depositToWallet } from './wallet.commands.ts';
-import { findWalletById, listLedgerEntries } from './wallet.repository.ts';
+import { findOwnedWallet, listLedgerEntries } from './wallet.repository.ts';
 import { ledgerEntrySchema, ledgerEntryView, walletSchema, walletView } from './wallet.views.ts';
 
 const createWalletBody = z
   .strictObject({
-    owner_id: z.string().min(1).max(128).openapi({ example: 'user-42' }),
+    // The owner is the caller's key's owner; sent, it must be that owner.
+    owner_id: z.string().min(1).max(128).optional().openapi({ example: 'user-42' }),
     currency: currencySchema,
   })
   .openapi('CreateWallet');
@@ -35,9 +37,14 @@ export function walletsRouter({ db, config }: AppDeps): Router {
   // The Idempotency-Key is optional here (the contract does not require it); when sent, it holds.
   router.post('/wallets', async (req: Request, res: Response) => {
     const body = parseBody(createWalletBody, req);
+    const ownerId = callerOf(req).ownerId;
+    if (body.owner_id !== undefined && body.owner_id !== ownerId)
+      throw new Forbidden(
+        `This key acts for owner "${ownerId}"; it cannot create a wallet for another owner.`,
+      );
     const command = async (trx: Parameters<Parameters<typeof runIdempotent>[3]>[0]) => {
       const wallet = await createWallet(trx, {
-        ownerId: body.owner_id,
+        ownerId,
         currency: body.currency,
         traceId: req.traceId,
       });
@@ -45,14 +52,19 @@ export function walletsRouter({ db, config }: AppDeps): Router {
     };
     const key = idempotencyKeyOf(req, false);
     const result = key
-      ? await runIdempotent(db, idempotency, { scope: 'POST /wallets', key, hash: requestHash(req) }, command)
+      ? await runIdempotent(
+          db,
+          idempotency,
+          { owner: ownerId, scope: 'POST /wallets', key, hash: requestHash(req) },
+          command,
+        )
       : { ...(await db.transaction().execute(command)), replayed: false };
     send(res, result);
   });
 
   router.get('/wallets/:id', async (req, res) => {
     const id = parseId(req.params.id, (raw) => new WalletNotFound(raw));
-    const wallet = await findWalletById(db, id);
+    const wallet = await findOwnedWallet(db, callerOf(req).ownerId, id);
     if (!wallet) throw new WalletNotFound(id);
     res.json(walletView(wallet));
   });
@@ -61,11 +73,14 @@ export function walletsRouter({ db, config }: AppDeps): Router {
     const walletId = parseId(req.params.id, (raw) => new WalletNotFound(raw));
     const body = parseBody(depositBody, req);
     const key = idempotencyKeyOf(req, true) as string;
+    const ownerId = callerOf(req).ownerId;
     const result = await runIdempotent(
       db,
       idempotency,
-      { scope: 'POST /wallets/:id/deposits', key, hash: requestHash(req) },
+      { owner: ownerId, scope: 'POST /wallets/:id/deposits', key, hash: requestHash(req) },
       async (trx) => {
+        // The owner never changes: checked here, it holds for the deposit in this transaction.
+        if (!(await findOwnedWallet(trx, ownerId, walletId))) throw new WalletNotFound(walletId);
         const { wallet, entry } = await depositToWallet(trx, {
           walletId,
           amount: body.amount,
@@ -92,8 +107,9 @@ export function walletsRouter({ db, config }: AppDeps): Router {
     const walletId = parseId(req.params.id, (raw) => new WalletNotFound(raw));
     const query = parseQuery(pageQuerySchema, req);
     const before = decodeCursor(query.cursor);
-    if (!(await findWalletById(db, walletId))) throw new WalletNotFound(walletId);
-    const rows = await listLedgerEntries(db, walletId, query.limit, before);
+    const ownerId = callerOf(req).ownerId;
+    if (!(await findOwnedWallet(db, ownerId, walletId))) throw new WalletNotFound(walletId);
+    const rows = await listLedgerEntries(db, ownerId, walletId, query.limit, before);
     res.json(toPage(rows, query.limit, (r) => r.seq, ledgerEntryView));
   });
 
@@ -113,7 +129,7 @@ openApiRegistry.registerPath({
   request: { body: { content: { 'application/json': { schema: createWalletBody } } } },
   responses: {
     201: { description: 'Created', content: { 'application/json': { schema: walletSchema } } },
-    ...problemResponses(400, 415, 422),
+    ...problemResponses(401, 403, 429, 400, 415, 422),
   },
 });
 openApiRegistry.registerPath({
@@ -124,7 +140,7 @@ openApiRegistry.registerPath({
   request: { params: walletIdParam },
   responses: {
     200: { description: 'The wallet', content: { 'application/json': { schema: walletSchema } } },
-    ...problemResponses(404),
+    ...problemResponses(401, 429, 404),
   },
 });
 openApiRegistry.registerPath({
@@ -144,7 +160,7 @@ openApiRegistry.registerPath({
         'application/json': { schema: z.object({ wallet: walletSchema, entry: ledgerEntrySchema }) },
       },
     },
-    ...problemResponses(400, 404, 409, 413, 415, 422),
+    ...problemResponses(401, 403, 429, 400, 404, 409, 413, 415, 422),
   },
 });
 openApiRegistry.registerPath({
@@ -162,6 +178,6 @@ openApiRegistry.registerPath({
         },
       },
     },
-    ...problemResponses(404, 422),
+    ...problemResponses(401, 429, 404, 422),
   },
 });

@@ -1,6 +1,7 @@
 import type { Database } from '../../app/db/database.ts';
 import { createWallet, depositToWallet } from '../../app/wallets/wallet.commands.ts';
 import type { WalletRow } from '../../app/wallets/wallet.repository.ts';
+import { TEST_OWNER } from './app.ts';
 
 /** Real rows through the real commands, with sparse overrides. */
 export async function makeWallet(
@@ -9,7 +10,7 @@ export async function makeWallet(
 ): Promise<WalletRow> {
   return database.db.transaction().execute(async (trx) => {
     const wallet = await createWallet(trx, {
-      ownerId: overrides.ownerId ?? 'owner-1',
+      ownerId: overrides.ownerId ?? TEST_OWNER,
       currency: overrides.currency ?? 'USD',
       traceId: 'test-trace',
     });

@@ -26,6 +26,8 @@ export interface FuzzContext {
   walletIds: string[];
   paymentIds: string[];
   adminToken: string;
+  /** A read-write API key of the owner of walletIds and paymentIds. */
+  apiKey: string;
   secrets: { alpha: string; beta: string };
 }
 
@@ -460,7 +462,12 @@ export function fuzzRequest(ctx: FuzzContext): fc.Arbitrary<FuzzRequest> {
         key: idempotencyKey,
         alias: fc.boolean(),
         prefer,
-        admin: fc.constantFrom('right', 'wrong', 'none'),
+        // Mostly the right credential, so that hostile input also reaches what lies behind it.
+        admin: fc.oneof(
+          { arbitrary: fc.constant('right'), weight: 4 },
+          { arbitrary: fc.constant('wrong'), weight: 1 },
+          { arbitrary: fc.constant('none'), weight: 1 },
+        ),
         signed: fc.boolean(),
         traceparent: fc.option(
           fc.oneof(headerSafe, fc.constant('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01')),
@@ -486,7 +493,9 @@ export function fuzzRequest(ctx: FuzzContext): fc.Arbitrary<FuzzRequest> {
         if (r.body !== undefined && r.contentType) headers['content-type'] = r.contentType;
         if (r.key !== undefined) headers[r.alias ? 'x-idempotent-key' : 'idempotency-key'] = r.key;
         if (r.prefer) headers.prefer = r.prefer;
-        if (r.admin === 'right') headers.authorization = `Bearer ${ctx.adminToken}`;
+        // The admin token on /admin, an API key anywhere else (webhooks ignore both).
+        const credential = op.template.startsWith('/admin') ? ctx.adminToken : ctx.apiKey;
+        if (r.admin === 'right') headers.authorization = `Bearer ${credential}`;
         if (r.admin === 'wrong') headers.authorization = 'Bearer not-the-token-0123456789';
         if (r.traceparent) headers.traceparent = r.traceparent;
         if (r.requestId) headers['x-request-id'] = r.requestId;

@@ -1,4 +1,20 @@
-/** A small JSON client over fetch, for black-box tests against the contract. */
+/**
+ * A small JSON client over fetch, for black-box tests against the contract. A test client is
+ * signed in: requests to an API carry the key registered for its base URL (useApiKey, done by
+ * startTestApp), unless the request names another (`key`) or none (`key: null`).
+ */
+const keysByBaseUrl = new Map<string, string>();
+
+export function useApiKey(baseUrl: string, key: string): void {
+  keysByBaseUrl.set(baseUrl, key);
+}
+
+/** The Authorization header of `key`, or of the key registered for `baseUrl`. */
+export function authHeader(baseUrl: string, key?: string | null): Record<string, string> {
+  const k = key === undefined ? keysByBaseUrl.get(baseUrl) : key;
+  return k ? { authorization: `Bearer ${k}` } : {};
+}
+
 export interface JsonResponse<T = any> {
   status: number;
   headers: Headers;
@@ -9,9 +25,15 @@ export async function request<T = any>(
   baseUrl: string,
   method: string,
   path: string,
-  options: { body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+  options: {
+    body?: unknown;
+    rawBody?: string;
+    headers?: Record<string, string>;
+    /** An API key for this request; null: none (default: the one registered for baseUrl). */
+    key?: string | null;
+  } = {},
 ): Promise<JsonResponse<T>> {
-  const headers: Record<string, string> = { ...(options.headers ?? {}) };
+  const headers: Record<string, string> = { ...authHeader(baseUrl, options.key), ...(options.headers ?? {}) };
   let body: string | undefined;
   if (options.rawBody !== undefined) body = options.rawBody;
   else if (options.body !== undefined) {
