@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RateLimiterRes } from 'rate-limiter-flexible';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { PostgresClockRateLimiter } from '../app/http/postgres-clock-rate-limiter.ts';
 import { ensureDevApiKey } from '../scripts/lib/dev-api-key.ts';
 import { ADMIN_TOKEN, createTestApiKey, startTestApp, type TestApp } from './helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
@@ -383,6 +385,56 @@ describe('rate limit', () => {
       await Promise.all([a.close(), b.close()]);
       await db.drop();
     }
+  });
+});
+
+describe('rate limit and clocks', () => {
+  /** The limiter of one API host whose clock is `offsetMs` off (Date.now is what the library reads). */
+  async function onHostWithClock<T>(offsetMs: number, fn: (limiter: PostgresClockRateLimiter) => Promise<T>) {
+    const realNow = Date.now.bind(Date);
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + offsetMs);
+    try {
+      return await fn(
+        new PostgresClockRateLimiter({
+          storeClient: database.pool,
+          storeType: 'pool',
+          tableName: 'rate_limits',
+          tableCreated: true,
+          keyPrefix: 'clock-test',
+          points: 5,
+          duration: 1,
+        }),
+      );
+    } finally {
+      clock.mockRestore();
+    }
+  }
+  const outcome = (p: Promise<RateLimiterRes>) =>
+    p.then(
+      (r) => ({ allowed: true, msBeforeNext: r.msBeforeNext }),
+      (r: RateLimiterRes) => ({ allowed: false, msBeforeNext: r.msBeforeNext }),
+    );
+  const TEN_MINUTES = 10 * 60_000;
+
+  it('counts a window by Postgres’s clock: a host ten minutes ahead does not take it for ended', async () => {
+    const key = randomUUID();
+    for (let i = 0; i < 5; i++)
+      expect((await onHostWithClock(0, (l) => outcome(l.consume(key)))).allowed).toBe(true);
+    // With its own clock, this host would find the window ended and start a new one: a 6th allowed.
+    const sixth = await onHostWithClock(TEN_MINUTES, (l) => outcome(l.consume(key)));
+    expect(sixth.allowed).toBe(false);
+    expect(sixth.msBeforeNext).toBeLessThanOrEqual(1000);
+  });
+
+  it('ends a window opened by a host ten minutes ahead a second later for every host (no lockout)', async () => {
+    const key = randomUUID();
+    for (let i = 0; i < 6; i++) await onHostWithClock(TEN_MINUTES, (l) => outcome(l.consume(key)));
+    // Refused now, but for the rest of this second only (with that host's clock: ten minutes).
+    const refused = await onHostWithClock(0, (l) => outcome(l.consume(key)));
+    expect(refused.allowed).toBe(false);
+    expect(refused.msBeforeNext).toBeLessThanOrEqual(1000);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect((await onHostWithClock(0, (l) => outcome(l.consume(key)))).allowed).toBe(true);
   });
 });
 

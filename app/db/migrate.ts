@@ -17,18 +17,24 @@ export const functionsDir = path.join(root, 'db/functions');
  * 3. every file in db/functions/ (CREATE OR REPLACE), in one transaction.
  * Idempotent: running it on an up-to-date database changes nothing.
  */
-export async function migrate(connectionString: string): Promise<void> {
-  await runDbmate(connectionString, ['--wait', '--wait-timeout', '30s', 'up']);
+export async function migrate(
+  connectionString: string,
+  options: {
+    /** Another directory of numbered migrations (a test migrating to an older version first). */
+    migrationsDir?: string;
+  } = {},
+): Promise<void> {
+  await runDbmate(connectionString, ['--wait', '--wait-timeout', '30s', 'up'], options.migrationsDir);
   await runGraphileWorkerMigrations({ connectionString });
   await applyFunctions(connectionString);
 }
 
-async function runDbmate(connectionString: string, args: string[]): Promise<void> {
+async function runDbmate(connectionString: string, args: string[], dir = migrationsDir): Promise<void> {
   const url = new URL(connectionString);
   if (!url.searchParams.has('sslmode')) url.searchParams.set('sslmode', 'disable');
   const child = spawn(
     resolveBinary(),
-    ['--url', url.toString(), '--migrations-dir', migrationsDir, '--no-dump-schema', ...args],
+    ['--url', url.toString(), '--migrations-dir', dir, '--no-dump-schema', ...args],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';

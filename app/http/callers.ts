@@ -1,11 +1,12 @@
 import type { RequestHandler } from 'express';
 import type pg from 'pg';
-import { BurstyRateLimiter, RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
+import { BurstyRateLimiter, RateLimiterRes } from 'rate-limiter-flexible';
 import { authenticateApiKey, type Caller } from '../auth/api-keys.ts';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/database.ts';
 import { InsufficientScope, RateLimited, Unauthenticated } from '../errors.ts';
 import { rateLimitedTotal } from '../observability/metrics.ts';
+import { PostgresClockRateLimiter } from './postgres-clock-rate-limiter.ts';
 
 /**
  * What every caller's request goes through, in this order: who is calling (an API key), whether the
@@ -36,8 +37,8 @@ export function requireScope(): RequestHandler {
  * Per key, shared by every API process: rate-limiter-flexible over Postgres (table rate_limits,
  * migration 0014). A steady RATE_LIMIT_PER_SECOND, and on top of it RATE_LIMIT_BURST requests a
  * minute for bursts. Every answer carries the IETF RateLimit-* headers of the steady limit; over
- * both, 429 RATE_LIMITED with Retry-After. Windows are timed by each API process's clock (the
- * library's store compares its own `Date.now()`): the API hosts' clocks must be in sync.
+ * both, 429 RATE_LIMITED with Retry-After. Windows are timed by Postgres's clock
+ * (PostgresClockRateLimiter), like every other decision about shared state.
  */
 export function rateLimit(
   pool: pg.Pool,
@@ -48,7 +49,13 @@ export function rateLimit(
   // one key is refused without a statement each (it would queue on that key's row and hold the
   // pool that every other caller needs).
   const limit = (keyPrefix: string, points: number, duration: number) =>
-    new RateLimiterPostgres({ ...common, keyPrefix, points, duration, inMemoryBlockOnConsumed: points + 1 });
+    new PostgresClockRateLimiter({
+      ...common,
+      keyPrefix,
+      points,
+      duration,
+      inMemoryBlockOnConsumed: points + 1,
+    });
   const limiter = new BurstyRateLimiter(
     limit('steady', config.RATE_LIMIT_PER_SECOND, 1),
     limit('burst', config.RATE_LIMIT_BURST, 60),
