@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { sql } from 'kysely';
 import { createApiKey, revokeApiKey } from '../app/auth/api-keys.ts';
@@ -15,10 +16,13 @@ import { cpuDelta, cpuSeconds, resetStatements, topStatements } from './lib/benc
 import { type PacedLoadResult, pacedLoad } from './lib/paced-load.ts';
 import { freePort, freePorts, type RoleProcess, spawnRole, waitFor } from './lib/processes.ts';
 
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
 /**
  * `npm run bench`: the whole system on this machine, durability on (fsync, synchronous_commit),
  * measured against the database's own limit in the same run:
- *   baseline pgbench -N (8 clients, 20 s) on the same Postgres instance;
+ *   baseline pgbench -N (8 clients, 20 s) on the same Postgres instance, and the ceiling: the
+ *   payment's necessary SQL alone (scripts/bench/ceiling-payment.pgbench, 3 transactions each);
  *   end-to-end payments/s at saturation (request -> COMPLETED), gateway latency 0 and 50 ms;
  *   POST /payments latency at fixed arrival rates (evenly paced, open loop), and with workers stopped;
  *   job pickup and relay commit-to-ack latency (the processes' own histograms), at light load;
@@ -336,11 +340,17 @@ const pgbenchUrl = Object.assign(new URL(url), { pathname: '/pgbench' }).toStrin
 if (PHASES.has('pgbench')) {
   await database.pool.query('create database pgbench').catch(() => {});
   execFileSync(pgbench, ['-i', '-q', '-s', '8', pgbenchUrl], { stdio: 'ignore' });
+  // The payment's necessary SQL on tables of its own (scripts/bench/ceiling-schema.sql).
+  const ceilingDb = createDatabase(pgbenchUrl, { max: 1, applicationName: 'bench ceiling setup' });
+  await ceilingDb.pool.query(readFileSync(path.join(root, 'scripts/bench/ceiling-schema.sql'), 'utf8'));
+  await ceilingDb.close();
 }
-function runPgbench(): number {
-  const out = execFileSync(pgbench, ['-N', '-n', '-c', '8', '-j', '2', '-T', '20', pgbenchUrl]).toString();
+function runPgbench(args: string[] = ['-N']): number {
+  const out = execFileSync(pgbench, [...args, '-n', '-c', '8', '-j', '2', '-T', '20', pgbenchUrl]).toString();
   return Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1]);
 }
+/** Payments/s of the payment's necessary SQL alone (3 transactions each), the ceiling (issue 14). */
+const runCeiling = () => runPgbench(['-M', 'extended', '-f', path.join(root, 'scripts/bench/ceiling-payment.pgbench')]);
 
 // ---------------------------------------------------------------- profile (BENCH_PROFILE=1)
 /** Postgres backends by what they serve (application_name or backend type), read before each sample. */
@@ -403,6 +413,8 @@ function recordLatency(slot: LatencySlot, r: PacedLoadResult) {
 }
 const results = {
   pgbench: [] as number[],
+  /** Payments/s of the necessary SQL alone (scripts/bench/ceiling-payment.pgbench). */
+  ceiling: [] as number[],
   e2e0: [] as number[],
   e2e50: [] as number[],
   lat: {} as Record<number, LatencySlot>,
@@ -429,6 +441,8 @@ for (let run = 1; run <= RUNS; run++) {
   if (PHASES.has('pgbench')) {
     say(`run ${run}/${RUNS}: pgbench -N`);
     results.pgbench.push(runPgbench());
+    say(`run ${run}/${RUNS}: the payment's necessary SQL (ceiling)`);
+    results.ceiling.push(runCeiling());
   }
   if (PHASES.has('throughput')) {
     say(`run ${run}/${RUNS}: end-to-end throughput, gateway 0 ms`);
@@ -574,14 +588,20 @@ const { rows: counts } = await sql<{ payments: number; events: number; txPerPaym
 const TX_PER_PAYMENT = median(results.txPerPayment);
 const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 const base = median(results.pgbench);
+const ceiling = median(results.ceiling);
 const e2e0 = median(results.e2e0);
 const e2e50 = median(results.e2e50);
 const rows: Array<[string, string, string]> = [
   ['pgbench -N, 8 clients, 20 s (tps)', f(base, 0), 'baseline'],
   [
+    "the payment's necessary SQL, 8 clients, 20 s (payments/s)",
+    f(ceiling, 0),
+    'ceiling: create, debit, complete; 3 transactions each (scripts/bench/ceiling-payment.pgbench)',
+  ],
+  [
     'payments/s end to end, gateway 0 ms',
     f(e2e0),
-    `x ${f(TX_PER_PAYMENT)} tx/payment (commits counted by Postgres) = ${f(e2e0 * TX_PER_PAYMENT, 0)} tx/s = ${f((100 * e2e0 * TX_PER_PAYMENT) / base)}% of pgbench`,
+    `${f((100 * e2e0) / ceiling)}% of the ceiling; x ${f(TX_PER_PAYMENT)} tx/payment (commits counted by Postgres) = ${f(e2e0 * TX_PER_PAYMENT, 0)} tx/s = ${f((100 * e2e0 * TX_PER_PAYMENT) / base)}% of pgbench`,
   ],
   ['payments/s end to end, gateway 50 ms', f(e2e50), `${f((100 * e2e50) / e2e0)}% of the 0 ms figure`],
   ...LATENCY_RATES.map((rate) => {
