@@ -350,7 +350,8 @@ function runPgbench(args: string[] = ['-N']): number {
   return Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(out)?.[1]);
 }
 /** Payments/s of the payment's necessary SQL alone (3 transactions each), the ceiling (issue 14). */
-const runCeiling = () => runPgbench(['-M', 'extended', '-f', path.join(root, 'scripts/bench/ceiling-payment.pgbench')]);
+const runCeiling = () =>
+  runPgbench(['-M', 'extended', '-f', path.join(root, 'scripts/bench/ceiling-payment.pgbench')]);
 
 // ---------------------------------------------------------------- profile (BENCH_PROFILE=1)
 /** Postgres backends by what they serve (application_name or backend type), read before each sample. */
