@@ -388,6 +388,22 @@ async function printProfile(cpu: Map<string, number>, payments: number) {
 }
 
 /** Starts a profile; the function it returns prints it, for the payments made since. */
+/**
+ * CPU ms per payment, split: the system's own (API, workers, relay and every Postgres process but
+ * the bench's own connections) and the stand-ins (the gateway simulator, the mokapi broker). The
+ * bench and its load generator are neither.
+ */
+function cpuShares(cpu: Map<string, number>, payments: number) {
+  let system = 0;
+  let standIns = 0;
+  for (const [group, seconds] of cpu) {
+    if (group === 'gateway-sim' || group === 'mokapi') standIns += seconds;
+    else if (group === 'bench + autocannon' || /^pg: (bench|pgbench)/.test(group)) continue;
+    else system += seconds;
+  }
+  return { system: (system * 1000) / payments, standIns: (standIns * 1000) / payments };
+}
+
 async function startProfile(): Promise<(payments: number) => Promise<void>> {
   await resetStatements(database.pool);
   await readBackendNames();
@@ -422,6 +438,9 @@ const results = {
   apiAlone: { p50: [], p90: [], p97_5: [], p99: [] } as LatencySlot,
   errors: 0,
   scaling: {} as Record<number, number[]>,
+  /** CPU ms per payment in the 0 ms runs: the system's own processes and Postgres, and the stand-ins. */
+  cpuSystem: [] as number[],
+  cpuStandIns: [] as number[],
   /** Commits in the database during a 0 ms run, per payment completed: the whole system's, measured. */
   txPerPayment: [] as number[],
 };
@@ -449,8 +468,15 @@ for (let run = 1; run <= RUNS; run++) {
     say(`run ${run}/${RUNS}: end-to-end throughput, gateway 0 ms`);
     const profile = PROFILE && run === 1 ? await startProfile() : undefined;
     const commits0 = await committedTransactions();
+    await readBackendNames();
+    const cpu0 = cpuSeconds(processGroup);
     const t0 = await throughput(0);
+    await readBackendNames(); // backends that connected meanwhile
+    const cpu = cpuDelta(cpu0, cpuSeconds(processGroup));
     results.txPerPayment.push(((await committedTransactions()) - commits0) / Math.max(1, t0.completed));
+    const shares = cpuShares(cpu, Math.max(1, t0.completed));
+    results.cpuSystem.push(shares.system);
+    results.cpuStandIns.push(shares.standIns);
     await profile?.(t0.completed);
     results.e2e0.push(t0.perSecond);
     say(`run ${run}/${RUNS}: end-to-end throughput, gateway 50 ms`);
@@ -605,6 +631,11 @@ const rows: Array<[string, string, string]> = [
     `${f((100 * e2e0) / ceiling)}% of the ceiling; x ${f(TX_PER_PAYMENT)} tx/payment (commits counted by Postgres) = ${f(e2e0 * TX_PER_PAYMENT, 0)} tx/s = ${f((100 * e2e0 * TX_PER_PAYMENT) / base)}% of pgbench`,
   ],
   ['payments/s end to end, gateway 50 ms', f(e2e50), `${f((100 * e2e50) / e2e0)}% of the 0 ms figure`],
+  [
+    'CPU ms per payment, gateway 0 ms: the system / the stand-ins',
+    `${f(median(results.cpuSystem))} / ${f(median(results.cpuStandIns))}`,
+    "system: API, workers, relay and Postgres (not the bench's connections); stand-ins: gateway simulator, mokapi",
+  ],
   ...LATENCY_RATES.map((rate) => {
     const l = results.lat[rate] ?? { p50: [], p90: [], p97_5: [], p99: [] };
     return [
