@@ -26,11 +26,6 @@ export function hashApiKey(key: string): Buffer {
   return createHash('sha256').update(key).digest();
 }
 
-/** The prefix of a well-formed key (for logs), or undefined. Never logs the secret. */
-export function apiKeyPrefix(key: string): string | undefined {
-  return KEY_FORMAT.exec(key)?.[1];
-}
-
 export async function createApiKey(
   db: Db,
   input: { ownerId: string; scopes?: ApiKeyScope[]; description?: string | null },

@@ -1,10 +1,12 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type pg from 'pg';
 import { BurstyRateLimiter, RateLimiterRes } from 'rate-limiter-flexible';
 import { authenticateApiKey, type Caller } from '../auth/api-keys.ts';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/database.ts';
 import { InsufficientScope, RateLimited, Unauthenticated } from '../errors.ts';
+import type { IdempotencyClaim } from '../idempotency/idempotency.ts';
+import { requestHash } from '../idempotency/request-identity.ts';
 import { rateLimitedTotal } from '../observability/metrics.ts';
 import { PostgresClockRateLimiter } from './postgres-clock-rate-limiter.ts';
 
@@ -83,6 +85,11 @@ function rateLimitHeaders(limit: number, result: RateLimiterRes): Record<string,
     'RateLimit-Remaining': String(result.remainingPoints),
     'RateLimit-Reset': String(Math.max(0, Math.ceil(result.msBeforeNext / 1000))),
   };
+}
+
+/** The idempotency claim of a caller's request: its owner, the endpoint, the key, the request's hash. */
+export function callerClaim(req: Request, scope: string, key: string): IdempotencyClaim {
+  return { owner: callerOf(req).ownerId, scope, key, hash: requestHash(req) };
 }
 
 /** The caller of a request that passed `authenticate`. */

@@ -8,8 +8,8 @@ import { RateLimiterPostgres } from 'rate-limiter-flexible';
  * time take it from `clock_timestamp()`; the expiry they return is translated into this process's
  * clock, so the library's own arithmetic (`expire - Date.now()`: Retry-After, the in-memory block)
  * stays right. Same table layout, same semantics as the library's `_upsert` and `_get` of 11.4
- * (pinned exactly in package.json; test/callers.test.ts runs two API processes with clocks ten
- * minutes apart).
+ * (pinned exactly in package.json; test/callers.test.ts drives it with one host's clock ten
+ * minutes ahead).
  */
 interface StoreInternals {
   _getTableIdentifier(): string;

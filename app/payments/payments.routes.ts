@@ -1,12 +1,12 @@
 import { type Request, Router } from 'express';
-import { callerOf } from '../http/callers.ts';
+import { callerClaim, callerOf } from '../http/callers.ts';
 import { decodeTimeCursor, encodeTimeCursor } from '../http/cursor.ts';
 import type { AppDeps } from '../http/deps.ts';
 import { idempotencyKeyHeaders, openApiRegistry, problemResponses } from '../http/openapi.ts';
 import { parseBody, parseId, parseQuery } from '../http/validation.ts';
 import { amountSchema, currencySchema, z } from '../http/zod.ts';
 import { idempotencyOptionsFrom, runIdempotent } from '../idempotency/idempotency.ts';
-import { idempotencyKeyOf, requestHash } from '../idempotency/request-identity.ts';
+import { idempotencyKeyOf } from '../idempotency/request-identity.ts';
 import { isSettled } from './payment.aggregate.ts';
 import { requestPayment } from './payment.commands.ts';
 import { paymentCreatedTotal } from './payment.metrics.ts';
@@ -65,12 +65,8 @@ export function paymentsRouter(deps: AppDeps & { waiter: PaymentWaiter; saga: Sa
   const idempotency = idempotencyOptionsFrom(config);
   const notFound = (raw: string) => new PaymentNotFound(raw);
 
-  const claimOf = (req: Request, scope: string) => ({
-    owner: callerOf(req).ownerId,
-    scope,
-    key: idempotencyKeyOf(req, true) as string,
-    hash: requestHash(req),
-  });
+  const claimOf = (req: Request, scope: string) =>
+    callerClaim(req, scope, idempotencyKeyOf(req, true) as string);
   const viewOf = async (payment: PaymentRow) =>
     paymentView(payment, await listSteps(db, [payment.id]), await listRefunds(db, [payment.id]));
 
@@ -156,9 +152,9 @@ export function paymentsRouter(deps: AppDeps & { waiter: PaymentWaiter; saga: Sa
 
   router.get('/payments/:id/events', async (req, res) => {
     const id = parseId(req.params.id, notFound);
-    const ownerId = callerOf(req).ownerId;
-    if (!(await findOwnedPayment(db, ownerId, id))) throw new PaymentNotFound(id);
-    const { rows } = await paymentEventsQuery(ownerId, id).execute(db);
+    // One query, filtered by owner: a payment always has its payment.requested, so none is not found.
+    const { rows } = await paymentEventsQuery(callerOf(req).ownerId, id).execute(db);
+    if (rows.length === 0) throw new PaymentNotFound(id);
     res.json({ items: rows.map((r) => r.envelope) });
   });
 

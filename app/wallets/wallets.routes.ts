@@ -1,13 +1,13 @@
 import { type Request, type Response, Router } from 'express';
 import { Forbidden, WalletNotFound } from '../errors.ts';
-import { callerOf } from '../http/callers.ts';
+import { callerClaim, callerOf } from '../http/callers.ts';
 import { decodeCursor, pageQuerySchema, toPage } from '../http/cursor.ts';
 import type { AppDeps } from '../http/deps.ts';
 import { idempotencyKeyHeaders, openApiRegistry, problemResponses } from '../http/openapi.ts';
 import { parseBody, parseId, parseQuery } from '../http/validation.ts';
 import { amountSchema, currencySchema, z } from '../http/zod.ts';
 import { idempotencyOptionsFrom, runIdempotent } from '../idempotency/idempotency.ts';
-import { idempotencyKeyOf, requestHash } from '../idempotency/request-identity.ts';
+import { idempotencyKeyOf } from '../idempotency/request-identity.ts';
 import { walletDepositedAmountTotal, walletDepositsTotal } from '../observability/metrics.ts';
 import { createWallet, depositToWallet } from './wallet.commands.ts';
 import { findOwnedWallet, listLedgerEntries } from './wallet.repository.ts';
@@ -52,12 +52,7 @@ export function walletsRouter({ db, config }: AppDeps): Router {
     };
     const key = idempotencyKeyOf(req, false);
     const result = key
-      ? await runIdempotent(
-          db,
-          idempotency,
-          { owner: ownerId, scope: 'POST /wallets', key, hash: requestHash(req) },
-          command,
-        )
+      ? await runIdempotent(db, idempotency, callerClaim(req, 'POST /wallets', key), command)
       : { ...(await db.transaction().execute(command)), replayed: false };
     send(res, result);
   });
@@ -77,7 +72,7 @@ export function walletsRouter({ db, config }: AppDeps): Router {
     const result = await runIdempotent(
       db,
       idempotency,
-      { owner: ownerId, scope: 'POST /wallets/:id/deposits', key, hash: requestHash(req) },
+      callerClaim(req, 'POST /wallets/:id/deposits', key),
       async (trx) => {
         // The owner never changes: checked here, it holds for the deposit in this transaction.
         if (!(await findOwnedWallet(trx, ownerId, walletId))) throw new WalletNotFound(walletId);
