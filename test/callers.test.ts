@@ -256,6 +256,79 @@ describe('the development key of npm start', () => {
   });
 });
 
+describe('the admin key endpoints', () => {
+  it('refuse bad input with a clear 4xx and make no key', async () => {
+    const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const count = async () =>
+      Number(
+        (
+          await database.db
+            .selectFrom('api_keys')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    const before = await count();
+    const bodies: Array<[unknown, string]> = [
+      [{}, 'body.owner_id'],
+      [{ owner_id: '' }, 'body.owner_id'],
+      [{ owner_id: 'o'.repeat(129) }, 'body.owner_id'],
+      [{ owner_id: 'alice', scopes: ['write'] }, 'body.scopes'],
+      [{ owner_id: 'alice', scopes: ['read', 'write', 'admin'] }, 'body.scopes'],
+      [{ owner_id: 'alice', description: 'd'.repeat(201) }, 'body.description'],
+      [{ owner_id: 'alice', owner: 'bob' }, 'body'],
+      [{ owner_id: 'alice\u0000' }, 'body.owner_id'],
+    ];
+    for (const [body, path] of bodies) {
+      const res = await request(one.baseUrl, 'POST', '/admin/api-keys', { body, key: null, headers: admin });
+      expect(problem(res), JSON.stringify(body)).toEqual({ status: 422, code: 'VALIDATION_FAILED' });
+      expect(res.body.errors.map((e: { path: string }) => e.path).join(' '), JSON.stringify(body)).toContain(
+        path,
+      );
+    }
+    const malformed = await request(one.baseUrl, 'POST', '/admin/api-keys', {
+      rawBody: '{"owner_id":',
+      key: null,
+      headers: { ...admin, 'content-type': 'application/json' },
+    });
+    expect(problem(malformed)).toEqual({ status: 400, code: 'MALFORMED_JSON' });
+    const oversized = await request(one.baseUrl, 'POST', '/admin/api-keys', {
+      body: { owner_id: 'alice', description: 'x'.repeat(200_000) },
+      key: null,
+      headers: admin,
+    });
+    expect(oversized.status).toBe(413);
+    // An API key is not the admin token.
+    const withKey = await request(one.baseUrl, 'POST', '/admin/api-keys', { body: { owner_id: 'alice' } });
+    expect(withKey.status).toBe(401);
+    expect(await count()).toBe(before);
+    const revoked = async () =>
+      (await database.db.selectFrom('api_keys').select('id').where('revoked_at', 'is not', null).execute())
+        .length;
+    const revokedBefore = await revoked();
+    for (const [id, status, code] of [
+      ['not-a-uuid', 404, 'API_KEY_NOT_FOUND'],
+      [randomUUID(), 404, 'API_KEY_NOT_FOUND'],
+      ['%ZZ', 400, 'MALFORMED_URL'],
+    ] as const) {
+      const res = await request(one.baseUrl, 'DELETE', `/admin/api-keys/${id}`, {
+        key: null,
+        headers: admin,
+      });
+      expect(problem(res), id).toEqual({ status, code });
+    }
+    expect(await revoked()).toBe(revokedBefore);
+    expect(
+      problem(
+        await request(one.baseUrl, 'GET', '/admin/api-keys?owner_id=a&extra=1', {
+          key: null,
+          headers: admin,
+        }),
+      ),
+    ).toEqual({ status: 422, code: 'VALIDATION_FAILED' });
+  });
+});
+
 describe('revocation', () => {
   it('takes effect at once on every API process', async () => {
     const key = await createTestApiKey(database, undefined, 'alice');
