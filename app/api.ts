@@ -5,7 +5,7 @@ import { createRolePool, type Database } from './db/database.ts';
 import { createApp } from './http/app.ts';
 import type { Logger } from './observability/logger.ts';
 import { PaymentWaiter } from './payments/payment-waiter.ts';
-import { sagaOptionsFrom } from './payments/saga-jobs.ts';
+import { sagaOptionsFrom } from './payments/saga-definition.ts';
 
 export interface RunningApi {
   server: Server;

@@ -417,6 +417,21 @@ $$;
 
 
 --
+-- Name: job__add(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.job__add(p_job jsonb) RETURNS void
+    LANGUAGE sql
+    AS $$
+  SELECT graphile_worker.add_job(
+    p_job ->> 'task', coalesce((p_job -> 'payload')::json, '{}'::json),
+    job_key => p_job ->> 'key',
+    run_at => clock_timestamp() + make_interval(secs => coalesce((p_job ->> 'delay_seconds')::float8, 0)),
+    max_attempts => coalesce((p_job ->> 'max_attempts')::integer, 25));
+$$;
+
+
+--
 -- Name: outbox__prune(interval, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -542,10 +557,10 @@ CREATE TABLE public.payments (
 
 
 --
--- Name: payment__change(uuid, integer, jsonb, jsonb, jsonb); Type: FUNCTION; Schema: public; Owner: -
+-- Name: payment__change(uuid, integer, jsonb, jsonb, jsonb, jsonb); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.payment__change(p_payment_id uuid, p_expected_version integer, p_events jsonb, p_changes jsonb, p_steps jsonb DEFAULT '[]'::jsonb) RETURNS public.payments
+CREATE FUNCTION public.payment__change(p_payment_id uuid, p_expected_version integer, p_events jsonb, p_changes jsonb, p_steps jsonb DEFAULT '[]'::jsonb, p_jobs jsonb DEFAULT '[]'::jsonb) RETURNS public.payments
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -582,6 +597,8 @@ BEGIN
     v_version := v_version + 1;
   END LOOP;
 
+  PERFORM job__add(j) FROM jsonb_array_elements(p_jobs) j;
+
   INSERT INTO payment_steps (payment_id, name, status, attempt, detail)
   SELECT p_payment_id, s ->> 'name', s ->> 'status', coalesce((s ->> 'attempt')::integer, 1),
          nullif(s -> 'detail', 'null'::jsonb)
@@ -610,6 +627,35 @@ BEGIN
     PERFORM pg_notify('payment_settled', p_payment_id::text);
   END IF;
   RETURN v_new;
+END;
+$$;
+
+
+--
+-- Name: payment__create(jsonb, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.payment__create(p_payment jsonb, p_event jsonb) RETURNS public.payments
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_payment payments;
+BEGIN
+  INSERT INTO payments (id, wallet_id, owner_id, service_id, amount, currency, method, description,
+                        metadata, status, saga_step, version, trace_id)
+  SELECT r.id, r.wallet_id, r.owner_id, r.service_id, r.amount, r.currency, 'balance', r.description,
+         coalesce(r.metadata, '{}'), 'PENDING', 'requested', 1, r.trace_id
+    FROM jsonb_populate_record(NULL::payments, p_payment) r
+  RETURNING * INTO v_payment;
+
+  PERFORM event__append((p_event ->> 'event_id')::uuid, 'payment', v_payment.id, 0,
+                        p_event ->> 'type', p_event -> 'data', v_payment.trace_id);
+  IF jsonb_typeof(p_event -> 'job') = 'object' THEN
+    PERFORM job__add(p_event -> 'job');
+  END IF;
+
+  INSERT INTO payment_steps (payment_id, name, status) VALUES (v_payment.id, 'request', 'accepted');
+  RETURN v_payment;
 END;
 $$;
 
@@ -750,6 +796,7 @@ CREATE FUNCTION public.replay__payments_from_events(p_payment_id uuid DEFAULT NU
            max((s.data ->> 'amount')::bigint) FILTER (WHERE s.event_type = 'payment.requested') AS amount,
            max(s.data ->> 'reason') FILTER (WHERE s.event_type IN ('payment.rejected', 'payment.failed')) AS failure_reason,
            coalesce(sum((s.data ->> 'amount')::bigint) FILTER (WHERE s.event_type = 'payment.refunded'), 0)::bigint AS refunded,
+           bool_or(s.event_type = 'payment.wallet_debited') AS debited,
            max(s.version) AS version
       FROM stream s GROUP BY s.aggregate_id
   )
@@ -761,7 +808,7 @@ CREATE FUNCTION public.replay__payments_from_events(p_payment_id uuid DEFAULT NU
            WHEN 'payment.rejected' THEN 'REJECTED'
            WHEN 'payment.failed' THEN 'FAILED'
            WHEN 'payment.refunded' THEN st.data ->> 'status'
-           ELSE CASE WHEN EXISTS (SELECT 1 FROM events d
+           ELSE CASE WHEN f.debited OR EXISTS (SELECT 1 FROM events d
                                    WHERE d.aggregate_type = 'wallet' AND d.event_type = 'wallet.debited'
                                      AND d.data ->> 'payment_id' = f.aggregate_id::text)
                      THEN 'PROCESSING' ELSE 'PENDING' END

@@ -157,6 +157,7 @@ describe('the deadline: cancel before the wallet is refunded', () => {
     expect(story.filter((e) => e.event_type.startsWith('payment.')).map((e) => e.event_type)).toEqual([
       'payment.requested',
       'payment.fraud_checked',
+      'payment.wallet_debited',
       'payment.charge_requested',
       'payment.charge_failed',
       'payment.failed',

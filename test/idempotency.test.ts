@@ -3,6 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, TEST_OWNER, type TestApp } from './helpers/app.ts';
 import { idem, request } from './helpers/http.ts';
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 let app: TestApp;
 beforeAll(async () => {
   app = await startTestApp();
@@ -138,22 +140,61 @@ describe('idempotent deposits', () => {
     expect(await ledgerCount(walletId)).toBe(1);
   });
 
-  it('gives 20 concurrent requests with one key exactly one effect; the others replay or get 409', async () => {
+  it('gives 20 concurrent requests with one key exactly one effect; the others wait for it and replay its answer', async () => {
     const walletId = await newWallet();
     const responses = await Promise.all(
       Array.from({ length: 20 }, () =>
         api('POST', `/wallets/${walletId}/deposits`, { body: { amount: 25 }, headers: idem('burst') }),
       ),
     );
-    const statuses = responses.map((r) => r.status);
-    expect(statuses.every((s) => s === 201 || s === 409)).toBe(true);
-    const fresh = responses.filter((r) => r.status === 201 && r.headers.get('idempotent-replayed') === null);
+    // The claim is the command transaction's first statement: a duplicate waits on the unique key
+    // until the first commits, then replays; none is told to come back later.
+    expect(responses.map((r) => r.status)).toEqual(Array(20).fill(201));
+    const fresh = responses.filter((r) => r.headers.get('idempotent-replayed') === null);
     expect(fresh).toHaveLength(1);
-    for (const r of responses.filter((x) => x.status === 409))
-      expect(r.body.code).toBe('IDEMPOTENCY_IN_PROGRESS');
-    for (const r of responses.filter((x) => x.status === 201)) expect(r.body).toEqual(fresh[0]?.body);
+    for (const r of responses) expect(r.body).toEqual(fresh[0]?.body);
     expect((await api('GET', `/wallets/${walletId}`)).body.balance).toBe(25);
     expect(await ledgerCount(walletId)).toBe(1);
+  });
+
+  it('lets a duplicate that waited on a failing first request run the command itself (nothing was done)', async () => {
+    const walletId = await newWallet();
+    // Hold the first request's transaction open on the key, then make it fail: its claim rolls back.
+    const hold = await app.database.pool.connect();
+    try {
+      await hold.query('begin');
+      const probe = await api('POST', `/wallets/${walletId}/deposits`, {
+        body: { amount: 7 },
+        headers: idem('hash-probe'),
+      });
+      const { request_hash } = await app.database.db
+        .selectFrom('idempotency_keys')
+        .select('request_hash')
+        .where('key', '=', 'hash-probe')
+        .executeTakeFirstOrThrow();
+      await hold.query(
+        `insert into idempotency_keys (owner_id, scope, key, request_hash, status, claim_token, locked_until, expires_at)
+         values ($1, 'POST /wallets/:id/deposits', 'rolled-back', $2, 'IN_PROGRESS', gen_random_uuid(),
+                 now() + interval '1 minute', now() + interval '1 day')`,
+        [TEST_OWNER, request_hash],
+      );
+      expect(probe.status).toBe(201);
+      const waiting = api('POST', `/wallets/${walletId}/deposits`, {
+        body: { amount: 7 },
+        headers: idem('rolled-back'),
+      });
+      // The duplicate is blocked on the uncommitted claim, not answered.
+      const early = await Promise.race([waiting.then(() => 'answered'), sleep(300).then(() => 'waiting')]);
+      expect(early).toBe('waiting');
+      await hold.query('rollback');
+      const after = await waiting;
+      expect(after.status).toBe(201);
+      expect(after.headers.get('idempotent-replayed')).toBeNull();
+      expect(after.body.wallet.balance).toBe(14);
+    } finally {
+      hold.release();
+    }
+    expect(await ledgerCount(walletId)).toBe(2);
   });
 
   it('answers a deposit key reused after its retention 409 DEPOSIT_ALREADY_APPLIED, naming the entry, and applies nothing', async () => {

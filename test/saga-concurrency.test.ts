@@ -120,6 +120,7 @@ describe('scenario 4: concurrent payments on one wallet', () => {
       'payment.requested',
       'payment.fraud_checked',
       'wallet.debited',
+      'payment.wallet_debited',
       'payment.charge_requested',
       'payment.charge_succeeded',
       'payment.completed',

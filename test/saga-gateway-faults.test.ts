@@ -91,6 +91,7 @@ describe('scenario 3: gateway timeouts and failures', () => {
       'payment.requested',
       'payment.fraud_checked',
       'wallet.debited',
+      'payment.wallet_debited',
       'payment.charge_failed',
       'payment.charge_requested',
       'payment.charge_succeeded',

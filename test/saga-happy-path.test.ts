@@ -43,6 +43,7 @@ describe('scenario 1: the happy path', () => {
       'payment.requested',
       'payment.fraud_checked',
       'wallet.debited',
+      'payment.wallet_debited',
       'payment.charge_requested',
       'payment.charge_succeeded',
       'payment.completed',
@@ -50,7 +51,7 @@ describe('scenario 1: the happy path', () => {
     const paymentEvents = events.body.items.filter(
       (e: { aggregate_type: string }) => e.aggregate_type === 'payment',
     );
-    expect(paymentEvents.map((e: { version: number }) => e.version)).toEqual([1, 2, 3, 4, 5]);
+    expect(paymentEvents.map((e: { version: number }) => e.version)).toEqual([1, 2, 3, 4, 5, 6]);
     for (const e of events.body.items) expect(e.trace_id).toBe(events.body.items[0].trace_id);
 
     // Every event has its outbox row, in the same (commit) order, on the right topic.

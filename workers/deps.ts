@@ -2,9 +2,9 @@ import type { Config } from '../app/config.ts';
 import type { Db } from '../app/db/database.ts';
 import type { GatewayClient } from '../app/gateway/gateway-client.ts';
 import type { FraudRules } from '../app/payments/fraud-rules.ts';
-import type { SagaOptions } from '../app/payments/saga-jobs.ts';
+import type { SagaOptions } from '../app/payments/saga-definition.ts';
 
-export { sagaOptionsFrom } from '../app/payments/saga-jobs.ts';
+export { sagaOptionsFrom } from '../app/payments/saga-definition.ts';
 
 /** What saga tasks are given; built once per worker process (workers/main.ts) or by a test. */
 export interface WorkerDeps {

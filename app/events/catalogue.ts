@@ -66,6 +66,14 @@ export const eventCatalogue = {
       reasons: z.array(z.string()),
     }),
   },
+  'payment.wallet_debited': {
+    aggregateType: 'payment',
+    data: z
+      .strictObject({ wallet_id: z.uuid(), entry_id: z.uuid(), amount: money, currency })
+      .describe(
+        "The payment's amount was taken from its wallet (the wallet's own wallet.debited has the same entry_id); the payment is PROCESSING and its charge comes next.",
+      ),
+  },
   'payment.charge_requested': {
     aggregateType: 'payment',
     data: z.strictObject({ provider, charge_id: z.string().min(1), amount: money, currency }),

@@ -17,10 +17,10 @@ import {
   recordSucceededAfterAll,
 } from '../payments/charge-attempts.ts';
 import type { PaymentEvent } from '../payments/payment.aggregate.ts';
-import { gatewayAnswerMismatchTotal, observeSettlement } from '../payments/payment.metrics.ts';
-import { lockPaymentById, type PaymentRow, recordStep } from '../payments/payment.repository.ts';
-import { advancePayment } from '../payments/saga.ts';
-import { sagaOptionsFrom } from '../payments/saga-jobs.ts';
+import { gatewayAnswerMismatchTotal } from '../payments/payment.metrics.ts';
+import { type PaymentRow, recordStep } from '../payments/payment.repository.ts';
+import { advancePayment, runPaymentStep } from '../payments/saga.ts';
+import { sagaOptionsFrom } from '../payments/saga-definition.ts';
 import { verifySignature } from './signature.ts';
 
 export class InvalidSignature extends AppError {
@@ -55,7 +55,8 @@ const webhookBody = z
 
 /**
  * POST /webhooks/gateway/:provider. Checks the signature and its age first (401, nothing
- * changes); then, in one transaction: records the gateway's event id (a duplicate is answered
+ * changes); finds the payment (by our attempt's charge id, else by the reference); then, in one
+ * saga transaction on it (runPaymentStep): records the gateway's event id (a duplicate is answered
  * 200 and ignored), finds the attempt the charge belongs to, checks amount, currency and reference
  * against the payment (a mismatch is a 422 that changes nothing but the payment's steps), records
  * the outcome and lets the saga move on (app/payments/saga.ts advancePayment). A charge we do not
@@ -79,45 +80,47 @@ export function webhooksRouter({ db, config, logger }: AppDeps): Router {
     const event = parseBody(webhookBody, req);
     const charge = event.charge;
 
-    let result: { status: 'duplicate' } | { status: 'applied'; payment: PaymentRow; settled: boolean };
+    let result: { status: 'duplicate' | 'applied'; payment: PaymentRow } | undefined;
     try {
-      result = await db.transaction().execute(async (trx) => {
-        const fresh = await trx
-          .insertInto('gateway_webhook_events')
-          .values({ provider, event_id: event.event_id, type: event.type, charge_id: charge.id })
-          .onConflict((oc) => oc.columns(['provider', 'event_id']).doNothing())
-          .returning('event_id')
-          .executeTakeFirst();
-        if (!fresh) return { status: 'duplicate' as const };
-        const known = await findAttemptByChargeId(trx, provider, charge.id);
-        const paymentId = known?.payment_id ?? (isUuid(charge.reference) ? charge.reference : undefined);
-        const payment = paymentId ? await lockPaymentById(trx, paymentId) : undefined;
-        if (!payment)
-          throw new NotFound(
-            'CHARGE_NOT_FOUND',
-            `No ${provider} charge ${charge.id} nor payment ${charge.reference} is known.`,
-          );
-        checkChargeMatches(payment, provider, charge);
-        const attempts = await listAttempts(trx, payment.id);
-        let attempt = attempts.find((a) => a.provider === provider && a.gateway_charge_id === charge.id);
-        attempt ??= attempts.find(
-          (a) =>
-            a.provider === provider &&
-            a.idempotency_key !== null &&
-            a.gateway_charge_id === null &&
-            a.status === 'unknown',
+      // Which payment the charge belongs to: ours by its id, or by the reference the gateway echoes.
+      const known = await findAttemptByChargeId(db, provider, charge.id);
+      const paymentId = known?.payment_id ?? (isUuid(charge.reference) ? charge.reference : undefined);
+      result = paymentId
+        ? await runPaymentStep(db, paymentId, 'any', async (trx, payment) => {
+            const fresh = await trx
+              .insertInto('gateway_webhook_events')
+              .values({ provider, event_id: event.event_id, type: event.type, charge_id: charge.id })
+              .onConflict((oc) => oc.columns(['provider', 'event_id']).doNothing())
+              .returning('event_id')
+              .executeTakeFirst();
+            if (!fresh) return { status: 'duplicate' as const, payment };
+            checkChargeMatches(payment, provider, charge);
+            const attempts = await listAttempts(trx, payment.id);
+            let attempt = attempts.find((a) => a.provider === provider && a.gateway_charge_id === charge.id);
+            attempt ??= attempts.find(
+              (a) =>
+                a.provider === provider &&
+                a.idempotency_key !== null &&
+                a.gateway_charge_id === null &&
+                a.status === 'unknown',
+            );
+            attempt ??= await recordDiscovered(trx, payment, provider, charge);
+            // A success for a charge we recorded as declined or canceled: the money is there after
+            // all (the decider then treats it as stray money, refunded at the gateway).
+            const contradicted =
+              charge.status === 'succeeded' && isFinal(attempt) && attempt.status !== 'succeeded';
+            let events: PaymentEvent[] = [];
+            if (contradicted) await recordSucceededAfterAll(trx, attempt);
+            else events = (await recordReported(trx, attempt, charge, 'webhook')).events;
+            const moved = await advancePayment(trx, payment, events, [], 'webhook', saga);
+            return { status: 'applied' as const, payment: moved.payment };
+          })
+        : undefined;
+      if (!result)
+        throw new NotFound(
+          'CHARGE_NOT_FOUND',
+          `No ${provider} charge ${charge.id} nor payment ${charge.reference} is known.`,
         );
-        attempt ??= await recordDiscovered(trx, payment, provider, charge);
-        // A success for a charge we recorded as declined or canceled: the money is there after all
-        // (the decider then treats it as stray money, refunded at the gateway).
-        const contradicted =
-          charge.status === 'succeeded' && isFinal(attempt) && attempt.status !== 'succeeded';
-        let events: PaymentEvent[] = [];
-        if (contradicted) await recordSucceededAfterAll(trx, attempt);
-        else events = (await recordReported(trx, attempt, charge, 'webhook')).events;
-        const moved = await advancePayment(trx, payment, events, [], 'webhook', saga);
-        return { status: 'applied' as const, payment: moved.payment, settled: moved.settled };
-      });
     } catch (err) {
       if (err instanceof GatewayAnswerMismatch) {
         gatewayAnswerMismatchTotal.inc({ provider, source: 'webhook' });
@@ -134,7 +137,6 @@ export function webhooksRouter({ db, config, logger }: AppDeps): Router {
       }
       throw err;
     }
-    if (result.status === 'applied' && result.settled) observeSettlement(result.payment);
     res.status(200).json({ status: result.status });
   });
 

@@ -3,7 +3,7 @@ import type { Config } from '../config.ts';
 import type { Db } from '../db/database.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { PaymentWaiter } from '../payments/payment-waiter.ts';
-import type { SagaOptions } from '../payments/saga-jobs.ts';
+import type { SagaOptions } from '../payments/saga-definition.ts';
 
 /** What route modules are given; created once in app/main.ts (or by a test). */
 export interface AppDeps {

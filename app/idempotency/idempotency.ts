@@ -9,13 +9,17 @@ import { idempotentReplaysTotal } from '../observability/metrics.ts';
  *
  * A key belongs to its caller's owner and its endpoint (scope): two owners may use the same key.
  *
- * Phase 1, its own short statement: claim (owner, scope, key) as IN_PROGRESS with a lease. A concurrent
- * request with the same key finds the claim and gets 409 IDEMPOTENCY_IN_PROGRESS; a different body
- * gets 422 IDEMPOTENCY_KEY_REUSED; a finished one is replayed.
- * Phase 2, the command's own transaction: the effects and the stored response commit together, and
- * only while this request still holds the claim. So a stored response means the effect happened,
- * a crash in between leaves neither, and a lease that expired (a crashed request) can be re-claimed.
- * A command that fails releases its claim: nothing happened, so the key may be used again.
+ * One transaction, one commit: the claim of (owner, scope, key) is the command transaction's first
+ * statement, the effects follow, and the stored response is written before the commit. A concurrent
+ * request with the same key waits on the unique key until the first one ends: if it committed, the
+ * duplicate replays its stored response; if it rolled back (the command failed, the process died),
+ * nothing happened and the duplicate runs the command itself. A different body gets 422
+ * IDEMPOTENCY_KEY_REUSED. So a stored response means the effect happened, and a crash leaves
+ * neither.
+ *
+ * Claims committed IN_PROGRESS with a lease (written by versions that claimed in a transaction of
+ * their own) are still honoured: 409 IDEMPOTENCY_IN_PROGRESS while the lease holds, taken over once
+ * it has expired.
  */
 export interface IdempotentResponse {
   status: number;
@@ -54,55 +58,41 @@ export async function runIdempotent(
   command: (trx: Trx) => Promise<{ status: number; body: unknown }>,
 ): Promise<IdempotentResponse> {
   const token = randomUUID();
-  const claimed = await sql<{ claim_token: string }>`
-    insert into idempotency_keys (owner_id, scope, key, request_hash, status, claim_token, locked_until, expires_at)
-    values (${claim.owner}, ${claim.scope}, ${claim.key}, ${claim.hash}, 'IN_PROGRESS', ${token},
-            now() + make_interval(secs => ${options.leaseSeconds}),
-            now() + make_interval(hours => ${options.retentionHours}))
-    on conflict (owner_id, scope, key) do update
-      set claim_token = excluded.claim_token, locked_until = excluded.locked_until
-      where idempotency_keys.status = 'IN_PROGRESS'
-        and idempotency_keys.locked_until < now()
-        and idempotency_keys.request_hash = excluded.request_hash
-    returning claim_token`.execute(db);
+  return db.transaction().execute(async (trx) => {
+    const claimed = await sql<{ claim_token: string }>`
+      insert into idempotency_keys (owner_id, scope, key, request_hash, status, claim_token, locked_until, expires_at)
+      values (${claim.owner}, ${claim.scope}, ${claim.key}, ${claim.hash}, 'IN_PROGRESS', ${token},
+              now() + make_interval(secs => ${options.leaseSeconds}),
+              now() + make_interval(hours => ${options.retentionHours}))
+      on conflict (owner_id, scope, key) do update
+        set claim_token = excluded.claim_token, locked_until = excluded.locked_until
+        where idempotency_keys.status = 'IN_PROGRESS'
+          and idempotency_keys.locked_until < now()
+          and idempotency_keys.request_hash = excluded.request_hash
+      returning claim_token`.execute(trx);
+    // The key is taken by a committed request: its answer, read by a fresh statement (READ COMMITTED
+    // sees what committed while the insert above waited).
+    if (claimed.rows.length === 0) return answerExisting(trx, claim);
 
-  if (claimed.rows.length === 0) return answerExisting(db, claim);
-
-  try {
-    return await db.transaction().execute(async (trx) => {
-      const result = await command(trx);
-      const completed = await trx
-        .updateTable('idempotency_keys')
-        .set({
-          status: 'COMPLETED',
-          response_status: result.status,
-          response_body: JSON.stringify(result.body),
-          completed_at: sql<Date>`now()`,
-        })
-        .where('owner_id', '=', claim.owner)
-        .where('scope', '=', claim.scope)
-        .where('key', '=', claim.key)
-        .where('claim_token', '=', token)
-        .executeTakeFirst();
-      // Our lease expired and another request took the key over: undo our effects.
-      if (completed.numUpdatedRows !== 1n) throw new IdempotencyInProgress();
-      return { ...result, replayed: false };
-    });
-  } catch (err) {
-    await db
-      .deleteFrom('idempotency_keys')
+    const result = await command(trx);
+    await trx
+      .updateTable('idempotency_keys')
+      .set({
+        status: 'COMPLETED',
+        response_status: result.status,
+        response_body: JSON.stringify(result.body),
+        completed_at: sql<Date>`now()`,
+      })
       .where('owner_id', '=', claim.owner)
       .where('scope', '=', claim.scope)
       .where('key', '=', claim.key)
       .where('claim_token', '=', token)
-      .where('status', '=', 'IN_PROGRESS')
-      .execute()
-      .catch(() => {}); // the lease expires by itself if the database is gone
-    throw err;
-  }
+      .execute();
+    return { ...result, replayed: false };
+  });
 }
 
-async function answerExisting(db: Db, claim: IdempotencyClaim): Promise<IdempotentResponse> {
+async function answerExisting(db: Db | Trx, claim: IdempotencyClaim): Promise<IdempotentResponse> {
   const row = await db
     .selectFrom('idempotency_keys')
     .select(['request_hash', 'status', 'response_status', 'response_body'])
@@ -110,7 +100,7 @@ async function answerExisting(db: Db, claim: IdempotencyClaim): Promise<Idempote
     .where('scope', '=', claim.scope)
     .where('key', '=', claim.key)
     .executeTakeFirst();
-  // Released between our insert and this read: the client may simply retry.
+  // Pruned between our insert and this read: the client may simply retry.
   if (!row) throw new IdempotencyInProgress();
   if (row.request_hash !== claim.hash) throw new IdempotencyKeyReused();
   if (row.status !== 'COMPLETED' || row.response_status === null) throw new IdempotencyInProgress();

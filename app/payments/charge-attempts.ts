@@ -73,7 +73,7 @@ export function listAttempts(db: Db | Trx, paymentId: string): Promise<ChargeAtt
 }
 
 export function findAttemptByChargeId(
-  trx: Trx,
+  trx: Db | Trx,
   provider: Provider,
   chargeId: string,
 ): Promise<ChargeAttempt | undefined> {

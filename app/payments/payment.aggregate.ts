@@ -15,7 +15,8 @@ export const TERMINAL_STATUSES: readonly PaymentStatus[] = [
 ];
 /**
  * Statuses in which the saga has finished (refunds may still follow a COMPLETED payment).
- * db/functions/payment__change.sql tests the same three when it decides to NOTIFY.
+ * db/functions/payment__change.sql tests the same three when it sets completed_at and NOTIFYs;
+ * test/saga-definition.test.ts checks that they agree.
  */
 export const isSettled = (status: PaymentStatus) =>
   status === 'COMPLETED' || status === 'REJECTED' || status === 'FAILED';
@@ -35,18 +36,26 @@ export interface PaymentStep {
   detail?: Record<string, unknown>;
 }
 
-/** The payment columns a transition may change (version, updated_at and completed_at follow from it). */
-export type PaymentChanges = Partial<
-  Pick<
-    PaymentRow,
-    'saga_step' | 'status' | 'failure_reason' | 'provider' | 'refunded_amount' | 'refund_reserved'
-  >
->;
+/**
+ * The payment columns a transition may change (version, updated_at and completed_at follow from
+ * it). db/functions/payment__change.sql refuses any other; test/saga-definition.test.ts checks
+ * that the two lists agree.
+ */
+export const CHANGEABLE_COLUMNS = [
+  'saga_step',
+  'status',
+  'failure_reason',
+  'provider',
+  'refunded_amount',
+  'refund_reserved',
+] as const satisfies readonly (keyof PaymentRow)[];
+export type PaymentChanges = Partial<Pick<PaymentRow, (typeof CHANGEABLE_COLUMNS)[number]>>;
 
 /**
  * One transition of a payment, in one round trip (db/functions/payment__change.sql): appends its
- * events in order, each at the next version with its outbox row and next job, records `steps`, and
- * applies `changes` to the payment row, on `trx`, which must hold the payment's row lock. When the
+ * events in order, each at the next version with its outbox row and next job, enqueues `jobs` (the
+ * ones no event of this transition carries), records `steps`, and applies `changes` to the payment
+ * row, on `trx`, which must hold the payment's row lock. When the
  * payment settles, NOTIFYs PAYMENT_SETTLED_CHANNEL, delivered by Postgres only if and when the
  * transaction commits. Event data is validated against the catalogue here, before anything is sent.
  */
@@ -56,6 +65,7 @@ export async function changePayment(
   events: PaymentEvent[],
   changes: PaymentChanges,
   steps: PaymentStep[] = [],
+  jobs: NextJob[] = [],
 ): Promise<PaymentRow> {
   const appended = events.map((event) => ({
     event_id: randomUUID(),
@@ -65,9 +75,8 @@ export async function changePayment(
   }));
   const { rows } = await sql<PaymentRow>`
     select * from payment__change(${payment.id}::uuid, ${payment.version}::int, ${JSON.stringify(appended)}::jsonb,
-                                  ${JSON.stringify(changes)}::jsonb, ${JSON.stringify(steps)}::jsonb)`.execute(
-    trx,
-  );
+                                  ${JSON.stringify(changes)}::jsonb, ${JSON.stringify(steps)}::jsonb,
+                                  ${JSON.stringify(jobs.map(jobSpec))}::jsonb)`.execute(trx);
   const updated = rows[0];
   if (!updated) throw new Error('payment__change returned no row');
   return updated;

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
 import type { Trx } from '../db/database.ts';
 import { AppError, WalletNotFound } from '../errors.ts';
+import { jobSpec, validEventData } from '../events/record-event.ts';
 import { findOwnedWallet } from '../wallets/wallet.repository.ts';
-import { changePayment } from './payment.aggregate.ts';
-import { insertPayment, type PaymentRow } from './payment.repository.ts';
-import { SAGA_TASKS, type SagaOptions, sagaJob } from './saga-jobs.ts';
+import type { PaymentRow } from './payment.repository.ts';
+import { type SagaOptions, stepJob } from './saga-definition.ts';
 
 export class CurrencyMismatch extends AppError {
   constructor(walletCurrency: string, currency: string) {
@@ -30,8 +31,9 @@ export interface PaymentRequest {
 }
 
 /**
- * Creates a PENDING payment with payment.requested and enqueues the fraud check, on `trx`.
- * Nothing is debited here: the saga's steps do that. Throws WalletNotFound, CurrencyMismatch.
+ * Creates a PENDING payment with payment.requested and enqueues its first step, on `trx`, in one
+ * round trip (db/functions/payment__create.sql). Nothing is debited here: the saga's steps do that.
+ * Throws WalletNotFound, CurrencyMismatch.
  */
 export async function requestPayment(
   trx: Trx,
@@ -43,44 +45,27 @@ export async function requestPayment(
   if (wallet.currency !== input.currency) throw new CurrencyMismatch(wallet.currency, input.currency);
 
   const id = randomUUID();
-  const created = await insertPayment(trx, {
-    id,
+  const requested = {
     wallet_id: wallet.id,
-    owner_id: wallet.owner_id,
     service_id: input.serviceId,
     amount: input.amount,
     currency: input.currency,
-    method: 'balance',
+    method: 'balance' as const,
     description: input.description,
     metadata: input.metadata,
-    status: 'PENDING',
-    saga_step: 'requested',
-    failure_reason: null,
-    provider: null,
-    // The event below takes the aggregate from version 0 to 1.
-    version: 1,
-    trace_id: input.traceId,
-  });
-  const payment = await changePayment(
+  };
+  const row = { ...requested, id, owner_id: wallet.owner_id, trace_id: input.traceId };
+  const event = {
+    event_id: randomUUID(),
+    type: 'payment.requested',
+    data: validEventData('payment.requested', requested),
+    job: jobSpec(stepJob('requested', id, opts)),
+  };
+  const { rows } = await sql<PaymentRow>`
+    select * from payment__create(${JSON.stringify(row)}::jsonb, ${JSON.stringify(event)}::jsonb)`.execute(
     trx,
-    { ...created, version: 0 },
-    [
-      {
-        type: 'payment.requested',
-        data: {
-          wallet_id: wallet.id,
-          service_id: input.serviceId,
-          amount: input.amount,
-          currency: input.currency,
-          method: 'balance',
-          description: input.description,
-          metadata: input.metadata,
-        },
-        next: sagaJob(SAGA_TASKS.fraudCheck, id, opts),
-      },
-    ],
-    {},
-    [{ name: 'request', status: 'accepted' }],
   );
+  const payment = rows[0];
+  if (!payment) throw new Error('payment__create returned no row');
   return payment;
 }

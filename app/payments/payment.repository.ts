@@ -40,20 +40,6 @@ export function lockOwnedPayment(trx: Trx, ownerId: string, id: string): Promise
     .executeTakeFirst();
 }
 
-export function insertPayment(
-  trx: Trx,
-  payment: Omit<
-    PaymentRow,
-    'created_at' | 'updated_at' | 'completed_at' | 'refunded_amount' | 'refund_reserved'
-  >,
-): Promise<PaymentRow> {
-  return trx
-    .insertInto('payments')
-    .values({ ...payment, metadata: JSON.stringify(payment.metadata) })
-    .returningAll()
-    .executeTakeFirstOrThrow();
-}
-
 /** A listed payment with `cursor_at`, its created_at to the microsecond (see encodeTimeCursor). */
 export type ListedPayment = PaymentRow & { cursor_at: string };
 

@@ -27,7 +27,7 @@ import {
 } from './payment.views.ts';
 import type { PaymentWaiter } from './payment-waiter.ts';
 import { PaymentNotFound, requestRefund } from './refunds.ts';
-import type { SagaOptions } from './saga-jobs.ts';
+import type { SagaOptions } from './saga-definition.ts';
 
 const noNul = (s: string) => !s.includes('\u0000');
 const createPaymentBody = z

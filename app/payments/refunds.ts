@@ -5,7 +5,7 @@ import { AppError } from '../errors.ts';
 import { moveWalletMoney } from '../wallets/wallet.money.ts';
 import { changePayment } from './payment.aggregate.ts';
 import { lockOwnedPayment, type PaymentRow, type RefundRow, recordStep } from './payment.repository.ts';
-import { SAGA_TASKS, type SagaOptions } from './saga-jobs.ts';
+import { refundJob, type SagaOptions } from './saga-definition.ts';
 
 export class PaymentNotFound extends AppError {
   constructor(id: string) {
@@ -68,12 +68,7 @@ export async function requestRefund(
       {
         type: 'payment.refund_requested',
         data: { refund_id: refund.id, amount, reason: input.reason },
-        next: {
-          task: SAGA_TASKS.refund,
-          payload: { paymentId: payment.id, refundId: refund.id },
-          jobKey: `${SAGA_TASKS.refund}:${refund.id}`,
-          maxAttempts: opts.jobMaxAttempts,
-        },
+        next: refundJob(payment.id, refund.id, opts),
       },
     ],
     { refund_reserved: payment.refund_reserved + amount },

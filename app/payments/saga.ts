@@ -1,27 +1,76 @@
 import { sql } from 'kysely';
-import type { Trx } from '../db/database.ts';
-import type { FailureReason, Provider } from '../db/types.ts';
-import { enqueueJob } from '../events/record-event.ts';
+import client from 'prom-client';
+import type { Db, Trx } from '../db/database.ts';
+import type { FailureReason, Provider, SagaStep } from '../db/types.ts';
+import type { NextJob } from '../events/record-event.ts';
+import { registry } from '../observability/metrics.ts';
 import { moveWalletMoney } from '../wallets/wallet.money.ts';
 import { type ChargeSource, listAttempts, markStray } from './charge-attempts.ts';
 import type { FraudDecision } from './fraud-rules.ts';
 import { decideGatewayStep } from './gateway-decision.ts';
-import { changePayment, type PaymentEvent, type PaymentStep } from './payment.aggregate.ts';
-import type { PaymentRow } from './payment.repository.ts';
-import { pollJobKey, SAGA_TASKS, type SagaOptions, sagaJob } from './saga-jobs.ts';
+import { changePayment, isSettled, type PaymentEvent, type PaymentStep } from './payment.aggregate.ts';
+import { observeSettlement } from './payment.metrics.ts';
+import { lockPaymentById, type PaymentRow } from './payment.repository.ts';
+import { type SagaOptions, stepJob, stepJobKey, strayRefundJob } from './saga-definition.ts';
+
+const sagaStepSeconds = new client.Histogram({
+  name: 'saga_step_duration_seconds',
+  help: 'One saga transaction, from its BEGIN to its COMMIT, by the step the payment was at',
+  labelNames: ['step'] as const,
+  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  registers: [registry],
+});
+
+/**
+ * The saga's one way to change a payment. Opens a transaction, locks the payment, checks that it
+ * is at one of the `expected` steps (so a job delivered twice, or a webhook racing a poll, acts
+ * once; 'any' for a record that applies whatever the step, such as a gateway's answer), runs
+ * `step` on the locked row, commits, and then records the step's duration and, when the payment
+ * settled, the settlement metrics (after the commit: a rolled-back transaction counts nothing).
+ * Returns undefined when the payment is missing or elsewhere, or when `step` returns undefined.
+ */
+export async function runPaymentStep<R extends { payment: PaymentRow }>(
+  db: Db,
+  paymentId: string,
+  expected: readonly SagaStep[] | 'any',
+  step: (trx: Trx, payment: PaymentRow) => Promise<R | undefined>,
+): Promise<R | undefined> {
+  const started = performance.now();
+  const ran = await db.transaction().execute(async (trx) => {
+    const payment = await lockPaymentById(trx, paymentId);
+    if (!payment || (expected !== 'any' && !expected.includes(payment.saga_step))) return undefined;
+    const result = await step(trx, payment);
+    return result && { result, before: payment };
+  });
+  if (!ran) return undefined;
+  sagaStepSeconds.observe({ step: ran.before.saga_step }, (performance.now() - started) / 1000);
+  if (!isSettled(ran.before.status) && isSettled(ran.result.payment.status))
+    observeSettlement(ran.result.payment);
+  return ran.result;
+}
 
 /**
  * The saga's transitions. Each runs on `trx`, which holds the payment's row lock, and is called
- * only when `payment.saga_step` is the step it follows (the caller checks, so a job delivered twice
- * acts once). Business outcomes (declines, insufficient funds) are state, not exceptions.
+ * only when `payment.saga_step` is the step it follows (runPaymentStep checks). Business outcomes
+ * (declines, insufficient funds) are state, not exceptions.
  */
 
-export async function applyFraudDecision(
+/**
+ * Steps `requested` and `fraud_checked` in one transaction (PAYMENT_SAGA.requested.continues):
+ * the fraud decision, then, if approved, the debit. Two events, two steps, one commit.
+ */
+export async function checkFraudThenDebit(
   trx: Trx,
   payment: PaymentRow,
   decision: FraudDecision,
   opts: SagaOptions,
-) {
+): Promise<{ payment: PaymentRow; debit?: 'debited' | 'declined' }> {
+  const checked = await applyFraudDecision(trx, payment, decision);
+  if (checked.saga_step !== 'fraud_checked') return { payment: checked };
+  return debitWalletForPayment(trx, checked, opts);
+}
+
+export async function applyFraudDecision(trx: Trx, payment: PaymentRow, decision: FraudDecision) {
   const step: PaymentStep = {
     name: 'fraud_check',
     status: decision.approved ? 'approved' : 'declined',
@@ -29,33 +78,47 @@ export async function applyFraudDecision(
   };
   const checked: PaymentEvent = { type: 'payment.fraud_checked', data: decision };
   if (decision.approved) {
-    return changePayment(
-      trx,
-      payment,
-      [{ ...checked, next: sagaJob(SAGA_TASKS.debitWallet, payment.id, opts) }],
-      { saga_step: 'fraud_checked' },
-      [step],
-    );
+    return changePayment(trx, payment, [checked], { saga_step: 'fraud_checked' }, [step]);
   }
   return reject(trx, payment, 'FRAUD_SUSPECTED', [checked], [step]);
 }
 
-/** Debits the wallet (row lock inside), or rejects the payment when the balance is short. */
-export async function debitWalletForPayment(trx: Trx, payment: PaymentRow, opts: SagaOptions) {
+/**
+ * Debits the wallet (row lock inside, after the payment's: the same order everywhere, so no
+ * deadlock), or rejects the payment when the balance is short (the gateway is never called).
+ * payment.wallet_debited carries the charge step's job.
+ */
+export async function debitWalletForPayment(
+  trx: Trx,
+  payment: PaymentRow,
+  opts: SagaOptions,
+): Promise<{ payment: PaymentRow; debit: 'debited' | 'declined' }> {
   const moved = await moveWalletMoney(
     trx,
     paymentMovement(payment, 'PAYMENT_DEBIT', 'wallet.debited', 'debit'),
   );
   if (!moved.ok) {
     const declined = { name: 'wallet_debit', status: 'declined', detail: { reason: moved.reason } };
-    return { payment: await reject(trx, payment, 'INSUFFICIENT_FUNDS', [], [declined]), debited: false };
+    return { payment: await reject(trx, payment, 'INSUFFICIENT_FUNDS', [], [declined]), debit: 'declined' };
   }
-  const updated = await changePayment(trx, payment, [], { saga_step: 'debited', status: 'PROCESSING' }, [
-    { name: 'wallet_debit', status: 'succeeded', detail: { balance_after: moved.entry.balance_after } },
-  ]);
-  // The charge step has no event of its own to ride on: enqueue it here, in the same transaction.
-  await enqueueJob(trx, sagaJob(SAGA_TASKS.chargeGateway, payment.id, opts));
-  return { payment: updated, debited: true };
+  const debited: PaymentEvent = {
+    type: 'payment.wallet_debited',
+    data: {
+      wallet_id: payment.wallet_id,
+      entry_id: moved.entry.id,
+      amount: payment.amount,
+      currency: payment.currency,
+    },
+    next: stepJob('debited', payment.id, opts),
+  };
+  const updated = await changePayment(
+    trx,
+    payment,
+    [debited],
+    { saga_step: 'debited', status: 'PROCESSING' },
+    [{ name: 'wallet_debit', status: 'succeeded', detail: { balance_after: moved.entry.balance_after } }],
+  );
+  return { payment: updated, debit: 'debited' };
 }
 
 /**
@@ -72,6 +135,7 @@ export async function advancePayment(
   steps: PaymentStep[],
   source: ChargeSource,
   opts: SagaOptions,
+  jobs: NextJob[] = [],
 ): Promise<{ payment: PaymentRow; settled: boolean; tryProvider?: Provider }> {
   const attempts = await listAttempts(trx, payment.id);
   const { strays, next } = decideGatewayStep(payment, attempts, opts.unknownRetryMaxSeconds);
@@ -82,22 +146,24 @@ export async function advancePayment(
     for (const event of detected) {
       all.push({
         ...event,
-        next: sagaJob(SAGA_TASKS.refundStrayCharge, payment.id, opts, {
-          payload: { attemptId: attempt.id },
-          key: `${SAGA_TASKS.refundStrayCharge}:${attempt.id}`,
-        }),
+        next: strayRefundJob(payment.id, attempt.id, opts),
       } as PaymentEvent);
     }
   }
+  // `jobs` go with a transition that leaves the payment waiting; a settled payment needs none.
   const recorded = async () =>
-    all.length > 0 || steps.length > 0 ? await changePayment(trx, payment, all, {}, steps) : payment;
+    all.length > 0 || steps.length > 0 || jobs.length > 0
+      ? await changePayment(trx, payment, all, {}, steps, jobs)
+      : payment;
 
   switch (next.kind) {
     case 'record':
       return { payment: await recorded(), settled: false };
     case 'complete': {
       const { winner } = next;
-      await sql`select graphile_worker.remove_job(${pollJobKey(payment.id)})`.execute(trx);
+      await sql`select graphile_worker.remove_job(${stepJobKey('charge_requested', payment.id)})`.execute(
+        trx,
+      );
       const completed = await changePayment(
         trx,
         payment,
@@ -118,37 +184,28 @@ export async function advancePayment(
     }
     case 'await_webhook': {
       const { pending } = next;
-      await enqueueJob(
-        trx,
-        sagaJob(SAGA_TASKS.pollCharge, payment.id, opts, {
-          delaySeconds: opts.webhookDeadlineSeconds,
-          key: pollJobKey(payment.id),
-        }),
-      );
+      // The webhook's deadline: the status poll, removed by the settlement if a webhook comes first.
+      const deadline = stepJob('charge_requested', payment.id, opts, opts.webhookDeadlineSeconds);
       const waiting = await changePayment(
         trx,
         payment,
         all,
         { saga_step: 'charge_requested', provider: pending.provider },
         steps,
+        [deadline],
       );
       return { payment: waiting, settled: false };
     }
     case 'ask_again': {
       const { unknown, gapSeconds } = next;
-      await enqueueJob(
-        trx,
-        sagaJob(SAGA_TASKS.chargeGateway, payment.id, opts, {
-          delaySeconds: gapSeconds,
-        }),
-      );
       const waitStep: PaymentStep = {
         name: 'gateway_charge',
         status: 'outcome_unknown',
         attempt: unknown.calls,
         detail: { provider: unknown.provider, error: unknown.last_error, next_check_in_seconds: gapSeconds },
       };
-      const waiting = await changePayment(trx, payment, all, {}, [...steps, waitStep]);
+      const askAgain = stepJob('debited', payment.id, opts, gapSeconds);
+      const waiting = await changePayment(trx, payment, all, {}, [...steps, waitStep], [...jobs, askAgain]);
       return { payment: waiting, settled: false };
     }
     case 'fail_declined': {

@@ -14,12 +14,19 @@
 --               caller's to give: it is set here, by the database's clock, when the payment settles
 --               (a worker's clock may be off).
 --   p_steps:   [{"name", "status", "attempt", "detail"}, ...], recorded in order
+--   p_jobs:    jobs that ride on no event of this transition (a delayed status poll, a charge step
+--              asked again), shaped as an event's "job"
+--
+-- The five-argument form of earlier versions is dropped: a caller of it (an older worker during a
+-- rolling deploy) reaches this one, p_jobs taking its default.
+DROP FUNCTION IF EXISTS payment__change(uuid, integer, jsonb, jsonb, jsonb);
 CREATE OR REPLACE FUNCTION payment__change(
   p_payment_id        uuid,
   p_expected_version  integer,
   p_events            jsonb,
   p_changes           jsonb,
-  p_steps             jsonb DEFAULT '[]'
+  p_steps             jsonb DEFAULT '[]',
+  p_jobs              jsonb DEFAULT '[]'
 ) RETURNS payments
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -55,6 +62,8 @@ BEGIN
       (v_job ->> 'max_attempts')::integer);
     v_version := v_version + 1;
   END LOOP;
+
+  PERFORM job__add(j) FROM jsonb_array_elements(p_jobs) j;
 
   INSERT INTO payment_steps (payment_id, name, status, attempt, detail)
   SELECT p_payment_id, s ->> 'name', s ->> 'status', coalesce((s ->> 'attempt')::integer, 1),

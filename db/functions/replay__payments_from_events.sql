@@ -1,6 +1,7 @@
 -- Payments as the event store alone says they are. status: the last of payment.completed
 -- (COMPLETED), payment.rejected (REJECTED), payment.failed (FAILED), payment.refunded (its
--- data.status); without one, PROCESSING once the wallet was debited for it, else PENDING.
+-- data.status); without one, PROCESSING once the wallet was debited for it (payment.wallet_debited;
+-- for payments debited before that event existed, the wallet's own wallet.debited), else PENDING.
 -- One payment, or all when p_payment_id is NULL. Read-only.
 CREATE OR REPLACE FUNCTION replay__payments_from_events(p_payment_id uuid DEFAULT NULL)
 RETURNS TABLE (id uuid, wallet_id uuid, amount bigint, status text, failure_reason text, provider text,
@@ -24,6 +25,7 @@ LANGUAGE sql STABLE AS $$
            max((s.data ->> 'amount')::bigint) FILTER (WHERE s.event_type = 'payment.requested') AS amount,
            max(s.data ->> 'reason') FILTER (WHERE s.event_type IN ('payment.rejected', 'payment.failed')) AS failure_reason,
            coalesce(sum((s.data ->> 'amount')::bigint) FILTER (WHERE s.event_type = 'payment.refunded'), 0)::bigint AS refunded,
+           bool_or(s.event_type = 'payment.wallet_debited') AS debited,
            max(s.version) AS version
       FROM stream s GROUP BY s.aggregate_id
   )
@@ -35,7 +37,7 @@ LANGUAGE sql STABLE AS $$
            WHEN 'payment.rejected' THEN 'REJECTED'
            WHEN 'payment.failed' THEN 'FAILED'
            WHEN 'payment.refunded' THEN st.data ->> 'status'
-           ELSE CASE WHEN EXISTS (SELECT 1 FROM events d
+           ELSE CASE WHEN f.debited OR EXISTS (SELECT 1 FROM events d
                                    WHERE d.aggregate_type = 'wallet' AND d.event_type = 'wallet.debited'
                                      AND d.data ->> 'payment_id' = f.aggregate_id::text)
                      THEN 'PROCESSING' ELSE 'PENDING' END

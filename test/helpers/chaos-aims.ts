@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Database } from '../../app/db/database.ts';
-import { SAGA_TASKS } from '../../app/payments/saga-jobs.ts';
+import { SAGA_TASKS } from '../../app/payments/saga-definition.ts';
 import type { RoleProcess } from './processes.ts';
 
 /**

@@ -10,7 +10,15 @@ import {
 } from '../../app/payments/charge-attempts.ts';
 import { isSettled } from '../../app/payments/payment.aggregate.ts';
 import type { PaymentRow } from '../../app/payments/payment.repository.ts';
-import { pollJobKey, SAGA_TASKS, sagaJob, sagaOptionsFrom } from '../../app/payments/saga-jobs.ts';
+import {
+  PAYMENT_SAGA,
+  refundJob,
+  SAGA_TASKS,
+  sagaOptionsFrom,
+  stepJob,
+  stepJobKey,
+  strayRefundJob,
+} from '../../app/payments/saga-definition.ts';
 
 const paymentId = '0b7e6f5a-1c2d-4e3f-8a9b-0c1d2e3f4a5b';
 const opts = { jobMaxAttempts: 7, webhookDeadlineSeconds: 10, unknownRetryMaxSeconds: 60 };
@@ -18,7 +26,7 @@ const attemptOf = (fields: Partial<ChargeAttempt>) => fields as ChargeAttempt;
 
 describe('saga jobs', () => {
   it('key a step by task and payment, so a step enqueued twice runs once', () => {
-    const job = sagaJob(SAGA_TASKS.debitWallet, paymentId, opts);
+    const job = stepJob('fraud_checked', paymentId, opts);
     expect(job).toEqual({
       task: 'payment__debit_wallet',
       payload: { paymentId },
@@ -28,13 +36,16 @@ describe('saga jobs', () => {
     });
   });
 
-  it('take an explicit key, a delay and extra payload, keeping the payment id', () => {
-    const job = sagaJob(SAGA_TASKS.refundStrayCharge, paymentId, opts, {
-      delaySeconds: 60,
-      payload: { attemptId: 3 },
-      key: 'payment__refund_stray_charge:3',
+  it('key side jobs by what they settle: a refund by its refund, a stray refund by its attempt', () => {
+    const refundId = '5d0c1b2a-3e4f-4a5b-8c6d-7e8f9a0b1c2d';
+    expect(refundJob(paymentId, refundId, opts)).toEqual({
+      task: 'payment__refund',
+      payload: { paymentId, refundId },
+      jobKey: `payment__refund:${refundId}`,
+      maxAttempts: 7,
+      delaySeconds: undefined,
     });
-    expect(job).toEqual({
+    expect(strayRefundJob(paymentId, 3, opts, 60)).toEqual({
       task: 'payment__refund_stray_charge',
       payload: { paymentId, attemptId: 3 },
       jobKey: 'payment__refund_stray_charge:3',
@@ -44,11 +55,30 @@ describe('saga jobs', () => {
   });
 
   it('share one poll key per payment, so the completion can remove the pending poll', () => {
-    expect(pollJobKey(paymentId)).toBe(`payment__poll_charge:${paymentId}`);
-    expect(sagaJob(SAGA_TASKS.pollCharge, paymentId, opts).jobKey).toBe(pollJobKey(paymentId));
+    expect(stepJobKey('charge_requested', paymentId)).toBe(`payment__poll_charge:${paymentId}`);
+    expect(stepJob('charge_requested', paymentId, opts, 10).jobKey).toBe(
+      stepJobKey('charge_requested', paymentId),
+    );
   });
 
-  it('name the graphile-worker tasks as the files in workers/tasks/payment/ register them', () => {
+  it('lead from each waiting step only to later steps, ending at a settled one', () => {
+    const order = [
+      'requested',
+      'fraud_checked',
+      'debited',
+      'charge_requested',
+      'completed',
+      'rejected',
+      'failed',
+    ];
+    for (const [step, def] of Object.entries(PAYMENT_SAGA)) {
+      for (const next of def.next) expect(order.indexOf(next)).toBeGreaterThan(order.indexOf(step));
+      // A step that continues in the same job goes on to a step that has a task of its own.
+      if (def.continues) expect(Object.keys(PAYMENT_SAGA)).toContain(def.next[0]);
+    }
+  });
+
+  it('name every task once, derived from the saga table', () => {
     expect(SAGA_TASKS).toEqual({
       fraudCheck: 'payment__fraud_check',
       debitWallet: 'payment__debit_wallet',
@@ -57,6 +87,7 @@ describe('saga jobs', () => {
       refund: 'payment__refund',
       refundStrayCharge: 'payment__refund_stray_charge',
     });
+    expect(new Set(Object.values(SAGA_TASKS)).size).toBe(6);
   });
 
   it('take their options from the configuration', () => {

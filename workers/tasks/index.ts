@@ -1,7 +1,9 @@
-import type { TaskList } from 'graphile-worker';
-import { SAGA_TASKS } from '../../app/payments/saga-jobs.ts';
+import type { Task, TaskList } from 'graphile-worker';
+import type { z } from 'zod';
+import { PAYMENT_SAGA, PAYMENT_SIDE_TASKS, type WaitingStep } from '../../app/payments/saga-definition.ts';
 import { withDeadLetter } from '../dead-letter.ts';
 import type { WorkerDeps } from '../deps.ts';
+import { defineTask } from '../task-catalogue.ts';
 import { redriveStuckPayments, runAudit } from './maintenance/consistency.ts';
 import { pruneIdempotencyKeys } from './maintenance/prune-idempotency-keys.ts';
 import { pruneOutbox } from './maintenance/prune-outbox.ts';
@@ -13,16 +15,37 @@ import { fraudCheck } from './payment/fraud-check.ts';
 import { pollCharge } from './payment/poll-charge.ts';
 import { refundPayment } from './payment/refund.ts';
 import { refundStrayCharge } from './payment/refund-stray-charge.ts';
+import type { PaymentStepTask } from './payment/step-task.ts';
 
-/** Every task this worker runs, by identifier; saga steps dead-letter when their attempts are spent. */
+/** What each step of the saga runs (the step's task and payload come from PAYMENT_SAGA). */
+const stepTasks: Record<WaitingStep, (deps: WorkerDeps) => PaymentStepTask> = {
+  requested: fraudCheck,
+  fraud_checked: debitWallet,
+  debited: chargeGateway,
+  charge_requested: pollCharge,
+};
+
+/** A payment task: its payload parsed against its schema, dead-lettered when its attempts are spent. */
+const paymentTask = <S extends z.ZodType>(
+  schema: S,
+  run: (payload: z.output<S>, helpers: Parameters<Task>[1]) => Promise<void>,
+) => withDeadLetter(defineTask(schema, run));
+
+/** Every task this worker runs, by identifier. */
 export function createTaskList(deps: WorkerDeps): TaskList {
+  const saga = Object.fromEntries(
+    (Object.keys(PAYMENT_SAGA) as WaitingStep[]).map((step) => [
+      PAYMENT_SAGA[step].task,
+      paymentTask(PAYMENT_SAGA[step].payload, stepTasks[step](deps)),
+    ]),
+  );
   return {
-    [SAGA_TASKS.fraudCheck]: withDeadLetter(fraudCheck(deps)),
-    [SAGA_TASKS.debitWallet]: withDeadLetter(debitWallet(deps)),
-    [SAGA_TASKS.chargeGateway]: withDeadLetter(chargeGateway(deps)),
-    [SAGA_TASKS.pollCharge]: withDeadLetter(pollCharge(deps)),
-    [SAGA_TASKS.refund]: withDeadLetter(refundPayment(deps)),
-    [SAGA_TASKS.refundStrayCharge]: withDeadLetter(refundStrayCharge(deps)),
+    ...saga,
+    [PAYMENT_SIDE_TASKS.refund.task]: paymentTask(PAYMENT_SIDE_TASKS.refund.payload, refundPayment(deps)),
+    [PAYMENT_SIDE_TASKS.refundStrayCharge.task]: paymentTask(
+      PAYMENT_SIDE_TASKS.refundStrayCharge.payload,
+      refundStrayCharge(deps),
+    ),
     maintenance__prune_idempotency_keys: pruneIdempotencyKeys,
     maintenance__sweep_dead_letters: sweepDeadLetters(deps.config.JOB_MAX_ATTEMPTS),
     maintenance__prune_outbox: pruneOutbox(deps.config.OUTBOX_RETENTION_HOURS),

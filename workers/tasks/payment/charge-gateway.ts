@@ -10,13 +10,12 @@ import {
   recordReported,
   recordUnanswered,
 } from '../../../app/payments/charge-attempts.ts';
-import { gatewayUnknownOutcomesTotal, observeSettlement } from '../../../app/payments/payment.metrics.ts';
-import { findPaymentById, lockPaymentById } from '../../../app/payments/payment.repository.ts';
-import { advancePayment } from '../../../app/payments/saga.ts';
+import { gatewayUnknownOutcomesTotal } from '../../../app/payments/payment.metrics.ts';
+import { findPaymentById } from '../../../app/payments/payment.repository.ts';
+import { advancePayment, runPaymentStep } from '../../../app/payments/saga.ts';
 import { callSignal, type WorkerDeps } from '../../deps.ts';
 import { logGatewayTrouble } from '../../gateway-trouble.ts';
-import { defineTask } from '../../task-catalogue.ts';
-import { paymentPayload } from './payload.ts';
+import type { PaymentStepTask } from './step-task.ts';
 
 /**
  * Step 3: the charge at the gateway, while the payment is `debited`. Each round, under the
@@ -27,31 +26,31 @@ import { paymentPayload } from './payload.ts';
  * attempt known not to have charged lets the saga move to beta or give the money back; an unknown
  * one leaves the payment waiting, and this step is scheduled again to ask.
  */
-export const chargeGateway = (deps: WorkerDeps) =>
-  defineTask(paymentPayload, async ({ paymentId }, helpers) => {
+export const chargeGateway =
+  (deps: WorkerDeps): PaymentStepTask =>
+  async ({ paymentId }, helpers) => {
     const initial = await findPaymentById(deps.db, paymentId);
     if (initial?.saga_step !== 'debited') return; // already past this step
     const signal = callSignal(deps, helpers);
     for (let round = 0; round < 4; round++) {
       // Aborted (shutdown, or this process's runner died): no new call, no new attempt.
       if (signal.aborted) return;
-      const claimed = await deps.db.transaction().execute(async (trx) => {
-        const payment = await lockPaymentById(trx, paymentId);
-        if (payment?.saga_step !== 'debited') return undefined;
+      const claimed = await runPaymentStep(deps.db, paymentId, ['debited'], async (trx, payment) => {
         const attempts = await listAttempts(trx, paymentId);
         const unknown = attempts.find((a) => a.idempotency_key !== null && a.status === 'unknown');
         if (unknown) return { payment, attempt: await recordCall(trx, unknown), fresh: false };
-        const {
-          tryProvider,
-          settled,
-          payment: moved,
-        } = await advancePayment(trx, payment, [], [], 'answer', deps.saga);
-        if (settled) observeSettlement(moved);
-        if (!tryProvider) return undefined;
-        const attempt = await recordNewAttempt(trx, moved, tryProvider);
-        return attempt ? { payment: moved, attempt, fresh: true } : undefined;
+        const { tryProvider, payment: moved } = await advancePayment(
+          trx,
+          payment,
+          [],
+          [],
+          'answer',
+          deps.saga,
+        );
+        const attempt = tryProvider ? await recordNewAttempt(trx, moved, tryProvider) : undefined;
+        return { payment: moved, attempt, fresh: true };
       });
-      if (!claimed) return;
+      if (!claimed?.attempt) return;
       const { payment, attempt, fresh } = claimed;
       const outcome = await deps.gateway.createCharge(
         attempt.provider,
@@ -72,19 +71,17 @@ export const chargeGateway = (deps: WorkerDeps) =>
           { call: 'charge', provider: attempt.provider, paymentId, traceId: payment.trace_id },
           outcome,
         );
-      const result = await deps.db.transaction().execute(async (trx) => {
-        const locked = await lockPaymentById(trx, paymentId);
-        if (!locked) return undefined;
+      // Whatever the step is now (a webhook may have settled it meanwhile), the answer is recorded.
+      const result = await runPaymentStep(deps.db, paymentId, 'any', async (trx, locked) => {
         const current = await findAttempt(trx, paymentId, attempt.id);
         if (!current) return undefined;
         const recorded = await recordOutcome(trx, current, outcome, attempt.provider);
         return advancePayment(trx, locked, recorded.events, [recorded.step], 'answer', deps.saga);
       });
       if (outcome.kind === 'unknown') gatewayUnknownOutcomesTotal.inc({ provider: attempt.provider });
-      if (result?.settled) observeSettlement(result.payment);
       if (!result?.tryProvider) return;
     }
-  });
+  };
 
 /** What one call proved, written to its attempt; returns the events and the step to record. */
 async function recordOutcome(

@@ -1,32 +1,17 @@
-import {
-  observeSettlement,
-  walletDebitApprovedTotal,
-  walletDebitDeclinedTotal,
-  walletDebitRequestedTotal,
-} from '../../../app/payments/payment.metrics.ts';
-import { lockPaymentById } from '../../../app/payments/payment.repository.ts';
-import { debitWalletForPayment } from '../../../app/payments/saga.ts';
+import { debitWalletForPayment, runPaymentStep } from '../../../app/payments/saga.ts';
 import type { WorkerDeps } from '../../deps.ts';
-import { defineTask } from '../../task-catalogue.ts';
-import { paymentPayload } from './payload.ts';
+import { countDebit, type PaymentStepTask } from './step-task.ts';
 
 /**
- * Step 2: debit the wallet under its row lock (payment lock first, then wallet: the same order
- * everywhere, so no deadlock). Short balance -> REJECTED INSUFFICIENT_FUNDS; the gateway is never
- * called.
+ * Step `fraud_checked` on its own: the debit for a payment that an older version left approved
+ * but not debited, or that the stuck-saga sweeper re-drove there. The fraud check goes straight on
+ * to it otherwise (fraud-check.ts).
  */
-export const debitWallet = (deps: WorkerDeps) =>
-  defineTask(paymentPayload, async ({ paymentId }) => {
-    const result = await deps.db.transaction().execute(async (trx) => {
-      const payment = await lockPaymentById(trx, paymentId);
-      if (payment?.saga_step !== 'fraud_checked') return undefined; // already applied
-      return debitWalletForPayment(trx, payment, deps.saga);
-    });
-    if (!result) return;
-    walletDebitRequestedTotal.inc();
-    if (result.debited) walletDebitApprovedTotal.inc();
-    else {
-      walletDebitDeclinedTotal.inc();
-      observeSettlement(result.payment);
-    }
-  });
+export const debitWallet =
+  (deps: WorkerDeps): PaymentStepTask =>
+  async ({ paymentId }) => {
+    const result = await runPaymentStep(deps.db, paymentId, ['fraud_checked'], (trx, payment) =>
+      debitWalletForPayment(trx, payment, deps.saga),
+    );
+    countDebit(result?.debit);
+  };

@@ -1,4 +1,3 @@
-import { enqueueJob } from '../../../app/events/record-event.ts';
 import type {
   CancelOutcome,
   GatewayCharge,
@@ -12,14 +11,12 @@ import {
   listAttempts,
   recordReported,
 } from '../../../app/payments/charge-attempts.ts';
-import { observeSettlement } from '../../../app/payments/payment.metrics.ts';
-import { findPaymentById, lockPaymentById } from '../../../app/payments/payment.repository.ts';
-import { advancePayment } from '../../../app/payments/saga.ts';
-import { pollJobKey, SAGA_TASKS, sagaJob } from '../../../app/payments/saga-jobs.ts';
+import { findPaymentById } from '../../../app/payments/payment.repository.ts';
+import { advancePayment, runPaymentStep } from '../../../app/payments/saga.ts';
+import { stepJob } from '../../../app/payments/saga-definition.ts';
 import { callSignal, type WorkerDeps } from '../../deps.ts';
 import { logGatewayTrouble } from '../../gateway-trouble.ts';
-import { defineTask } from '../../task-catalogue.ts';
-import { paymentPayload } from './payload.ts';
+import type { PaymentStepTask } from './step-task.ts';
 
 /**
  * The webhook deadline passed (or a webhook was lost): ask the gateway for the pending charge. A
@@ -29,8 +26,9 @@ import { paymentPayload } from './payload.ts';
  * it settled. A cancel that gets no answer is tried again at the next poll: the wallet is never
  * refunded while the charge can still succeed. A webhook that arrives first removes this job.
  */
-export const pollCharge = (deps: WorkerDeps) =>
-  defineTask(paymentPayload, async ({ paymentId }, helpers) => {
+export const pollCharge =
+  (deps: WorkerDeps): PaymentStepTask =>
+  async ({ paymentId }, helpers) => {
     const payment = await findPaymentById(deps.db, paymentId);
     if (payment?.saga_step !== 'charge_requested' || !payment.provider) return;
     const attempt = (await listAttempts(deps.db, paymentId)).find(
@@ -77,9 +75,7 @@ export const pollCharge = (deps: WorkerDeps) =>
     }
     if (report) checkChargeMatches(payment, attempt.provider, report.charge, chargeId);
 
-    const result = await deps.db.transaction().execute(async (trx) => {
-      const locked = await lockPaymentById(trx, paymentId);
-      if (locked?.saga_step !== 'charge_requested') return undefined;
+    await runPaymentStep(deps.db, paymentId, ['charge_requested'], async (trx, locked) => {
       const current = await findAttempt(trx, paymentId, attempt.id);
       if (current?.status !== 'pending') return advancePayment(trx, locked, [], [], 'poll', deps.saga);
       if (canceled || (report && report.charge.status !== 'pending')) {
@@ -103,14 +99,7 @@ export const pollCharge = (deps: WorkerDeps) =>
         detail: error ? { error } : undefined,
       };
       const gap = Math.min(deps.saga.webhookDeadlineSeconds * 2 ** Math.min(polls, 6), 600);
-      await enqueueJob(
-        trx,
-        sagaJob(SAGA_TASKS.pollCharge, paymentId, deps.saga, {
-          delaySeconds: gap,
-          key: pollJobKey(paymentId),
-        }),
-      );
-      return advancePayment(trx, locked, [], [step], 'poll', deps.saga);
+      const nextPoll = stepJob('charge_requested', paymentId, deps.saga, gap);
+      return advancePayment(trx, locked, [], [step], 'poll', deps.saga, [nextPoll]);
     });
-    if (result?.settled) observeSettlement(result.payment);
-  });
+  };

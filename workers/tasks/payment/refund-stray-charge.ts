@@ -1,16 +1,14 @@
-import { z } from 'zod';
+import type { JobHelpers } from 'graphile-worker';
+import type { z } from 'zod';
 import { enqueueJob } from '../../../app/events/record-event.ts';
 import { findAttempt } from '../../../app/payments/charge-attempts.ts';
 import { changePayment } from '../../../app/payments/payment.aggregate.ts';
 import { gatewayStrayRefundsTotal } from '../../../app/payments/payment.metrics.ts';
 import { lockPaymentById } from '../../../app/payments/payment.repository.ts';
-import { SAGA_TASKS } from '../../../app/payments/saga-jobs.ts';
+import { type strayChargePayload, strayRefundJob } from '../../../app/payments/saga-definition.ts';
 import { PermanentJobError } from '../../dead-letter.ts';
 import { callSignal, type WorkerDeps } from '../../deps.ts';
 import { logGatewayTrouble } from '../../gateway-trouble.ts';
-import { defineTask } from '../../task-catalogue.ts';
-
-const strayPayload = z.object({ paymentId: z.uuid(), attemptId: z.number().int().positive() }).loose();
 
 /**
  * Gives back money the gateway took that no payment keeps (app/payments/saga.ts marks it): refunds
@@ -20,8 +18,9 @@ const strayPayload = z.object({ paymentId: z.uuid(), attemptId: z.number().int()
  * back when the provider does, with no operator (docs/runbooks/gateway.md shows the open ones). A
  * refusal for good (a 4xx: no such charge, nothing left to refund) is dead-lettered at once.
  */
-export const refundStrayCharge = (deps: WorkerDeps) =>
-  defineTask(strayPayload, async ({ paymentId, attemptId }, helpers) => {
+export const refundStrayCharge =
+  (deps: WorkerDeps) =>
+  async ({ paymentId, attemptId }: z.output<typeof strayChargePayload>, helpers: JobHelpers) => {
     const attempt = await findAttempt(deps.db, paymentId, attemptId);
     if (!attempt?.stray_detected_at || attempt.stray_refund_id || !attempt.gateway_charge_id) return;
     const outcome = await deps.gateway.refund(
@@ -48,15 +47,9 @@ export const refundStrayCharge = (deps: WorkerDeps) =>
         throw new PermanentJobError(error);
       if (helpers.job.attempts < helpers.job.max_attempts) throw new Error(error);
       helpers.logger.error(`${error}; asking again in a minute`);
-      await deps.db.transaction().execute((trx) =>
-        enqueueJob(trx, {
-          task: SAGA_TASKS.refundStrayCharge,
-          payload: { paymentId, attemptId },
-          jobKey: `${SAGA_TASKS.refundStrayCharge}:${attemptId}`,
-          delaySeconds: 60,
-          maxAttempts: helpers.job.max_attempts,
-        }),
-      );
+      await deps.db
+        .transaction()
+        .execute((trx) => enqueueJob(trx, strayRefundJob(paymentId, attemptId, deps.saga, 60)));
       return;
     }
     const refundId = outcome.value.id;
@@ -95,4 +88,4 @@ export const refundStrayCharge = (deps: WorkerDeps) =>
       );
     });
     gatewayStrayRefundsTotal.inc({ provider: attempt.provider });
-  });
+  };

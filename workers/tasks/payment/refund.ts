@@ -1,4 +1,6 @@
+import type { JobHelpers } from 'graphile-worker';
 import { sql } from 'kysely';
+import type { z } from 'zod';
 import { enqueueJob } from '../../../app/events/record-event.ts';
 import { keptCharge, listAttempts } from '../../../app/payments/charge-attempts.ts';
 import { refundsFailedTotal } from '../../../app/payments/payment.metrics.ts';
@@ -8,11 +10,9 @@ import {
   lockPaymentById,
 } from '../../../app/payments/payment.repository.ts';
 import { failRefund, settleRefund } from '../../../app/payments/refunds.ts';
-import { SAGA_TASKS } from '../../../app/payments/saga-jobs.ts';
+import { refundJob, type refundPayload } from '../../../app/payments/saga-definition.ts';
 import { callSignal, type WorkerDeps } from '../../deps.ts';
 import { logGatewayTrouble } from '../../gateway-trouble.ts';
-import { defineTask } from '../../task-catalogue.ts';
-import { refundPayload } from './payload.ts';
 
 /**
  * The refund saga's one step: refund at the gateway (idempotency key "refund:<id>"), then credit
@@ -25,8 +25,9 @@ import { refundPayload } from './payload.ts';
  * - no answer (timeout, 5xx): retried with the same key; never failed, since the gateway may have
  *   refunded. On the last attempt the step schedules itself again: it waits rather than guess.
  */
-export const refundPayment = (deps: WorkerDeps) =>
-  defineTask(refundPayload, async ({ paymentId, refundId }, helpers) => {
+export const refundPayment =
+  (deps: WorkerDeps) =>
+  async ({ paymentId, refundId }: z.output<typeof refundPayload>, helpers: JobHelpers) => {
     const refund = await findRefundById(deps.db, refundId);
     if (refund?.status !== 'PENDING') return; // already settled
     const payment = await findPaymentById(deps.db, paymentId);
@@ -88,17 +89,11 @@ export const refundPayment = (deps: WorkerDeps) =>
       }
       if (!lastAttempt) return 'retry' as const;
       // Out of attempts with an unknown outcome: keep asking, same key, a minute from now.
-      await enqueueJob(trx, {
-        task: SAGA_TASKS.refund,
-        payload: { paymentId, refundId },
-        jobKey: `${SAGA_TASKS.refund}:${refundId}`,
-        delaySeconds: 60,
-        maxAttempts: helpers.job.max_attempts,
-      });
+      await enqueueJob(trx, refundJob(paymentId, refundId, deps.saga, 60));
       return 'rescheduled' as const;
     });
     if (next === 'retry')
       throw new Error(
         `refund ${refundId} at ${payment.provider}: ${outcome.kind === 'answered' ? '' : outcome.reason}`,
       );
-  });
+  };
