@@ -26,7 +26,7 @@ export default {
   mutate: [
     'app/payments/fraud-rules.ts',
     'app/payments/gateway-decision.ts',
-    'app/payments/saga-jobs.ts',
+    'app/payments/saga-definition.ts',
     declaration('app/payments/payment.aggregate.ts', 'export const isSettled'),
     declaration('app/payments/charge-attempts.ts', 'export class GatewayAnswerMismatch'),
     declaration('app/payments/charge-attempts.ts', 'export function checkChargeMatches'),

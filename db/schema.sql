@@ -417,17 +417,23 @@ $$;
 
 
 --
--- Name: job__add(jsonb); Type: FUNCTION; Schema: public; Owner: -
+-- Name: job__apply(jsonb); Type: FUNCTION; Schema: public; Owner: -
 --
 
-CREATE FUNCTION public.job__add(p_job jsonb) RETURNS void
-    LANGUAGE sql
+CREATE FUNCTION public.job__apply(p_job jsonb) RETURNS void
+    LANGUAGE plpgsql
     AS $$
-  SELECT graphile_worker.add_job(
+BEGIN
+  IF p_job ? 'remove_key' THEN
+    PERFORM graphile_worker.remove_job(p_job ->> 'remove_key');
+    RETURN;
+  END IF;
+  PERFORM graphile_worker.add_job(
     p_job ->> 'task', coalesce((p_job -> 'payload')::json, '{}'::json),
     job_key => p_job ->> 'key',
     run_at => clock_timestamp() + make_interval(secs => coalesce((p_job ->> 'delay_seconds')::float8, 0)),
     max_attempts => coalesce((p_job ->> 'max_attempts')::integer, 25));
+END;
 $$;
 
 
@@ -597,7 +603,7 @@ BEGIN
     v_version := v_version + 1;
   END LOOP;
 
-  PERFORM job__add(j) FROM jsonb_array_elements(p_jobs) j;
+  PERFORM job__apply(j) FROM jsonb_array_elements(p_jobs) j;
 
   INSERT INTO payment_steps (payment_id, name, status, attempt, detail)
   SELECT p_payment_id, s ->> 'name', s ->> 'status', coalesce((s ->> 'attempt')::integer, 1),
@@ -651,7 +657,7 @@ BEGIN
   PERFORM event__append((p_event ->> 'event_id')::uuid, 'payment', v_payment.id, 0,
                         p_event ->> 'type', p_event -> 'data', v_payment.trace_id);
   IF jsonb_typeof(p_event -> 'job') = 'object' THEN
-    PERFORM job__add(p_event -> 'job');
+    PERFORM job__apply(p_event -> 'job');
   END IF;
 
   INSERT INTO payment_steps (payment_id, name, status) VALUES (v_payment.id, 'request', 'accepted');

@@ -95,7 +95,7 @@ describe('a worker whose clock is off by ten minutes', () => {
       await s.control('alpha', { latency_ms: 8000 });
       const walletId = await s.newWallet(1000);
       const paymentId = (await s.pay(walletId, 100)).body.id as string;
-      const key = `payment__charge_gateway:${paymentId}`;
+      const key = `payment__fraud_check:${paymentId}`; // the charge runs in the job that debited
       const lock = await waitFor('the skewed worker to take the charge job', async () => {
         const { rows } = await sql<{ locked_at: Date; locked_by: string }>`
           select locked_at, locked_by from graphile_worker.jobs where key = ${key} and locked_at is not null`.execute(

@@ -79,7 +79,7 @@ describe('internal errors stay internal', () => {
     const line = logged.split('\n').find((l) => l.includes(MARKER) && l.includes(payment.id));
     expect(line, logged.slice(-3000)).toBeDefined();
     expect(JSON.parse(line as string)).toMatchObject({
-      taskIdentifier: 'payment__charge_gateway',
+      taskIdentifier: 'payment__fraud_check', // the first charge runs in the job that debited
       jobId: expect.any(Number),
       paymentId: payment.id,
       traceId: expect.any(String),
@@ -133,7 +133,8 @@ describe('internal errors stay internal', () => {
       expect(letter.last_error).toContain(MARKER); // operator-only, behind the admin token
 
       const payment = await get(`/payments/${paid.id}`);
-      const failures = payment.steps.filter((s: { name: string }) => s.name === 'payment__charge_gateway');
+      // The attempt's record fails with the debit (one transaction): the job that debits retries.
+      const failures = payment.steps.filter((s: { name: string }) => s.name === 'payment__fraud_check');
       expect(failures.map((s: { status: string }) => s.status)).toEqual([
         'retrying',
         'retrying',

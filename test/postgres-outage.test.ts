@@ -39,7 +39,9 @@ describe('a Postgres restart under load, no process killed', () => {
     await waitFor('charges in flight', async () => {
       const { rows } = await sql<{ n: number }>`
         select count(*)::int as n from graphile_worker.jobs
-         where task_identifier = 'payment__charge_gateway' and locked_at is not null`.execute(db);
+         where task_identifier in ('payment__fraud_check', 'payment__charge_gateway') and locked_at is not null`.execute(
+        db,
+      );
       return (rows[0]?.n ?? 0) >= 5;
     });
 

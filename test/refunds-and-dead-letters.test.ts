@@ -366,7 +366,7 @@ describe('dead letters', () => {
     );
   });
 
-  it('a step that fails every attempt is dead-lettered with its cause; the debit is held, no charge made; the product neither replays nor re-drives it; the operator replay completes it once', async () => {
+  it('a step that fails every attempt is dead-lettered with its cause; nothing is debited (the debit and the record of the first attempt are one transaction), no charge made; the product neither replays nor re-drives it; the operator replay completes it once', async () => {
     const db = system.database.pool;
     // The cause: every charge attempt of a 777 payment is refused by the database.
     await db.query(`create function test_refuse_777() returns trigger language plpgsql as $$
@@ -385,7 +385,7 @@ describe('dead letters', () => {
       const walletId = await system.newWallet(1000);
       const paid = (await system.pay(walletId, 777)).body;
       const letter = await waitFor(
-        'the charge step in the dead letters',
+        'the failing step in the dead letters',
         async () => {
           const list = await request(system.api.baseUrl, 'GET', '/admin/dead-letters', { headers: admin });
           return list.body.items.find((d: { payment_id: string }) => d.payment_id === paid.id);
@@ -393,25 +393,22 @@ describe('dead letters', () => {
         20_000,
         200,
       );
-      expect(letter).toMatchObject({ task: 'payment__charge_gateway', attempts: 2, replayed_at: null });
+      expect(letter).toMatchObject({ task: 'payment__fraud_check', attempts: 2, replayed_at: null });
       expect(letter.last_error).toContain('charge_attempts is read-only today');
       const stuck = await payment(paid.id);
-      expect(stuck).toMatchObject({ status: 'PROCESSING', provider: null });
+      expect(stuck).toMatchObject({ status: 'PENDING', provider: null });
       expect(
         stuck.steps
-          .filter((s: { name: string }) => s.name === 'payment__charge_gateway')
+          .filter((s: { name: string }) => s.name === 'payment__fraud_check')
           .map((s: { status: string }) => s.status),
       ).toEqual(['retrying', 'dead_lettered']);
       const held = await walletState(system.database, walletId);
-      expect(held.entries.map((e) => `${e.type}:${e.amount}`)).toEqual([
-        'DEPOSIT:1000',
-        'PAYMENT_DEBIT:-777',
-      ]);
-      expect(held.balance).toBe(223);
+      expect(held.entries.map((e) => `${e.type}:${e.amount}`)).toEqual(['DEPOSIT:1000']);
+      expect(held.balance).toBe(1000);
       expect((await keptAtGateway(system.gatewayUrl, paid.id)).charges).toEqual([]);
 
       // What the sweep cron does on its own: a job that failed on its own is not auto-replayed, a
-      // payment with an open letter is not re-driven, and the letter stays open while it is PROCESSING.
+      // payment with an open letter is not re-driven, and the letter stays open while it is PENDING.
       await db.query('select dead_letter__replay_crash_spent(5, 3)');
       const redriven = await db.query("select payment_id from payment__redrive_stuck(interval '0 seconds')");
       await db.query('select dead_letter__resolve_settled()');

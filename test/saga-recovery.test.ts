@@ -28,7 +28,7 @@ describe('scenario 5: recovery from a killed worker', () => {
     const locked = await waitFor('a charge job in flight', async () => {
       const { rows } = await sql<{ n: number }>`
         select count(*)::int as n from graphile_worker.jobs
-         where task_identifier = 'payment__charge_gateway' and locked_at is not null`.execute(
+         where task_identifier in ('payment__fraud_check', 'payment__charge_gateway') and locked_at is not null`.execute(
         system.database.db,
       );
       return (rows[0]?.n ?? 0) > 0;
@@ -110,7 +110,7 @@ describe('scenario 5: recovery from a killed worker', () => {
     await system.control('alpha', { latency_ms: 8000 });
     const walletId = await system.newWallet(1000);
     const accepted = (await system.pay(walletId, 100)).body;
-    const key = `payment__charge_gateway:${accepted.id}`;
+    const key = `payment__fraud_check:${accepted.id}`; // the charge runs in the job that debited
     const jobLock = async () =>
       (
         await sql<{ locked_at: Date | null; locked_by: string | null }>`

@@ -31,7 +31,9 @@ afterEach(async () => {
 const chargeJobsLocked = async () => {
   const { rows } = await sql<{ n: number }>`
     select count(*)::int as n from graphile_worker.jobs
-     where task_identifier = 'payment__charge_gateway' and locked_at is not null`.execute(system.database.db);
+     where task_identifier in ('payment__fraud_check', 'payment__charge_gateway') and locked_at is not null`.execute(
+    system.database.db,
+  );
   return rows[0]?.n ?? 0;
 };
 /**

@@ -66,8 +66,14 @@ export function validEventData<T extends EventType>(type: T, data: EventData<T>)
   return eventCatalogue[type].data.parse(data);
 }
 
-/** A job as event__append and payment__change take it (JSON). */
-export function jobSpec(job: NextJob) {
+/** A pending job, by its key, that a transition makes pointless (removed in the same transaction). */
+export interface JobRemoval {
+  removeKey: string;
+}
+
+/** A job change as event__append, payment__change and job__apply take it (JSON). */
+export function jobSpec(job: NextJob | JobRemoval) {
+  if ('removeKey' in job) return { remove_key: job.removeKey };
   return {
     task: job.task,
     payload: job.payload,

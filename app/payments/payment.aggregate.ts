@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { Trx } from '../db/database.ts';
 import type { PaymentStatus } from '../db/types.ts';
 import type { EventData, EventType } from '../events/catalogue.ts';
-import { jobSpec, type NextJob, validEventData } from '../events/record-event.ts';
+import { type JobRemoval, jobSpec, type NextJob, validEventData } from '../events/record-event.ts';
 import type { PaymentRow } from './payment.repository.ts';
 
 export const TERMINAL_STATUSES: readonly PaymentStatus[] = [
@@ -65,7 +65,7 @@ export async function changePayment(
   events: PaymentEvent[],
   changes: PaymentChanges,
   steps: PaymentStep[] = [],
-  jobs: NextJob[] = [],
+  jobs: (NextJob | JobRemoval)[] = [],
 ): Promise<PaymentRow> {
   const appended = events.map((event) => ({
     event_id: randomUUID(),

@@ -16,9 +16,11 @@ export const strayChargePayload = z
  * (db/functions/payment__redrive_stuck.sql, checked against this table by
  * test/saga-definition.test.ts) all follow from it.
  *
- * `continues`: the step's job goes straight on to the next step, in the same transaction (the
- * fraud check and the debit are two steps and two events, one job and one commit). The next
- * step keeps a task of its own for a payment left there by an older version, or re-driven.
+ * `continues`: the step's job goes straight on to the next step. The fraud check and the debit are
+ * two steps and two events in one transaction, which also claims the first charge attempt; the
+ * same job then makes the charge call (workers/tasks/payment/fraud-check.ts). The later steps keep
+ * tasks of their own: for a payment re-driven there, left there by an older version, or (the
+ * charge) asked again after an unknown outcome.
  */
 export const PAYMENT_SAGA = {
   requested: {
@@ -31,7 +33,7 @@ export const PAYMENT_SAGA = {
     task: 'payment__debit_wallet',
     payload: paymentPayload,
     next: ['debited', 'rejected'],
-    continues: false,
+    continues: true,
   },
   debited: {
     task: 'payment__charge_gateway',

@@ -1,11 +1,17 @@
-import { sql } from 'kysely';
 import client from 'prom-client';
 import type { Db, Trx } from '../db/database.ts';
 import type { FailureReason, Provider, SagaStep } from '../db/types.ts';
-import type { NextJob } from '../events/record-event.ts';
+import type { JobRemoval, NextJob } from '../events/record-event.ts';
 import { registry } from '../observability/metrics.ts';
 import { moveWalletMoney } from '../wallets/wallet.money.ts';
-import { type ChargeSource, listAttempts, markStray } from './charge-attempts.ts';
+import {
+  type ChargeAttempt,
+  type ChargeSource,
+  listAttempts,
+  markStray,
+  recordCall,
+  recordNewAttempt,
+} from './charge-attempts.ts';
 import type { FraudDecision } from './fraud-rules.ts';
 import { decideGatewayStep } from './gateway-decision.ts';
 import { changePayment, isSettled, type PaymentEvent, type PaymentStep } from './payment.aggregate.ts';
@@ -57,17 +63,57 @@ export async function runPaymentStep<R extends { payment: PaymentRow }>(
 
 /**
  * Steps `requested` and `fraud_checked` in one transaction (PAYMENT_SAGA.requested.continues):
- * the fraud decision, then, if approved, the debit. Two events, two steps, one commit.
+ * the fraud decision, then, if approved, the debit and the claim of the first charge attempt.
+ * Two events, two steps, one commit; the caller's job then makes the claimed call.
  */
 export async function checkFraudThenDebit(
   trx: Trx,
   payment: PaymentRow,
   decision: FraudDecision,
   opts: SagaOptions,
-): Promise<{ payment: PaymentRow; debit?: 'debited' | 'declined' }> {
+): Promise<{ payment: PaymentRow; debit?: 'debited' | 'declined'; claim?: ChargeClaim }> {
   const checked = await applyFraudDecision(trx, payment, decision);
   if (checked.saga_step !== 'fraud_checked') return { payment: checked };
-  return debitWalletForPayment(trx, checked, opts);
+  return debitAndClaim(trx, checked, opts);
+}
+
+/** Step `fraud_checked`: the debit, and, when it went through, the first charge attempt's claim. */
+export async function debitAndClaim(
+  trx: Trx,
+  payment: PaymentRow,
+  opts: SagaOptions,
+): Promise<{ payment: PaymentRow; debit: 'debited' | 'declined'; claim?: ChargeClaim }> {
+  const debited = await debitWalletForPayment(trx, payment);
+  if (debited.debit !== 'debited') return debited;
+  const { payment: claimedFor, claim } = await claimCharge(trx, debited.payment, opts);
+  return { payment: claimedFor, debit: 'debited', claim };
+}
+
+/** A charge attempt recorded (and, once committed, safe to send): what the call needs. */
+export interface ChargeClaim {
+  payment: PaymentRow;
+  attempt: ChargeAttempt;
+  /** A new attempt (first call with its key), or a same-key question about an unknown one. */
+  fresh: boolean;
+}
+
+/**
+ * On a `debited` payment under its lock: claims the call to make next, recorded before it is made.
+ * The attempt whose outcome is unknown gets one more call counted (a same-key question); otherwise
+ * advancePayment decides (it may settle the payment instead), and a new attempt is recorded at the
+ * provider it names. No claim: nothing to send.
+ */
+export async function claimCharge(
+  trx: Trx,
+  payment: PaymentRow,
+  opts: SagaOptions,
+): Promise<{ payment: PaymentRow; claim?: ChargeClaim }> {
+  const attempts = await listAttempts(trx, payment.id);
+  const unknown = attempts.find((a) => a.idempotency_key !== null && a.status === 'unknown');
+  if (unknown) return { payment, claim: { payment, attempt: await recordCall(trx, unknown), fresh: false } };
+  const { tryProvider, payment: moved } = await advancePayment(trx, payment, [], [], 'answer', opts);
+  const attempt = tryProvider ? await recordNewAttempt(trx, moved, tryProvider) : undefined;
+  return { payment: moved, claim: attempt && { payment: moved, attempt, fresh: true } };
 }
 
 export async function applyFraudDecision(trx: Trx, payment: PaymentRow, decision: FraudDecision) {
@@ -85,13 +131,12 @@ export async function applyFraudDecision(trx: Trx, payment: PaymentRow, decision
 
 /**
  * Debits the wallet (row lock inside, after the payment's: the same order everywhere, so no
- * deadlock), or rejects the payment when the balance is short (the gateway is never called).
- * payment.wallet_debited carries the charge step's job.
+ * deadlock), or rejects the payment when the balance is short (the gateway is never called). The
+ * charge step has no job of its own: the job that debited goes on to charge (debitAndClaim).
  */
-export async function debitWalletForPayment(
+async function debitWalletForPayment(
   trx: Trx,
   payment: PaymentRow,
-  opts: SagaOptions,
 ): Promise<{ payment: PaymentRow; debit: 'debited' | 'declined' }> {
   const moved = await moveWalletMoney(
     trx,
@@ -109,7 +154,6 @@ export async function debitWalletForPayment(
       amount: payment.amount,
       currency: payment.currency,
     },
-    next: stepJob('debited', payment.id, opts),
   };
   const updated = await changePayment(
     trx,
@@ -161,9 +205,6 @@ export async function advancePayment(
       return { payment: await recorded(), settled: false };
     case 'complete': {
       const { winner } = next;
-      await sql`select graphile_worker.remove_job(${stepJobKey('charge_requested', payment.id)})`.execute(
-        trx,
-      );
       const completed = await changePayment(
         trx,
         payment,
@@ -179,6 +220,7 @@ export async function advancePayment(
           ...steps,
           { name: 'gateway_result', status: 'succeeded', detail: { provider: winner.provider, source } },
         ],
+        pendingStepsRemoved(payment.id),
       );
       return { payment: completed, settled: true };
     }
@@ -288,8 +330,18 @@ async function compensate(
     [...before, { type: 'payment.failed', data: { reason, refunded_to_wallet: payment.amount } }],
     { saga_step: 'failed', status: 'FAILED', failure_reason: reason, provider },
     [...stepsBefore, { name: 'compensation', status: 'succeeded', detail: { reason } }],
+    pendingStepsRemoved(payment.id),
   );
 }
+
+/**
+ * A settled payment's pending gateway steps (a status poll at the webhook deadline, a charge asked
+ * again later), removed as it settles: they would only find it settled.
+ */
+const pendingStepsRemoved = (paymentId: string): JobRemoval[] => [
+  { removeKey: stepJobKey('debited', paymentId) },
+  { removeKey: stepJobKey('charge_requested', paymentId) },
+];
 
 /** The wallet side of a payment: its debit, or the reversal that undoes it. */
 function paymentMovement(

@@ -14,8 +14,9 @@
 --               caller's to give: it is set here, by the database's clock, when the payment settles
 --               (a worker's clock may be off).
 --   p_steps:   [{"name", "status", "attempt", "detail"}, ...], recorded in order
---   p_jobs:    jobs that ride on no event of this transition (a delayed status poll, a charge step
---              asked again), shaped as an event's "job"
+--   p_jobs:    job changes that ride on no event of this transition: a job to enqueue (a delayed
+--              status poll, a charge step asked again), shaped as an event's "job", or
+--              {"remove_key"}: a pending step the transition made pointless (db/functions/job__apply.sql)
 --
 -- The five-argument form of earlier versions is dropped: a caller of it (an older worker during a
 -- rolling deploy) reaches this one, p_jobs taking its default.
@@ -63,7 +64,7 @@ BEGIN
     v_version := v_version + 1;
   END LOOP;
 
-  PERFORM job__add(j) FROM jsonb_array_elements(p_jobs) j;
+  PERFORM job__apply(j) FROM jsonb_array_elements(p_jobs) j;
 
   INSERT INTO payment_steps (payment_id, name, status, attempt, detail)
   SELECT p_payment_id, s ->> 'name', s ->> 'status', coalesce((s ->> 'attempt')::integer, 1),

@@ -20,7 +20,7 @@ BEGIN
   PERFORM event__append((p_event ->> 'event_id')::uuid, 'payment', v_payment.id, 0,
                         p_event ->> 'type', p_event -> 'data', v_payment.trace_id);
   IF jsonb_typeof(p_event -> 'job') = 'object' THEN
-    PERFORM job__add(p_event -> 'job');
+    PERFORM job__apply(p_event -> 'job');
   END IF;
 
   INSERT INTO payment_steps (payment_id, name, status) VALUES (v_payment.id, 'request', 'accepted');

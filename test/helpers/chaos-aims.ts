@@ -58,7 +58,9 @@ async function strikeInGatewayWindow(ctx: AimContext, tally: Tally): Promise<voi
       select a.id::int, a.payment_id::text, h.pid,
              concat_ws('|', a.status, a.calls, a.updated_at, a.last_error) as seen
         from charge_attempts a
-        join graphile_worker.jobs j on j.key = ${`${SAGA_TASKS.chargeGateway}:`} || a.payment_id::text
+        -- The first call runs in the job that debited; a question asked again, in the charge step's.
+        join graphile_worker.jobs j on j.key in (${`${SAGA_TASKS.fraudCheck}:`} || a.payment_id::text,
+                                                 ${`${SAGA_TASKS.chargeGateway}:`} || a.payment_id::text)
         join process_heartbeats h on h.role = 'worker' and j.locked_by = any (h.graphile_worker_ids)
        where a.provider = 'alpha' and a.status = 'unknown' and a.calls > a.refused_calls
        order by a.updated_at desc limit 3`
