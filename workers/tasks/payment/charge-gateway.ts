@@ -1,5 +1,4 @@
 import type { Provider } from '../../../app/db/types.ts';
-import type { GatewayCharge, MoneyCallOutcome } from '../../../app/gateway/gateway-client.ts';
 import {
   type ChargeAttempt,
   checkChargeMatches,
@@ -14,6 +13,7 @@ import { gatewayUnknownOutcomesTotal } from '../../../app/payments/payment.metri
 import { findPaymentById } from '../../../app/payments/payment.repository.ts';
 import { advancePayment, runPaymentStep } from '../../../app/payments/saga.ts';
 import { callSignal, type WorkerDeps } from '../../deps.ts';
+import type { GatewayCharge, MoneyCallOutcome } from '../../gateway/gateway-client.ts';
 import { logGatewayTrouble } from '../../gateway-trouble.ts';
 import type { PaymentStepTask } from './step-task.ts';
 
