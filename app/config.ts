@@ -44,7 +44,7 @@ const configSchema = z.object({
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(10),
   // Prometheus endpoint of each worker process. PORT, GATEWAY_SIM_PORT and the metrics ports may be
   // 0: any free port, logged and reported to a parent that spawned the role with an IPC channel
-  // (reportListening in app/process.ts).
+  // (reportListening in app/process/lifecycle.ts).
   WORKER_METRICS_PORT: port.default(9464),
   WORKER_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).max(300).default(5),
   // graphile-worker: how many times a saga step job runs before it is dead-lettered, and how often

@@ -3,7 +3,7 @@ import { startApi } from './api.ts';
 import { loadConfig } from './config.ts';
 import { createLogger } from './observability/logger.ts';
 import { collectDefaultMetrics } from './observability/metrics.ts';
-import { exitOnConfigError, onShutdown, reportListening } from './process.ts';
+import { exitOnConfigError, onShutdown, reportListening } from './process/lifecycle.ts';
 
 /** The `api` role: serves HTTP until SIGINT/SIGTERM, then drains connections and exits. */
 const config = exitOnConfigError(loadConfig);

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { loadConfig } from '../app/config.ts';
 import { createLogger } from '../app/observability/logger.ts';
-import { exitOnConfigError, onShutdown, reportListening } from '../app/process.ts';
+import { exitOnConfigError, onShutdown, reportListening } from '../app/process/lifecycle.ts';
 import { createGatewaySimulator } from './simulator.ts';
 
 /** The `gateway-sim` role: the external gateway stand-in, on GATEWAY_SIM_PORT. */

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { loadConfig } from '../app/config.ts';
 import { createLogger } from '../app/observability/logger.ts';
 import { collectDefaultMetrics } from '../app/observability/metrics.ts';
-import { exitOnConfigError, onShutdown, reportListening } from '../app/process.ts';
+import { exitOnConfigError, onShutdown, reportListening } from '../app/process/lifecycle.ts';
 import { startRelay } from './relay.ts';
 
 /** The `relay` role: outbox -> Kafka, single active (others stand by), until SIGINT/SIGTERM. */

@@ -4,7 +4,7 @@ import { type Config, databaseUrl, kafkaBrokers } from '../app/config.ts';
 import { createRolePool } from '../app/db/database.ts';
 import type { Logger } from '../app/observability/logger.ts';
 import { startMetricsServer } from '../app/observability/metrics-server.ts';
-import { startHeartbeat } from '../workers/heartbeat.ts';
+import { startHeartbeat } from '../app/process/heartbeat.ts';
 import { backfillIfNeeded } from './backfill.ts';
 import { createKafka, createPublisher, ensureTopics, type Publisher } from './kafka.ts';
 import { acquireLeadership } from './leader.ts';

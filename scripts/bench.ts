@@ -7,12 +7,12 @@ import autocannon from 'autocannon';
 import { sql } from 'kysely';
 import { createApiKey, revokeApiKey } from '../app/auth/api-keys.ts';
 import { createDatabase } from '../app/db/database.ts';
-import { startEmbeddedPostgres } from '../app/db/embedded-postgres.ts';
 import { migrate } from '../app/db/migrate.ts';
 import { SAGA_TASKS } from '../app/payments/saga-definition.ts';
-import { LOCAL_BROKER_RELAY_ENV, startLocalBroker } from '../outbox-relay/local-broker.ts';
 import { benchmarkChart } from './lib/bench-chart.ts';
 import { cpuDelta, cpuSeconds, resetStatements, topStatements } from './lib/bench-profile.ts';
+import { startEmbeddedPostgres } from './lib/embedded-postgres.ts';
+import { LOCAL_BROKER_RELAY_ENV, startLocalBroker } from './lib/local-broker.ts';
 import { type PacedLoadResult, pacedLoad } from './lib/paced-load.ts';
 import { freePort, freePorts, type RoleProcess, spawnRole, waitFor } from './lib/processes.ts';
 

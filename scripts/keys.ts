@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { apiKeyView, createApiKey, listApiKeys, revokeApiKey } from '../app/auth/api-keys.ts';
 import { databaseUrl, loadConfig } from '../app/config.ts';
 import { createDatabase } from '../app/db/database.ts';
-import { exitOnConfigError } from '../app/process.ts';
+import { exitOnConfigError } from '../app/process/lifecycle.ts';
 
 /**
  * `npm run keys -- <command>`: API keys from a shell, against DATABASE_URL (or the embedded

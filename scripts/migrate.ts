@@ -1,6 +1,6 @@
 import { databaseUrl, loadConfig } from '../app/config.ts';
 import { migrate } from '../app/db/migrate.ts';
-import { exitOnConfigError } from '../app/process.ts';
+import { exitOnConfigError } from '../app/process/lifecycle.ts';
 
 /** `npm run migrate`: applies migrations, graphile-worker's schema and db/functions/ to DATABASE_URL. */
 const config = exitOnConfigError(() => loadConfig(process.env, ['DATABASE_URL']));

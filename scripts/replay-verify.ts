@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { databaseUrl, loadConfig } from '../app/config.ts';
 import { createDatabase } from '../app/db/database.ts';
-import { exitOnConfigError } from '../app/process.ts';
+import { exitOnConfigError } from '../app/process/lifecycle.ts';
 
 /**
  * `npm run replay:verify`: rebuilds every wallet and payment from the event store into the scratch

@@ -2,11 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Config, loadConfig } from '../app/config.ts';
-import { type RunningPostgres, startEmbeddedPostgres } from '../app/db/embedded-postgres.ts';
 import { migrate } from '../app/db/migrate.ts';
-import { exitOnConfigError } from '../app/process.ts';
-import { LOCAL_BROKER_RELAY_ENV, type LocalBroker, startLocalBroker } from '../outbox-relay/local-broker.ts';
+import { exitOnConfigError } from '../app/process/lifecycle.ts';
 import { ensureDevApiKey } from './lib/dev-api-key.ts';
+import { type RunningPostgres, startEmbeddedPostgres } from './lib/embedded-postgres.ts';
+import { LOCAL_BROKER_RELAY_ENV, type LocalBroker, startLocalBroker } from './lib/local-broker.ts';
 
 /**
  * `npm start`: the whole system on one machine for a newcomer. Starts embedded Postgres (unless

@@ -7,9 +7,13 @@ import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApiKey } from '../app/auth/api-keys.ts';
 import { createDatabase, type Database } from '../app/db/database.ts';
-import { quitPostmaster, type RunningPostgres, startEmbeddedPostgres } from '../app/db/embedded-postgres.ts';
 import { migrate } from '../app/db/migrate.ts';
-import type { LocalBroker } from '../outbox-relay/local-broker.ts';
+import {
+  quitPostmaster,
+  type RunningPostgres,
+  startEmbeddedPostgres,
+} from '../scripts/lib/embedded-postgres.ts';
+import type { LocalBroker } from '../scripts/lib/local-broker.ts';
 import {
   type AimContext,
   cutRelayLeaderLock,

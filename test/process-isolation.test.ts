@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { isProcessAlive } from '../app/db/embedded-postgres.ts';
+import { isProcessAlive } from '../scripts/lib/embedded-postgres.ts';
 import { ADMIN_TOKEN } from './helpers/app.ts';
 import { createTestDatabase } from './helpers/database.ts';
 import { startEmbeddedPostgresOnFreePort } from './helpers/embedded-postgres.ts';

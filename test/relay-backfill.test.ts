@@ -4,9 +4,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createLogger } from '../app/observability/logger.ts';
 import { backfillIfNeeded } from '../outbox-relay/backfill.ts';
 import { createKafka, createPublisher, ensureTopics, type Publisher, TOPICS } from '../outbox-relay/kafka.ts';
-import type { LocalBroker } from '../outbox-relay/local-broker.ts';
 import { quarantineIn } from '../outbox-relay/quarantine.ts';
 import { createSender, type Sender } from '../outbox-relay/sender.ts';
+import type { LocalBroker } from '../scripts/lib/local-broker.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { consumeUntil, startTestBroker, versionsByKey } from './helpers/kafka.ts';
 

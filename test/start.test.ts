@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_BROKER_RELAY_ENV, type LocalBroker } from '../outbox-relay/local-broker.ts';
+import { LOCAL_BROKER_RELAY_ENV, type LocalBroker } from '../scripts/lib/local-broker.ts';
 import { ADMIN_TOKEN } from './helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { startTestBroker } from './helpers/kafka.ts';

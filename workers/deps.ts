@@ -1,8 +1,8 @@
 import type { Config } from '../app/config.ts';
 import type { Db } from '../app/db/database.ts';
-import type { GatewayClient } from '../app/gateway/gateway-client.ts';
 import type { FraudRules } from '../app/payments/fraud-rules.ts';
 import type { SagaOptions } from '../app/payments/saga-definition.ts';
+import type { GatewayClient } from './gateway/gateway-client.ts';
 
 export { sagaOptionsFrom } from '../app/payments/saga-definition.ts';
 

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { loadConfig } from '../app/config.ts';
 import { createLogger } from '../app/observability/logger.ts';
 import { collectDefaultMetrics } from '../app/observability/metrics.ts';
-import { exitOnConfigError, onShutdown, reportListening } from '../app/process.ts';
+import { exitOnConfigError, onShutdown, reportListening } from '../app/process/lifecycle.ts';
 import { startWorkerRuntime } from './runtime.ts';
 
 /** The `worker` role: runs the saga's jobs until SIGINT/SIGTERM, then finishes in-flight jobs. */

@@ -3,12 +3,12 @@ import { run, type WorkerEvents } from 'graphile-worker';
 import type pg from 'pg';
 import type { Config } from '../app/config.ts';
 import { createRolePool } from '../app/db/database.ts';
-import { GatewayClient } from '../app/gateway/gateway-client.ts';
 import type { Logger } from '../app/observability/logger.ts';
 import { startMetricsServer } from '../app/observability/metrics-server.ts';
+import { startHeartbeat } from '../app/process/heartbeat.ts';
 import { fraudRulesFrom, sagaOptionsFrom, type WorkerDeps } from './deps.ts';
+import { GatewayClient } from './gateway/gateway-client.ts';
 import { graphileLogger } from './graphile-logger.ts';
-import { startHeartbeat } from './heartbeat.ts';
 import { createTaskList, crontab } from './tasks/index.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
-import type { ListenerName, ListenReport } from '../../app/process.ts';
+import type { ListenerName, ListenReport } from '../../app/process/lifecycle.ts';
 
 /** A role started as a real OS process (`node --import tsx <entry>`), as `npm start` runs it. */
 export interface RoleProcess {

@@ -2,7 +2,7 @@ import {
   type EmbeddedPostgresOptions,
   type RunningPostgres,
   startEmbeddedPostgres,
-} from '../../app/db/embedded-postgres.ts';
+} from '../../scripts/lib/embedded-postgres.ts';
 import { freePort } from './processes.ts';
 
 /** What Postgres logs when its port (TCP, or the Unix socket's lock file) is someone else's. */

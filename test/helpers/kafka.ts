@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { Kafka, logLevel } from 'kafkajs';
-import { type LocalBroker, startLocalBroker } from '../../outbox-relay/local-broker.ts';
+import { type LocalBroker, startLocalBroker } from '../../scripts/lib/local-broker.ts';
 import { freePorts, waitFor } from './processes.ts';
 
 /** A mokapi broker of the test's own, on free ports, loading docs/asyncapi.yaml. */

@@ -2,12 +2,12 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createDatabase } from '../../app/db/database.ts';
+import { migrate } from '../../app/db/migrate.ts';
 import {
   quitPostmaster,
   type RunningPostgres,
   startEmbeddedPostgres,
-} from '../../app/db/embedded-postgres.ts';
-import { migrate } from '../../app/db/migrate.ts';
+} from '../../scripts/lib/embedded-postgres.ts';
 import type { TestDatabase } from './database.ts';
 import { startEmbeddedPostgresOnFreePort } from './embedded-postgres.ts';
 

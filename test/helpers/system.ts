@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { LOCAL_BROKER_RELAY_ENV } from '../../outbox-relay/local-broker.ts';
+import { LOCAL_BROKER_RELAY_ENV } from '../../scripts/lib/local-broker.ts';
 import { ADMIN_TOKEN, startTestApp, type TestApp } from './app.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { idem, request } from './http.ts';

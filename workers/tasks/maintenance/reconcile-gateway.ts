@@ -1,7 +1,6 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Provider } from '../../../app/db/types.ts';
-import type { GatewayCharge, GatewayRequestError } from '../../../app/gateway/gateway-client.ts';
 import {
   type ChargeAttempt,
   isFinal,
@@ -16,6 +15,7 @@ import type { PaymentEvent } from '../../../app/payments/payment.aggregate.ts';
 import { lockPaymentById, type PaymentRow } from '../../../app/payments/payment.repository.ts';
 import { advancePayment } from '../../../app/payments/saga.ts';
 import { callSignal, type WorkerDeps } from '../../deps.ts';
+import type { GatewayCharge, GatewayRequestError } from '../../gateway/gateway-client.ts';
 import { defineTask } from '../../task-catalogue.ts';
 
 type DifferenceKind = 'charge_missing' | 'unexpected_charge' | 'amount_mismatch' | 'refunds_mismatch';

@@ -1,7 +1,6 @@
 import { sql } from 'kysely';
 import type { Provider } from '../../../app/db/types.ts';
 import { jobSpec } from '../../../app/events/record-event.ts';
-import type { GatewayCharge, MoneyCallOutcome } from '../../../app/gateway/gateway-client.ts';
 import {
   type ChargeAttempt,
   checkChargeMatches,
@@ -13,6 +12,7 @@ import { gatewayUnknownOutcomesTotal } from '../../../app/payments/payment.metri
 import { advancePayment, type ChargeClaim, claimCharge, runPaymentStep } from '../../../app/payments/saga.ts';
 import { stepJob } from '../../../app/payments/saga-definition.ts';
 import { callSignal, type WorkerDeps } from '../../deps.ts';
+import type { GatewayCharge, MoneyCallOutcome } from '../../gateway/gateway-client.ts';
 import { logGatewayTrouble } from '../../gateway-trouble.ts';
 import type { PaymentStepTask } from './step-task.ts';
 

@@ -1,8 +1,3 @@
-import type {
-  CancelOutcome,
-  GatewayCharge,
-  GatewayRequestError,
-} from '../../../app/gateway/gateway-client.ts';
 import {
   type ChargeSource,
   checkChargeMatches,
@@ -15,6 +10,7 @@ import { findPaymentById } from '../../../app/payments/payment.repository.ts';
 import { advancePayment, runPaymentStep } from '../../../app/payments/saga.ts';
 import { stepJob } from '../../../app/payments/saga-definition.ts';
 import { callSignal, type WorkerDeps } from '../../deps.ts';
+import type { CancelOutcome, GatewayCharge, GatewayRequestError } from '../../gateway/gateway-client.ts';
 import { logGatewayTrouble } from '../../gateway-trouble.ts';
 import type { PaymentStepTask } from './step-task.ts';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type pg from 'pg';
-import type { Logger } from '../app/observability/logger.ts';
+import type { Logger } from '../observability/logger.ts';
 
 /**
  * Reports this process as alive every `intervalSeconds` (process_heartbeats). /health reads these

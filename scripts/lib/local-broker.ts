@@ -15,7 +15,7 @@ import { parse, stringify } from 'yaml';
  * The spec is copied alone into a fresh directory (mokapi loads every file in the directory it
  * watches), with its server set to the chosen port.
  */
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /**
  * What the relay must be told to produce to mokapi (0.52): it rejects an idempotent producer's

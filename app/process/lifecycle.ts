@@ -1,5 +1,5 @@
-import { ConfigError } from './config.ts';
-import type { Logger } from './observability/logger.ts';
+import { ConfigError } from '../config.ts';
+import type { Logger } from '../observability/logger.ts';
 
 /** Loads configuration or exits with the message naming the bad variables (exit code 78, EX_CONFIG). */
 export function exitOnConfigError<T>(load: () => T): T {

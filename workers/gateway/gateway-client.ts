@@ -13,12 +13,12 @@ import {
   wrap,
 } from 'cockatiel';
 import { z } from 'zod';
-import type { Provider } from '../db/types.ts';
+import type { Provider } from '../../app/db/types.ts';
 import {
   gatewayCircuitOpen,
   gatewayCircuitState,
   gatewayRequestsTotal,
-} from '../payments/payment.metrics.ts';
+} from '../../app/payments/payment.metrics.ts';
 
 /**
  * HTTP client of the payment gateway. Its job is to say what each call PROVES, not just whether
