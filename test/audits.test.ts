@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestPayment } from '../app/payments/payment.commands.ts';
+import { depositToWallet } from '../app/wallets/wallet.commands.ts';
 import { TEST_OWNER } from './helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { makeWallet } from './helpers/factories.ts';
@@ -139,5 +140,94 @@ describe('audits and replay', () => {
     expect(wrong).toEqual({ payment_id: payment.id, live_status: 'COMPLETED', event_status: 'PENDING' });
     await sql`select replay__repair('test: status drift', ${payment.id}::uuid)`.execute(database.db);
     expect(await rows(sql`select * from audit__payment_status()`)).toEqual([]);
+  });
+});
+
+describe('the incremental audit (the scheduled one)', () => {
+  type Run = { kind: string; through_position: string; flagged: { wallets: string[]; payments: string[] } };
+  const incremental = async () => (await rows(sql<Run>`select * from audit__run_incremental()`))[0] as Run;
+  const full = async () => (await rows(sql<Run>`select * from audit__run()`))[0] as Run;
+  // An incremental run starts from a run at least five minutes old: age the runs so far.
+  const age = () => sql`update audit_runs set ran_at = ran_at - interval '10 minutes'`.execute(database.db);
+
+  it('runs the full audit instead when no earlier run is old enough to start from', async () => {
+    await sql`delete from audit_runs`.execute(database.db);
+    expect((await incremental()).kind).toBe('full');
+    expect((await incremental()).kind).toBe('full');
+    await age();
+    expect((await incremental()).kind).toBe('incremental');
+  });
+
+  it('checks what has events since, keeps reporting what is still wrong, and leaves a change with no event to the full audit', async () => {
+    const moved = await makeWallet(database, { balance: 1000 });
+    const silent = await makeWallet(database, { balance: 1000 });
+    const start = await full();
+    await age();
+
+    // Damaged, then moved: the deposit's event brings the wallet into the next incremental run.
+    await tamper(`update wallets set balance = balance + 1 where id = '${moved.id}'`);
+    await database.db.transaction().execute((trx) =>
+      depositToWallet(trx, {
+        walletId: moved.id,
+        amount: 100,
+        reference: 'test',
+        sourceRef: `deposit:${moved.id}:incremental`,
+        traceId: 'test-trace',
+      }),
+    );
+    // Damaged with no event: the incremental audit cannot see it.
+    await tamper(`update wallets set balance = balance + 1 where id = '${silent.id}'`);
+    const first = await incremental();
+    expect(first.kind).toBe('incremental');
+    expect(Number(first.through_position)).toBeGreaterThan(Number(start.through_position));
+    expect(first.flagged.wallets).toContain(moved.id);
+    expect(first.flagged.wallets).not.toContain(silent.id);
+
+    // No new event for it, still wrong: still reported.
+    await age();
+    expect((await incremental()).flagged.wallets).toContain(moved.id);
+    // The full audit finds both.
+    const everything = await full();
+    expect(everything.flagged.wallets).toEqual(expect.arrayContaining([moved.id, silent.id]));
+
+    // Repaired: reported no more.
+    await tamper(`update wallets set balance = balance - 1 where id in ('${moved.id}', '${silent.id}')`);
+    await age();
+    const repaired = await incremental();
+    expect(repaired.kind).toBe('incremental');
+    expect(repaired.flagged.wallets).not.toContain(moved.id);
+    expect(repaired.flagged.wallets).not.toContain(silent.id);
+  });
+
+  it('finds a payment whose ledger or status disagrees with it, among the payments it is given', async () => {
+    const wallet = await makeWallet(database, { balance: 1000 });
+    const payment = await database.db.transaction().execute((trx) =>
+      requestPayment(
+        trx,
+        {
+          ownerId: TEST_OWNER,
+          walletId: wallet.id,
+          serviceId: 'svc',
+          amount: 100,
+          currency: 'USD',
+          description: null,
+          metadata: {},
+          traceId: 'test-trace',
+        },
+        { jobMaxAttempts: 5, webhookDeadlineSeconds: 10, unknownRetryMaxSeconds: 60 },
+      ),
+    );
+    const check = () =>
+      rows(sql<{ check_name: string; aggregate_id: string }>`
+        select * from audit__aggregates(array[${wallet.id}]::uuid[], array[${payment.id}]::uuid[])`);
+    expect(await check()).toEqual([]);
+    // Past the debit step with no debit in the ledger: money that never moved.
+    await tamper(
+      `update payments set saga_step = 'debited', status = 'PROCESSING' where id = '${payment.id}'`,
+    );
+    expect(await check()).toEqual([
+      { check_name: 'money_conservation', aggregate_id: payment.id },
+      { check_name: 'payment_status', aggregate_id: payment.id },
+    ]);
   });
 });

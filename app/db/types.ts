@@ -256,6 +256,11 @@ export interface AuditRunTable {
   ran_at: Timestamp;
   discrepancies: number;
   details: ColumnType<Record<string, number>, string, string>;
+  kind: ColumnType<'full' | 'incremental', 'full' | 'incremental' | undefined, never>;
+  /** The event store's position the run looked up to (the next incremental run starts from it). */
+  through_position: ColumnType<string | null, string | null | undefined, never>;
+  /** The aggregates found wrong, looked at again by the next incremental run. */
+  flagged: ColumnType<{ wallets?: string[]; payments?: string[] }, string | undefined, never>;
 }
 
 export type ApiKeyScope = 'read' | 'write';

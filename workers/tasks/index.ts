@@ -66,6 +66,8 @@ export const crontab = [
   // max=3: a run cut short (its worker killed, Postgres restarting) is retried within the minute;
   // one that spends its attempts is dropped by the dead-letter sweep, not dead-lettered.
   '* * * * * maintenance__audit ?max=3',
+  // The full audit, over whole tables: finds what the incremental one cannot (a change without an event).
+  '41 * * * * maintenance__audit ?max=3&id=audit_full {"full":true}',
   '* * * * * maintenance__redrive_stuck_payments ?max=3',
   '* * * * * maintenance__reconcile_gateway ?max=3',
 ].join('\n');

@@ -1,16 +1,23 @@
 import { z } from 'zod';
 import { defineTask } from '../../task-catalogue.ts';
 
-/** Cron: the scheduled consistency check (db/functions/audit__run.sql); the result is stored. */
+/**
+ * Cron: the scheduled consistency check; the result is stored. Every minute the incremental one
+ * (db/functions/audit__run_incremental.sql: what changed since, and what was found wrong before),
+ * and with `{"full": true}` (hourly) the full one over whole tables (db/functions/audit__run.sql).
+ */
 export const runAudit = (stuckAfterSeconds: number, outboxRetentionHours: number) =>
-  defineTask(z.object({}).loose(), async (_payload, helpers) => {
+  defineTask(z.object({ full: z.boolean().optional() }).loose(), async ({ full }, helpers) => {
+    const audit = full ? 'audit__run' : 'audit__run_incremental';
     const { rows } = await helpers.query<{ discrepancies: number; details: Record<string, number> }>(
-      'select discrepancies, details from audit__run(make_interval(secs => $1), make_interval(hours => $2))',
+      `select discrepancies, details from ${audit}(make_interval(secs => $1), make_interval(hours => $2))`,
       [stuckAfterSeconds, outboxRetentionHours],
     );
     const run = rows[0];
     if (run && run.discrepancies > 0)
-      helpers.logger.error(`audit found ${run.discrepancies} discrepancies: ${JSON.stringify(run.details)}`);
+      helpers.logger.error(
+        `${full ? 'full' : 'incremental'} audit found ${run.discrepancies} discrepancies: ${JSON.stringify(run.details)}`,
+      );
   });
 
 /** Cron: re-drives payments stuck past STUCK_PAYMENT_SECONDS (db/functions/payment__redrive_stuck.sql). */
