@@ -37,7 +37,6 @@ export default {
     'app/http/validation.ts',
     'app/http/zod.ts',
     'app/gateway/signature.ts',
-    'app/wallets/wallet.balance.ts',
   ],
   coverageAnalysis: 'perTest',
   // The machine is shared: one test process.

@@ -23,6 +23,45 @@ CREATE SCHEMA replay;
 
 
 --
+-- Name: audit__aggregates(uuid[], uuid[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.audit__aggregates(p_wallets uuid[], p_payments uuid[]) RETURNS TABLE(check_name text, aggregate_id uuid)
+    LANGUAGE sql STABLE
+    AS $$
+  SELECT 'wallet_balances', w.id
+    FROM wallets w
+    CROSS JOIN LATERAL (SELECT coalesce(sum(l.amount), 0) AS total
+                          FROM ledger_entries l WHERE l.wallet_id = w.id) l
+    LEFT JOIN LATERAL replay__wallets_from_events(w.id) r ON true
+   WHERE w.id = ANY (p_wallets)
+     AND (w.balance <> l.total OR w.balance <> coalesce(r.balance, 0) OR w.version IS DISTINCT FROM r.version)
+  UNION ALL
+  SELECT 'money_conservation', p.id
+    FROM payments p
+    CROSS JOIN LATERAL (
+      SELECT coalesce(-sum(l.amount) FILTER (WHERE l.type = 'PAYMENT_DEBIT'), 0) AS debited,
+             coalesce(sum(l.amount) FILTER (WHERE l.type = 'PAYMENT_REVERSAL'), 0) AS reversed,
+             coalesce(sum(l.amount) FILTER (WHERE l.type = 'REFUND'), 0) AS refunded
+        FROM ledger_entries l WHERE l.payment_id = p.id) l
+   WHERE p.id = ANY (p_payments)
+     AND (l.debited <> CASE WHEN p.saga_step IN ('debited', 'charge_requested', 'completed', 'failed')
+                            THEN p.amount ELSE 0 END
+          OR l.reversed <> CASE WHEN p.status = 'FAILED' THEN p.amount ELSE 0 END
+          OR l.refunded <> p.refunded_amount)
+  UNION ALL
+  SELECT 'payment_status', p.id
+    FROM payments p
+    LEFT JOIN LATERAL replay__payments_from_events(p.id) r ON true
+   WHERE p.id = ANY (p_payments)
+     AND (r.id IS NULL
+          OR p.status IS DISTINCT FROM r.status
+          OR p.failure_reason IS DISTINCT FROM r.failure_reason
+          OR p.refunded_amount IS DISTINCT FROM r.refunded_amount);
+$$;
+
+
+--
 -- Name: audit__money_conservation(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -103,7 +142,12 @@ CREATE TABLE public.audit_runs (
     ran_at timestamp with time zone DEFAULT now() NOT NULL,
     discrepancies integer NOT NULL,
     details jsonb NOT NULL,
-    CONSTRAINT audit_discrepancies_non_negative CHECK ((discrepancies >= 0))
+    kind text DEFAULT 'full'::text NOT NULL,
+    through_position bigint,
+    flagged jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT audit_discrepancies_non_negative CHECK ((discrepancies >= 0)),
+    CONSTRAINT audit_run_flagged_is_object CHECK ((jsonb_typeof(flagged) = 'object'::text)),
+    CONSTRAINT audit_run_kind_known CHECK ((kind = ANY (ARRAY['full'::text, 'incremental'::text])))
 );
 
 
@@ -115,20 +159,96 @@ CREATE FUNCTION public.audit__run(p_stuck_after interval DEFAULT '00:10:00'::int
     LANGUAGE plpgsql
     AS $$
 DECLARE
+  v_through bigint;
+  v_bad_wallets uuid[];
+  v_bad_payments uuid[];
   v_details jsonb;
   v_total integer;
   v_run audit_runs;
 BEGIN
+  -- Read before the checks: events committed meanwhile are looked at again by the next run.
+  SELECT coalesce(max(position), 0) INTO v_through FROM events;
+  SELECT coalesce(array_agg(wallet_id), '{}') INTO v_bad_wallets FROM audit__wallet_balances();
+  SELECT coalesce(array_agg(payment_id), '{}') INTO v_bad_payments FROM audit__payment_status();
   v_details := jsonb_build_object(
-    'wallet_balances', (SELECT count(*) FROM audit__wallet_balances()),
+    'wallet_balances', cardinality(v_bad_wallets),
     'money_conservation', (SELECT count(*) FROM audit__money_conservation() WHERE NOT ok),
     'stuck_payments', (SELECT count(*) FROM audit__stuck_payments(p_stuck_after)),
-    'payment_status', (SELECT count(*) FROM audit__payment_status()),
+    'payment_status', cardinality(v_bad_payments),
     'outbox', (SELECT count(*) FROM audit__outbox(p_outbox_retention)),
     -- Rows the relay set aside as too large: not on Kafka until an operator resolves them.
     'relay_quarantine', (SELECT count(*) FROM relay_quarantine WHERE resolved_at IS NULL));
   SELECT sum(value::int) INTO v_total FROM jsonb_each_text(v_details);
-  INSERT INTO audit_runs (discrepancies, details) VALUES (v_total, v_details) RETURNING * INTO v_run;
+  INSERT INTO audit_runs (discrepancies, details, kind, through_position, flagged)
+  VALUES (v_total, v_details, 'full', v_through,
+          jsonb_build_object('wallets', to_jsonb(v_bad_wallets[1:1000]), 'payments', to_jsonb(v_bad_payments[1:1000])))
+  RETURNING * INTO v_run;
+  DELETE FROM audit_runs WHERE ran_at < now() - interval '30 days';
+  RETURN v_run;
+END;
+$$;
+
+
+--
+-- Name: audit__run_incremental(interval, interval, interval); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.audit__run_incremental(p_stuck_after interval DEFAULT '00:10:00'::interval, p_outbox_retention interval DEFAULT '168:00:00'::interval, p_overlap interval DEFAULT '00:05:00'::interval) RETURNS public.audit_runs
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_from     bigint;
+  v_through  bigint;
+  v_last     audit_runs;
+  v_wallets  uuid[];
+  v_payments uuid[];
+  v_found    record;
+  v_flagged_wallets  uuid[] := '{}';
+  v_flagged_payments uuid[] := '{}';
+  v_details  jsonb;
+  v_total    integer;
+  v_run      audit_runs;
+BEGIN
+  SELECT r.through_position INTO v_from FROM audit_runs r
+   WHERE r.through_position IS NOT NULL AND r.ran_at < now() - p_overlap
+   ORDER BY r.ran_at DESC LIMIT 1;
+  IF v_from IS NULL THEN
+    RETURN audit__run(p_stuck_after, p_outbox_retention);
+  END IF;
+  SELECT coalesce(max(e.position), v_from) INTO v_through FROM events e;
+  SELECT * INTO v_last FROM audit_runs ORDER BY id DESC LIMIT 1;
+
+  SELECT coalesce(array_agg(DISTINCT e.aggregate_id) FILTER (WHERE e.aggregate_type = 'wallet'), '{}'),
+         coalesce(array_agg(DISTINCT e.aggregate_id) FILTER (WHERE e.aggregate_type = 'payment'), '{}')
+    INTO v_wallets, v_payments
+    FROM events e WHERE e.position > v_from AND e.position <= v_through;
+  v_wallets := v_wallets || coalesce(ARRAY(SELECT jsonb_array_elements_text(v_last.flagged -> 'wallets'))::uuid[], '{}');
+  v_payments := v_payments || coalesce(ARRAY(SELECT jsonb_array_elements_text(v_last.flagged -> 'payments'))::uuid[], '{}');
+
+  v_details := jsonb_build_object('wallet_balances', 0, 'money_conservation', 0, 'payment_status', 0);
+  FOR v_found IN SELECT * FROM audit__aggregates(v_wallets, v_payments) LOOP
+    v_details := jsonb_set(v_details, ARRAY[v_found.check_name], to_jsonb((v_details ->> v_found.check_name)::int + 1));
+    IF v_found.check_name = 'wallet_balances' THEN
+      v_flagged_wallets := v_flagged_wallets || v_found.aggregate_id;
+    ELSE
+      v_flagged_payments := v_flagged_payments || v_found.aggregate_id;
+    END IF;
+  END LOOP;
+
+  v_details := v_details || jsonb_build_object(
+    'stuck_payments', (SELECT count(*) FROM audit__stuck_payments(p_stuck_after)),
+    'outbox', (SELECT count(*) FROM events e
+                WHERE e.position > v_from AND e.position <= v_through
+                  AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_id = e.event_id)
+                  AND (e.occurred_at > now() - p_outbox_retention
+                       OR e.occurred_at >= coalesce((SELECT min(last_commit_at) FROM relay_progress), '-infinity'))),
+    'relay_quarantine', (SELECT count(*) FROM relay_quarantine WHERE resolved_at IS NULL));
+  SELECT sum(value::int) INTO v_total FROM jsonb_each_text(v_details);
+  INSERT INTO audit_runs (discrepancies, details, kind, through_position, flagged)
+  VALUES (v_total, v_details, 'incremental', v_through,
+          jsonb_build_object('wallets', (SELECT coalesce(jsonb_agg(DISTINCT w), '[]') FROM unnest(v_flagged_wallets) w),
+                             'payments', (SELECT coalesce(jsonb_agg(DISTINCT p), '[]') FROM unnest(v_flagged_payments) p)))
+  RETURNING * INTO v_run;
   DELETE FROM audit_runs WHERE ran_at < now() - interval '30 days';
   RETURN v_run;
 END;
@@ -929,6 +1049,53 @@ CREATE FUNCTION public.replay__wallets_from_events(p_wallet_id uuid DEFAULT NULL
     FROM events e
    WHERE e.aggregate_type = 'wallet' AND (p_wallet_id IS NULL OR e.aggregate_id = p_wallet_id)
    GROUP BY e.aggregate_id;
+$$;
+
+
+--
+-- Name: wallet__move(uuid, text, bigint, uuid, text, text, text, uuid, uuid, text, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.wallet__move(p_wallet_id uuid, p_entry_type text, p_amount bigint, p_payment_id uuid, p_source_ref text, p_reference text, p_trace_id text, p_event_id uuid, p_entry_id uuid, p_event_type text, p_event_data jsonb) RETURNS TABLE(refused text, id uuid, owner_id text, currency text, balance bigint, version integer, created_at timestamp with time zone, updated_at timestamp with time zone, entry_seq bigint, entry_amount bigint, entry_balance_after bigint, entry_created_at timestamp with time zone)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_wallet wallets;
+  v_signed bigint;
+  v_after  numeric;
+  v_entry  ledger_entries;
+BEGIN
+  SELECT * INTO v_wallet FROM wallets w WHERE w.id = p_wallet_id FOR NO KEY UPDATE;
+  IF NOT FOUND THEN
+    refused := 'WALLET_NOT_FOUND';
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  v_signed := CASE p_entry_type WHEN 'PAYMENT_DEBIT' THEN -p_amount ELSE p_amount END;
+  v_after := v_wallet.balance::numeric + v_signed;
+  refused := CASE WHEN v_after < 0 THEN 'INSUFFICIENT_FUNDS'
+                  WHEN v_after > 9007199254740991 THEN 'BALANCE_LIMIT_EXCEEDED' END;
+
+  IF refused IS NULL THEN
+    PERFORM event__append(p_event_id, 'wallet', v_wallet.id, v_wallet.version, p_event_type,
+                          p_event_data || jsonb_build_object('entry_id', p_entry_id, 'balance_after', v_after,
+                                                             'currency', v_wallet.currency),
+                          p_trace_id);
+    INSERT INTO ledger_entries (id, wallet_id, type, amount, balance_after, payment_id, source_ref, reference, event_id)
+    VALUES (p_entry_id, v_wallet.id, p_entry_type, v_signed, v_after, p_payment_id, p_source_ref, p_reference, p_event_id)
+    RETURNING * INTO v_entry;
+    UPDATE wallets w SET balance = v_after, version = v_wallet.version + 1, updated_at = now()
+     WHERE w.id = v_wallet.id
+    RETURNING * INTO v_wallet;
+  END IF;
+
+  id := v_wallet.id; owner_id := v_wallet.owner_id; currency := v_wallet.currency;
+  balance := v_wallet.balance; version := v_wallet.version;
+  created_at := v_wallet.created_at; updated_at := v_wallet.updated_at;
+  entry_seq := v_entry.seq; entry_amount := v_entry.amount;
+  entry_balance_after := v_entry.balance_after; entry_created_at := v_entry.created_at;
+  RETURN NEXT;
+END;
 $$;
 
 

@@ -102,14 +102,7 @@ export async function settleRefund(
     reference: refund.reason,
     traceId: payment.trace_id,
     eventType: 'wallet.refund_credited',
-    eventData: ({ entryId, balanceAfter, currency }) => ({
-      entry_id: entryId,
-      payment_id: payment.id,
-      refund_id: refund.id,
-      amount: refund.amount,
-      currency,
-      balance_after: balanceAfter,
-    }),
+    eventData: { payment_id: payment.id, refund_id: refund.id, amount: refund.amount },
   });
   if (!credited.ok) throw new Error('a refund credit cannot be refused for funds');
   await trx

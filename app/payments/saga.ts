@@ -359,20 +359,6 @@ function paymentMovement(
     reference: payment.service_id,
     traceId: payment.trace_id,
     eventType,
-    eventData: ({
-      entryId,
-      balanceAfter,
-      currency,
-    }: {
-      entryId: string;
-      balanceAfter: number;
-      currency: string;
-    }) => ({
-      entry_id: entryId,
-      payment_id: payment.id,
-      amount: payment.amount,
-      currency,
-      balance_after: balanceAfter,
-    }),
+    eventData: { payment_id: payment.id, amount: payment.amount },
   };
 }

@@ -68,13 +68,7 @@ export async function depositToWallet(
     reference: input.reference,
     traceId: input.traceId,
     eventType: 'wallet.deposited',
-    eventData: ({ entryId, balanceAfter, currency }) => ({
-      entry_id: entryId,
-      amount: input.amount,
-      currency,
-      balance_after: balanceAfter,
-      reference: input.reference,
-    }),
+    eventData: { amount: input.amount, reference: input.reference },
   });
   if (!result.ok) throw new Error('a deposit cannot be refused for funds');
   return { wallet: result.wallet, entry: result.entry };

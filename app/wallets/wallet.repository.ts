@@ -1,4 +1,4 @@
-import { type Selectable, sql } from 'kysely';
+import type { Selectable } from 'kysely';
 import type { Db, Trx } from '../db/database.ts';
 import type { LedgerEntryTable, WalletTable } from '../db/types.ts';
 
@@ -33,28 +33,6 @@ export function insertWallet(
   wallet: Pick<WalletRow, 'id' | 'owner_id' | 'currency' | 'version'>,
 ): Promise<WalletRow> {
   return trx.insertInto('wallets').values(wallet).returningAll().executeTakeFirstOrThrow();
-}
-
-/** Caller holds the row lock (lockWalletById). */
-export function updateWalletBalance(
-  trx: Trx,
-  id: string,
-  balance: number,
-  version: number,
-): Promise<WalletRow> {
-  return trx
-    .updateTable('wallets')
-    .set({ balance, version, updated_at: sql<Date>`now()` }) // the database's clock, not this process's
-    .where('id', '=', id)
-    .returningAll()
-    .executeTakeFirstOrThrow();
-}
-
-export function insertLedgerEntry(
-  trx: Trx,
-  entry: Omit<LedgerEntryRow, 'seq' | 'created_at'>,
-): Promise<LedgerEntryRow> {
-  return trx.insertInto('ledger_entries').values(entry).returningAll().executeTakeFirstOrThrow();
 }
 
 export function findLedgerEntryBySource(
