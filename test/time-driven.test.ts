@@ -253,7 +253,7 @@ describe('the crontab', () => {
     // Which minutes of an hour (any hour, any day) each item fires at, asked of graphile-worker's own matcher.
     const firesAt = Object.fromEntries(
       items.map((item) => [
-        item.task,
+        item.identifier,
         Array.from({ length: 60 }, (_, min) => min).filter((min) =>
           item.match({ min, hour: 7, date: 12, month: 3, dow: 2 }),
         ),
@@ -265,10 +265,18 @@ describe('the crontab', () => {
       maintenance__sweep_dead_letters: everyMinute,
       maintenance__prune_outbox: [23],
       maintenance__audit: everyMinute,
+      audit_full: [41],
       maintenance__redrive_stuck_payments: everyMinute,
       maintenance__reconcile_gateway: everyMinute,
     });
-    expect(tasks.filter((t) => t.startsWith('maintenance__')).sort()).toEqual(Object.keys(firesAt).sort());
+    // Every minute the incremental audit; once an hour the full one.
+    expect(items.filter((i) => i.task === 'maintenance__audit').map((i) => i.payload ?? null)).toEqual([
+      null,
+      { full: true },
+    ]);
+    expect(tasks.filter((t) => t.startsWith('maintenance__')).sort()).toEqual(
+      [...new Set(items.map((i) => i.task))].sort(),
+    );
   });
 });
 
