@@ -16,7 +16,7 @@ LANGUAGE sql STABLE AS $$
     FROM wallets w
     CROSS JOIN LATERAL (SELECT coalesce(sum(l.amount), 0) AS total
                           FROM ledger_entries l WHERE l.wallet_id = w.id) l
-    LEFT JOIN LATERAL replay__wallets_from_events(w.id) r ON true
+    LEFT JOIN replay__wallets_of(p_wallets, false) r ON r.id = w.id
    WHERE w.id = ANY (p_wallets)
      AND (w.balance <> l.total OR w.balance <> coalesce(r.balance, 0) OR w.version IS DISTINCT FROM r.version)
   UNION ALL
@@ -35,7 +35,7 @@ LANGUAGE sql STABLE AS $$
   UNION ALL
   SELECT 'payment_status', p.id
     FROM payments p
-    LEFT JOIN LATERAL replay__payments_from_events(p.id) r ON true
+    LEFT JOIN replay__payments_of(p_payments, false) r ON r.id = p.id
    WHERE p.id = ANY (p_payments)
      AND (r.id IS NULL
           OR p.status IS DISTINCT FROM r.status
