@@ -33,7 +33,7 @@ CREATE FUNCTION public.audit__aggregates(p_wallets uuid[], p_payments uuid[]) RE
     FROM wallets w
     CROSS JOIN LATERAL (SELECT coalesce(sum(l.amount), 0) AS total
                           FROM ledger_entries l WHERE l.wallet_id = w.id) l
-    LEFT JOIN LATERAL replay__wallets_from_events(w.id) r ON true
+    LEFT JOIN replay__wallets_of(p_wallets, false) r ON r.id = w.id
    WHERE w.id = ANY (p_wallets)
      AND (w.balance <> l.total OR w.balance <> coalesce(r.balance, 0) OR w.version IS DISTINCT FROM r.version)
   UNION ALL
@@ -52,7 +52,7 @@ CREATE FUNCTION public.audit__aggregates(p_wallets uuid[], p_payments uuid[]) RE
   UNION ALL
   SELECT 'payment_status', p.id
     FROM payments p
-    LEFT JOIN LATERAL replay__payments_from_events(p.id) r ON true
+    LEFT JOIN replay__payments_of(p_payments, false) r ON r.id = p.id
    WHERE p.id = ANY (p_payments)
      AND (r.id IS NULL
           OR p.status IS DISTINCT FROM r.status
@@ -199,7 +199,10 @@ CREATE FUNCTION public.audit__run_incremental(p_stuck_after interval DEFAULT '00
 DECLARE
   v_from     bigint;
   v_through  bigint;
-  v_last     audit_runs;
+  v_inc      audit_runs;
+  v_full     audit_runs;
+  v_events   uuid[];
+  v_missing  uuid[];
   v_wallets  uuid[];
   v_payments uuid[];
   v_found    record;
@@ -216,14 +219,22 @@ BEGIN
     RETURN audit__run(p_stuck_after, p_outbox_retention);
   END IF;
   SELECT coalesce(max(e.position), v_from) INTO v_through FROM events e;
-  SELECT * INTO v_last FROM audit_runs ORDER BY id DESC LIMIT 1;
+  SELECT * INTO v_inc FROM audit_runs WHERE kind = 'incremental' ORDER BY id DESC LIMIT 1;
+  SELECT * INTO v_full FROM audit_runs WHERE kind = 'full' ORDER BY id DESC LIMIT 1;
 
   SELECT coalesce(array_agg(DISTINCT e.aggregate_id) FILTER (WHERE e.aggregate_type = 'wallet'), '{}'),
-         coalesce(array_agg(DISTINCT e.aggregate_id) FILTER (WHERE e.aggregate_type = 'payment'), '{}')
+         coalesce(array_agg(DISTINCT CASE WHEN e.aggregate_type = 'payment' THEN e.aggregate_id
+                                          ELSE (e.data ->> 'payment_id')::uuid END)
+                    FILTER (WHERE e.aggregate_type = 'payment' OR e.data ? 'payment_id'), '{}')
     INTO v_wallets, v_payments
     FROM events e WHERE e.position > v_from AND e.position <= v_through;
-  v_wallets := v_wallets || coalesce(ARRAY(SELECT jsonb_array_elements_text(v_last.flagged -> 'wallets'))::uuid[], '{}');
-  v_payments := v_payments || coalesce(ARRAY(SELECT jsonb_array_elements_text(v_last.flagged -> 'payments'))::uuid[], '{}');
+  v_wallets := v_wallets
+    || ARRAY(SELECT jsonb_array_elements_text(coalesce(v_inc.flagged -> 'wallets', '[]')))::uuid[]
+    || ARRAY(SELECT jsonb_array_elements_text(coalesce(v_full.flagged -> 'wallets', '[]')))::uuid[];
+  v_payments := v_payments
+    || ARRAY(SELECT jsonb_array_elements_text(coalesce(v_inc.flagged -> 'payments', '[]')))::uuid[]
+    || ARRAY(SELECT jsonb_array_elements_text(coalesce(v_full.flagged -> 'payments', '[]')))::uuid[];
+  v_events := ARRAY(SELECT jsonb_array_elements_text(coalesce(v_inc.flagged -> 'events', '[]')))::uuid[];
 
   v_details := jsonb_build_object('wallet_balances', 0, 'money_conservation', 0, 'payment_status', 0);
   FOR v_found IN SELECT * FROM audit__aggregates(v_wallets, v_payments) LOOP
@@ -235,19 +246,26 @@ BEGIN
     END IF;
   END LOOP;
 
+  -- Events without their outbox row: the new ones, and those found so before.
+  SELECT coalesce(array_agg(e.event_id), '{}') INTO v_missing
+    FROM events e
+   WHERE ((e.position > v_from AND e.position <= v_through) OR e.event_id = ANY (v_events))
+     AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_id = e.event_id)
+     AND (e.occurred_at > now() - p_outbox_retention
+          OR e.occurred_at >= coalesce((SELECT min(last_commit_at) FROM relay_progress), '-infinity'));
+
   v_details := v_details || jsonb_build_object(
     'stuck_payments', (SELECT count(*) FROM audit__stuck_payments(p_stuck_after)),
-    'outbox', (SELECT count(*) FROM events e
-                WHERE e.position > v_from AND e.position <= v_through
-                  AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_id = e.event_id)
-                  AND (e.occurred_at > now() - p_outbox_retention
-                       OR e.occurred_at >= coalesce((SELECT min(last_commit_at) FROM relay_progress), '-infinity'))),
+    'outbox', greatest(cardinality(v_missing), coalesce((v_full.details ->> 'outbox')::int, 0)),
     'relay_quarantine', (SELECT count(*) FROM relay_quarantine WHERE resolved_at IS NULL));
+  v_details := jsonb_set(v_details, '{money_conservation}', to_jsonb(greatest(
+    (v_details ->> 'money_conservation')::int, coalesce((v_full.details ->> 'money_conservation')::int, 0))));
   SELECT sum(value::int) INTO v_total FROM jsonb_each_text(v_details);
   INSERT INTO audit_runs (discrepancies, details, kind, through_position, flagged)
   VALUES (v_total, v_details, 'incremental', v_through,
           jsonb_build_object('wallets', (SELECT coalesce(jsonb_agg(DISTINCT w), '[]') FROM unnest(v_flagged_wallets) w),
-                             'payments', (SELECT coalesce(jsonb_agg(DISTINCT p), '[]') FROM unnest(v_flagged_payments) p)))
+                             'payments', (SELECT coalesce(jsonb_agg(DISTINCT p), '[]') FROM unnest(v_flagged_payments) p),
+                             'events', to_jsonb(v_missing[1:1000])))
   RETURNING * INTO v_run;
   DELETE FROM audit_runs WHERE ran_at < now() - interval '30 days';
   RETURN v_run;
@@ -814,7 +832,13 @@ BEGIN
     END;
     CONTINUE WHEN v_task IS NULL;
     v_key := v_task || ':' || v_payment.id;
-    CONTINUE WHEN EXISTS (SELECT 1 FROM graphile_worker.jobs j WHERE j.key = v_key AND j.locked_at IS NOT NULL);
+    -- A step running now, under its own key or inside the job of the step before it (the job that
+    -- debits goes on to charge): leave it be.
+    CONTINUE WHEN EXISTS (SELECT 1 FROM graphile_worker.jobs j
+                           WHERE j.key IN (SELECT t || ':' || v_payment.id
+                                             FROM unnest(ARRAY['payment__fraud_check', 'payment__debit_wallet',
+                                                               'payment__charge_gateway', 'payment__poll_charge']) t)
+                             AND j.locked_at IS NOT NULL);
     PERFORM graphile_worker.add_job(v_task, json_build_object('paymentId', v_payment.id),
                                     job_key => v_key, max_attempts => p_max_attempts);
     INSERT INTO payment_steps (payment_id, name, status, attempt, detail)
@@ -904,9 +928,20 @@ $$;
 CREATE FUNCTION public.replay__payments_from_events(p_payment_id uuid DEFAULT NULL::uuid) RETURNS TABLE(id uuid, wallet_id uuid, amount bigint, status text, failure_reason text, provider text, refunded_amount bigint, version integer)
     LANGUAGE sql STABLE
     AS $$
+  SELECT * FROM replay__payments_of(ARRAY[p_payment_id], p_payment_id IS NULL);
+$$;
+
+
+--
+-- Name: replay__payments_of(uuid[], boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.replay__payments_of(p_ids uuid[], p_all boolean) RETURNS TABLE(id uuid, wallet_id uuid, amount bigint, status text, failure_reason text, provider text, refunded_amount bigint, version integer)
+    LANGUAGE sql STABLE
+    AS $$
   WITH stream AS (
     SELECT e.* FROM events e
-     WHERE e.aggregate_type = 'payment' AND (p_payment_id IS NULL OR e.aggregate_id = p_payment_id)
+     WHERE e.aggregate_type = 'payment' AND (p_all OR e.aggregate_id = ANY (p_ids))
   ), settled AS (
     SELECT DISTINCT ON (s.aggregate_id) s.aggregate_id, s.event_type, s.data
       FROM stream s
@@ -1036,6 +1071,17 @@ $$;
 CREATE FUNCTION public.replay__wallets_from_events(p_wallet_id uuid DEFAULT NULL::uuid) RETURNS TABLE(id uuid, owner_id text, currency text, balance bigint, version integer)
     LANGUAGE sql STABLE
     AS $$
+  SELECT * FROM replay__wallets_of(ARRAY[p_wallet_id], p_wallet_id IS NULL);
+$$;
+
+
+--
+-- Name: replay__wallets_of(uuid[], boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.replay__wallets_of(p_ids uuid[], p_all boolean) RETURNS TABLE(id uuid, owner_id text, currency text, balance bigint, version integer)
+    LANGUAGE sql STABLE
+    AS $$
   SELECT e.aggregate_id,
          max(e.data ->> 'owner_id') FILTER (WHERE e.event_type = 'wallet.created'),
          max(e.data ->> 'currency') FILTER (WHERE e.event_type = 'wallet.created'),
@@ -1047,7 +1093,7 @@ CREATE FUNCTION public.replay__wallets_from_events(p_wallet_id uuid DEFAULT NULL
                         ELSE 0 END), 0)::bigint,
          max(e.version)
     FROM events e
-   WHERE e.aggregate_type = 'wallet' AND (p_wallet_id IS NULL OR e.aggregate_id = p_wallet_id)
+   WHERE e.aggregate_type = 'wallet' AND (p_all OR e.aggregate_id = ANY (p_ids))
    GROUP BY e.aggregate_id;
 $$;
 

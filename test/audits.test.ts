@@ -127,7 +127,12 @@ describe('audits and replay', () => {
           metadata: {},
           traceId: 't',
         },
-        { jobMaxAttempts: 1, webhookDeadlineSeconds: 1, unknownRetryMaxSeconds: 60 },
+        {
+          jobMaxAttempts: 1,
+          webhookDeadlineSeconds: 1,
+          unknownRetryMaxSeconds: 60,
+          chargeBackstopSeconds: 30,
+        },
       ),
     );
     expect(await rows(sql`select * from audit__payment_status()`)).toEqual([]);
@@ -186,9 +191,11 @@ describe('the incremental audit (the scheduled one)', () => {
     // No new event for it, still wrong: still reported.
     await age();
     expect((await incremental()).flagged.wallets).toContain(moved.id);
-    // The full audit finds both.
+    // The full audit finds both; from then on the incremental runs check both again.
     const everything = await full();
     expect(everything.flagged.wallets).toEqual(expect.arrayContaining([moved.id, silent.id]));
+    await age();
+    expect((await incremental()).flagged.wallets).toEqual(expect.arrayContaining([moved.id, silent.id]));
 
     // Repaired: reported no more.
     await tamper(`update wallets set balance = balance - 1 where id in ('${moved.id}', '${silent.id}')`);
@@ -214,7 +221,12 @@ describe('the incremental audit (the scheduled one)', () => {
           metadata: {},
           traceId: 'test-trace',
         },
-        { jobMaxAttempts: 5, webhookDeadlineSeconds: 10, unknownRetryMaxSeconds: 60 },
+        {
+          jobMaxAttempts: 5,
+          webhookDeadlineSeconds: 10,
+          unknownRetryMaxSeconds: 60,
+          chargeBackstopSeconds: 30,
+        },
       ),
     );
     const check = () =>

@@ -15,7 +15,12 @@ import { makeWallet } from './helpers/factories.ts';
  * which it counts a payment settled.
  */
 let database: TestDatabase;
-const opts = { jobMaxAttempts: 5, webhookDeadlineSeconds: 10, unknownRetryMaxSeconds: 60 };
+const opts = {
+  jobMaxAttempts: 5,
+  webhookDeadlineSeconds: 10,
+  unknownRetryMaxSeconds: 60,
+  chargeBackstopSeconds: 30,
+};
 
 beforeAll(async () => {
   database = await createTestDatabase();

@@ -63,6 +63,52 @@ describe('scenario 5: recovery from a killed worker', () => {
     expect(await auditIsClean(system.database)).toBe(true);
   });
 
+  it('the job that debited dies mid-charge with no attempt left: the job of the charge step, enqueued with the debit, finishes the payment', {
+    timeout: 90_000,
+  }, async () => {
+    // One worker whose calls time out after 2 s: its backstop for the charge is about 14 s.
+    await Promise.all(system.workers.map((w) => w.kill('SIGKILL')));
+    system.workers.length = 0;
+    const first = await system.startWorker({ GATEWAY_ATTEMPT_TIMEOUT_MS: '2000' });
+    // Its webhook lost: only asking the gateway again can find out how the charge ended.
+    await system.control('alpha', { latency_ms: 1500, webhook_drop_rate: 1 });
+    const walletId = await system.newWallet(1000);
+    const paid = (await system.pay(walletId, 100)).body;
+    const fraudKey = `payment__fraud_check:${paid.id}`;
+    const inFlight = await waitFor('the charge call in flight inside the job that debited', async () => {
+      const { rows } = await sql<{ id: string; locked_by: string; backstop: boolean }>`
+        select j.id::text, j.locked_by,
+               exists (select 1 from graphile_worker.jobs c
+                        where c.key = ${`payment__charge_gateway:${paid.id}`} and c.run_at > now()) as backstop
+          from graphile_worker.jobs j
+          join charge_attempts a on a.payment_id = ${paid.id}::uuid and a.calls = 1
+         where j.key = ${fraudKey} and j.locked_at is not null`.execute(system.database.db);
+      return rows[0];
+    });
+    // The debit's commit enqueued the charge step's own job, delayed past the calls in flight.
+    expect(inFlight.backstop).toBe(true);
+    await first.kill('SIGKILL');
+    // The job that debited can never run again (as if its last attempt had been spent).
+    await sql`select graphile_worker.force_unlock_workers(array[${inFlight.locked_by}]::text[])`.execute(
+      system.database.db,
+    );
+    await sql`select graphile_worker.permanently_fail_jobs(array[${inFlight.id}]::bigint[], 'test: attempts spent')`.execute(
+      system.database.db,
+    );
+    await system.control('alpha', { latency_ms: 0, webhook_drop_rate: 1 });
+    await system.startWorker();
+    const settled = await system.waitSettled(paid.id, 60_000);
+    expect(settled).toMatchObject({ status: 'COMPLETED', provider: 'alpha' });
+    // Asked again with the same key: one charge at the gateway, one debit in the ledger.
+    const stats = (await (await fetch(`${system.gatewayUrl}/alpha/_control`)).json()).stats;
+    expect(stats.charges).toBe(1);
+    expect((await walletState(system.database, walletId)).entries.map((e) => e.type)).toEqual([
+      'DEPOSIT',
+      'PAYMENT_DEBIT',
+    ]);
+    expect(await auditIsClean(system.database)).toBe(true);
+  });
+
   it('re-drives a payment whose job was lost, once it is stuck past the threshold', async () => {
     const walletId = await system.newWallet(1000);
     // A payment whose fraud-check job is lost (removed in the very transaction that enqueued it).
@@ -79,7 +125,12 @@ describe('scenario 5: recovery from a killed worker', () => {
           metadata: {},
           traceId: 'lost',
         },
-        { jobMaxAttempts: 3, webhookDeadlineSeconds: 2, unknownRetryMaxSeconds: 60 },
+        {
+          jobMaxAttempts: 3,
+          webhookDeadlineSeconds: 2,
+          unknownRetryMaxSeconds: 60,
+          chargeBackstopSeconds: 30,
+        },
       );
       await sql`select graphile_worker.remove_job(${`payment__fraud_check:${payment.id}`})`.execute(trx);
       return payment;

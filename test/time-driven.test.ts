@@ -298,7 +298,7 @@ async function paymentWithoutJob(
       metadata: {},
       traceId,
     },
-    { jobMaxAttempts: 3, webhookDeadlineSeconds: 2, unknownRetryMaxSeconds: 60 },
+    { jobMaxAttempts: 3, webhookDeadlineSeconds: 2, unknownRetryMaxSeconds: 60, chargeBackstopSeconds: 30 },
   );
   await sql`select graphile_worker.remove_job(${`payment__fraud_check:${p.id}`})`.execute(trx);
   return p;

@@ -216,7 +216,12 @@ describe('a payment transition (payment__change)', () => {
           metadata: {},
           traceId: 'trace-change',
         },
-        { jobMaxAttempts: 5, webhookDeadlineSeconds: 30, unknownRetryMaxSeconds: 60 },
+        {
+          jobMaxAttempts: 5,
+          webhookDeadlineSeconds: 30,
+          unknownRetryMaxSeconds: 60,
+          chargeBackstopSeconds: 30,
+        },
       ),
     );
   };

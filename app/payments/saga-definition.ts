@@ -77,6 +77,11 @@ export interface SagaOptions {
   webhookDeadlineSeconds: number;
   /** The longest gap between two questions about a charge attempt whose outcome is unknown. */
   unknownRetryMaxSeconds: number;
+  /**
+   * When the charge step's own job runs if the job that debited has not moved the payment on by
+   * then (it died, or spent its attempts): longer than that job's calls to both providers take.
+   */
+  chargeBackstopSeconds: number;
 }
 
 export function sagaOptionsFrom(config: Config): SagaOptions {
@@ -84,6 +89,14 @@ export function sagaOptionsFrom(config: Config): SagaOptions {
     jobMaxAttempts: config.JOB_MAX_ATTEMPTS,
     webhookDeadlineSeconds: config.WEBHOOK_DEADLINE_SECONDS,
     unknownRetryMaxSeconds: config.GATEWAY_UNKNOWN_RETRY_MAX_SECONDS,
+    // Every call to alpha then beta with its retries, timing out, plus a margin.
+    chargeBackstopSeconds:
+      Math.ceil(
+        (2 *
+          config.GATEWAY_MAX_ATTEMPTS *
+          (config.GATEWAY_ATTEMPT_TIMEOUT_MS + config.GATEWAY_BACKOFF_MAX_MS)) /
+          1000,
+      ) + 5,
   };
 }
 

@@ -83,7 +83,7 @@ export async function debitAndClaim(
   payment: PaymentRow,
   opts: SagaOptions,
 ): Promise<{ payment: PaymentRow; debit: 'debited' | 'declined'; claim?: ChargeClaim }> {
-  const debited = await debitWalletForPayment(trx, payment);
+  const debited = await debitWalletForPayment(trx, payment, opts);
   if (debited.debit !== 'debited') return debited;
   const { payment: claimedFor, claim } = await claimCharge(trx, debited.payment, opts);
   return { payment: claimedFor, debit: 'debited', claim };
@@ -132,11 +132,15 @@ export async function applyFraudDecision(trx: Trx, payment: PaymentRow, decision
 /**
  * Debits the wallet (row lock inside, after the payment's: the same order everywhere, so no
  * deadlock), or rejects the payment when the balance is short (the gateway is never called). The
- * charge step has no job of its own: the job that debited goes on to charge (debitAndClaim).
+ * job that debited goes on to charge (debitAndClaim); payment.wallet_debited still carries the
+ * charge step's own job, delayed past that job's calls: if the job dies or spends its attempts
+ * after this commit, the charge step moves the payment on (the next transition replaces or removes
+ * it).
  */
 async function debitWalletForPayment(
   trx: Trx,
   payment: PaymentRow,
+  opts: SagaOptions,
 ): Promise<{ payment: PaymentRow; debit: 'debited' | 'declined' }> {
   const moved = await moveWalletMoney(
     trx,
@@ -154,6 +158,7 @@ async function debitWalletForPayment(
       amount: payment.amount,
       currency: payment.currency,
     },
+    next: stepJob('debited', payment.id, opts, opts.chargeBackstopSeconds),
   };
   const updated = await changePayment(
     trx,
@@ -227,14 +232,16 @@ export async function advancePayment(
     case 'await_webhook': {
       const { pending } = next;
       // The webhook's deadline: the status poll, removed by the settlement if a webhook comes first.
+      // The charge step's backstop has nothing left to do.
       const deadline = stepJob('charge_requested', payment.id, opts, opts.webhookDeadlineSeconds);
+      const backstopDone: JobRemoval = { removeKey: stepJobKey('debited', payment.id) };
       const waiting = await changePayment(
         trx,
         payment,
         all,
         { saga_step: 'charge_requested', provider: pending.provider },
         steps,
-        [deadline],
+        [backstopDone, deadline],
       );
       return { payment: waiting, settled: false };
     }

@@ -31,7 +31,13 @@ BEGIN
     END;
     CONTINUE WHEN v_task IS NULL;
     v_key := v_task || ':' || v_payment.id;
-    CONTINUE WHEN EXISTS (SELECT 1 FROM graphile_worker.jobs j WHERE j.key = v_key AND j.locked_at IS NOT NULL);
+    -- A step running now, under its own key or inside the job of the step before it (the job that
+    -- debits goes on to charge): leave it be.
+    CONTINUE WHEN EXISTS (SELECT 1 FROM graphile_worker.jobs j
+                           WHERE j.key IN (SELECT t || ':' || v_payment.id
+                                             FROM unnest(ARRAY['payment__fraud_check', 'payment__debit_wallet',
+                                                               'payment__charge_gateway', 'payment__poll_charge']) t)
+                             AND j.locked_at IS NOT NULL);
     PERFORM graphile_worker.add_job(v_task, json_build_object('paymentId', v_payment.id),
                                     job_key => v_key, max_attempts => p_max_attempts);
     INSERT INTO payment_steps (payment_id, name, status, attempt, detail)

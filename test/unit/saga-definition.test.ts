@@ -21,7 +21,12 @@ import {
 } from '../../app/payments/saga-definition.ts';
 
 const paymentId = '0b7e6f5a-1c2d-4e3f-8a9b-0c1d2e3f4a5b';
-const opts = { jobMaxAttempts: 7, webhookDeadlineSeconds: 10, unknownRetryMaxSeconds: 60 };
+const opts = {
+  jobMaxAttempts: 7,
+  webhookDeadlineSeconds: 10,
+  unknownRetryMaxSeconds: 60,
+  chargeBackstopSeconds: 30,
+};
 const attemptOf = (fields: Partial<ChargeAttempt>) => fields as ChargeAttempt;
 
 describe('saga jobs', () => {
@@ -95,11 +100,16 @@ describe('saga jobs', () => {
       JOB_MAX_ATTEMPTS: '9',
       WEBHOOK_DEADLINE_SECONDS: '11',
       GATEWAY_UNKNOWN_RETRY_MAX_SECONDS: '12',
+      GATEWAY_MAX_ATTEMPTS: '3',
+      GATEWAY_ATTEMPT_TIMEOUT_MS: '2000',
+      GATEWAY_BACKOFF_MAX_MS: '1500',
     });
     expect(sagaOptionsFrom(config)).toEqual({
       jobMaxAttempts: 9,
       webhookDeadlineSeconds: 11,
       unknownRetryMaxSeconds: 12,
+      // Alpha then beta, 3 calls each timing out after 2 s with up to 1.5 s between: 21 s, plus 5.
+      chargeBackstopSeconds: 26,
     });
   });
 });

@@ -25,7 +25,9 @@ import type { PaymentStepTask } from './step-task.ts';
 export const chargeGateway =
   (deps: WorkerDeps): PaymentStepTask =>
   async ({ paymentId }, helpers) => {
-    await chargeAtGateway(deps, paymentId, helpers);
+    // Stopped before a call it claimed (shutdown): failed, so that graphile-worker runs it again.
+    if ((await chargeAtGateway(deps, paymentId, helpers)) === 'aborted')
+      throw new Error(`payment ${paymentId}: the worker stopped before the charge call; asked again`);
   };
 
 /**
