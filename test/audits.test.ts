@@ -4,7 +4,7 @@ import { requestPayment } from '../app/payments/payment.commands.ts';
 import { depositToWallet } from '../app/wallets/wallet.commands.ts';
 import { TEST_OWNER } from './helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
-import { makeWallet } from './helpers/factories.ts';
+import { makePayment, makeWallet } from './helpers/factories.ts';
 
 /**
  * The audit and replay functions, on a real database: clean data passes, and each kind of damage
@@ -208,27 +208,7 @@ describe('the incremental audit (the scheduled one)', () => {
 
   it('finds a payment whose ledger or status disagrees with it, among the payments it is given', async () => {
     const wallet = await makeWallet(database, { balance: 1000 });
-    const payment = await database.db.transaction().execute((trx) =>
-      requestPayment(
-        trx,
-        {
-          ownerId: TEST_OWNER,
-          walletId: wallet.id,
-          serviceId: 'svc',
-          amount: 100,
-          currency: 'USD',
-          description: null,
-          metadata: {},
-          traceId: 'test-trace',
-        },
-        {
-          jobMaxAttempts: 5,
-          webhookDeadlineSeconds: 10,
-          unknownRetryMaxSeconds: 60,
-          chargeBackstopSeconds: 30,
-        },
-      ),
-    );
+    const payment = await makePayment(database, wallet.id);
     const check = () =>
       rows(sql<{ check_name: string; aggregate_id: string }>`
         select * from audit__aggregates(array[${wallet.id}]::uuid[], array[${payment.id}]::uuid[])`);

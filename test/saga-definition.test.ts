@@ -2,12 +2,10 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PaymentStatus, SagaStep } from '../app/db/types.ts';
 import { CHANGEABLE_COLUMNS, changePayment, isSettled } from '../app/payments/payment.aggregate.ts';
-import { requestPayment } from '../app/payments/payment.commands.ts';
 import type { PaymentRow } from '../app/payments/payment.repository.ts';
 import { PAYMENT_SAGA, stepJobKey, type WaitingStep } from '../app/payments/saga-definition.ts';
-import { TEST_OWNER } from './helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
-import { makeWallet } from './helpers/factories.ts';
+import { makePayment, makeWallet } from './helpers/factories.ts';
 
 /**
  * The saga's lists that SQL keeps too, checked against their one TypeScript owner by behaviour:
@@ -15,7 +13,7 @@ import { makeWallet } from './helpers/factories.ts';
  * which it counts a payment settled.
  */
 let database: TestDatabase;
-const opts = {
+const _opts = {
   jobMaxAttempts: 5,
   webhookDeadlineSeconds: 10,
   unknownRetryMaxSeconds: 60,
@@ -31,22 +29,7 @@ afterAll(async () => {
 
 async function newPayment(): Promise<PaymentRow> {
   const wallet = await makeWallet(database, { balance: 1000 });
-  const payment = await database.db.transaction().execute((trx) =>
-    requestPayment(
-      trx,
-      {
-        ownerId: TEST_OWNER,
-        walletId: wallet.id,
-        serviceId: 'svc',
-        amount: 100,
-        currency: 'USD',
-        description: null,
-        metadata: {},
-        traceId: 'test-trace',
-      },
-      opts,
-    ),
-  );
+  const payment = await makePayment(database, wallet.id);
   // Only what this test enqueues is looked at: the request's own job goes.
   await sql`select graphile_worker.remove_job(${stepJobKey('requested', payment.id)})`.execute(database.db);
   return payment;

@@ -4,10 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Trx } from '../app/db/database.ts';
 import { recordEvent } from '../app/events/record-event.ts';
 import { changePayment } from '../app/payments/payment.aggregate.ts';
-import { requestPayment } from '../app/payments/payment.commands.ts';
-import { TEST_OWNER } from './helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
-import { makeWallet } from './helpers/factories.ts';
+import { makePayment, makeWallet } from './helpers/factories.ts';
 
 let database: TestDatabase;
 beforeAll(async () => {
@@ -201,30 +199,9 @@ describe('the one write path', () => {
 });
 
 describe('a payment transition (payment__change)', () => {
-  const newPayment = async () => {
-    const wallet = await makeWallet(database, { balance: 1000 });
-    return database.db.transaction().execute((trx) =>
-      requestPayment(
-        trx,
-        {
-          ownerId: TEST_OWNER,
-          walletId: wallet.id,
-          serviceId: 'svc',
-          amount: 100,
-          currency: 'USD',
-          description: null,
-          metadata: {},
-          traceId: 'trace-change',
-        },
-        {
-          jobMaxAttempts: 5,
-          webhookDeadlineSeconds: 30,
-          unknownRetryMaxSeconds: 60,
-          chargeBackstopSeconds: 30,
-        },
-      ),
-    );
-  };
+  const newPayment = async () =>
+    makePayment(database, (await makeWallet(database, { balance: 1000 })).id, { traceId: 'trace-change' });
+
   const stepsOf = async (paymentId: string) =>
     (
       await database.db

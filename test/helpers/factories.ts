@@ -1,4 +1,6 @@
 import type { Database } from '../../app/db/database.ts';
+import { requestPayment } from '../../app/payments/payment.commands.ts';
+import type { PaymentRow } from '../../app/payments/payment.repository.ts';
 import { createWallet, depositToWallet } from '../../app/wallets/wallet.commands.ts';
 import type { WalletRow } from '../../app/wallets/wallet.repository.ts';
 import { TEST_OWNER } from './app.ts';
@@ -54,4 +56,33 @@ export async function walletFootprint(database: Database, walletId: string) {
     payments: await count('payments'),
     refunds: await count('refunds'),
   };
+}
+
+/** A PENDING payment of `amount` from the wallet, through the real command (its first job enqueued). */
+export async function makePayment(
+  database: Database,
+  walletId: string,
+  overrides: { amount?: number; traceId?: string } = {},
+): Promise<PaymentRow> {
+  return database.db.transaction().execute((trx) =>
+    requestPayment(
+      trx,
+      {
+        ownerId: TEST_OWNER,
+        walletId,
+        serviceId: 'svc',
+        amount: overrides.amount ?? 100,
+        currency: 'USD',
+        description: null,
+        metadata: {},
+        traceId: overrides.traceId ?? 'test-trace',
+      },
+      {
+        jobMaxAttempts: 5,
+        webhookDeadlineSeconds: 30,
+        unknownRetryMaxSeconds: 60,
+        chargeBackstopSeconds: 30,
+      },
+    ),
+  );
 }
