@@ -85,12 +85,9 @@ export function jobSpec(job: NextJob | JobRemoval) {
 
 /**
  * Enqueues a job on `trx` without an event, for a transition whose event belongs to another
- * aggregate (the wallet debit enqueues the charge step). Same transaction, same guarantees; run_at
- * is the moment of enqueueing (plus delaySeconds), as in event__append.
+ * aggregate, or none (a refund asked again later). Same transaction, same guarantees; job__apply
+ * schedules it by the database's clock, as payment__change does.
  */
 export async function enqueueJob(trx: Trx, job: NextJob): Promise<void> {
-  await sql`select graphile_worker.add_job(${job.task}, ${JSON.stringify(job.payload)}::json,
-              job_key => ${job.jobKey ?? null},
-              run_at => clock_timestamp() + make_interval(secs => coalesce(${job.delaySeconds ?? null}::float8, 0)),
-              max_attempts => ${job.maxAttempts ?? 25}::int)`.execute(trx);
+  await sql`select job__apply(${JSON.stringify(jobSpec(job))}::jsonb)`.execute(trx);
 }

@@ -175,7 +175,7 @@ async function debitWalletForPayment(
  * reconciliation all record what they learned about an attempt (app/payments/charge-attempts.ts)
  * and then call this, on `trx` holding the payment's lock, with the events those records implied.
  * decideGatewayStep (gateway-decision.ts) takes the next transition from the payment's attempts.
- * Returns the payment, whether it settled now, and the provider to attempt next, if any.
+ * Returns the payment and the provider to attempt next, if any (runPaymentStep sees whether it settled).
  */
 export async function advancePayment(
   trx: Trx,
@@ -185,7 +185,7 @@ export async function advancePayment(
   source: ChargeSource,
   opts: SagaOptions,
   jobs: NextJob[] = [],
-): Promise<{ payment: PaymentRow; settled: boolean; tryProvider?: Provider }> {
+): Promise<{ payment: PaymentRow; tryProvider?: Provider }> {
   const attempts = await listAttempts(trx, payment.id);
   const { strays, next } = decideGatewayStep(payment, attempts, opts.unknownRetryMaxSeconds);
 
@@ -207,7 +207,7 @@ export async function advancePayment(
 
   switch (next.kind) {
     case 'record':
-      return { payment: await recorded(), settled: false };
+      return { payment: await recorded() };
     case 'complete': {
       const { winner } = next;
       const completed = await changePayment(
@@ -227,7 +227,7 @@ export async function advancePayment(
         ],
         pendingStepsRemoved(payment.id),
       );
-      return { payment: completed, settled: true };
+      return { payment: completed };
     }
     case 'await_webhook': {
       const { pending } = next;
@@ -243,7 +243,7 @@ export async function advancePayment(
         steps,
         [backstopDone, deadline],
       );
-      return { payment: waiting, settled: false };
+      return { payment: waiting };
     }
     case 'ask_again': {
       const { unknown, gapSeconds } = next;
@@ -255,7 +255,7 @@ export async function advancePayment(
       };
       const askAgain = stepJob('debited', payment.id, opts, gapSeconds);
       const waiting = await changePayment(trx, payment, all, {}, [...steps, waitStep], [...jobs, askAgain]);
-      return { payment: waiting, settled: false };
+      return { payment: waiting };
     }
     case 'fail_declined': {
       const { declined } = next;
@@ -274,10 +274,10 @@ export async function advancePayment(
         all,
         declined.provider,
       );
-      return { payment: failed, settled: true };
+      return { payment: failed };
     }
     case 'try_provider':
-      return { payment: await recorded(), settled: false, tryProvider: next.provider };
+      return { payment: await recorded(), tryProvider: next.provider };
     case 'fail_unavailable': {
       const { canceled } = next;
       const failed = await compensate(
@@ -295,7 +295,7 @@ export async function advancePayment(
         all,
         canceled?.provider ?? null,
       );
-      return { payment: failed, settled: true };
+      return { payment: failed };
     }
   }
 }
