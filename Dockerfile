@@ -1,6 +1,6 @@
 # One image for every role (api, worker, relay, gateway-sim, migrate); the compose file picks the
 # entry point. TypeScript runs through tsx: no build output to ship or to keep in sync.
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production NO_COLOR=1
 WORKDIR /app
 COPY package.json package-lock.json ./
