@@ -8,17 +8,28 @@ export interface FieldError {
 }
 
 export class AppError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly title: string;
+  readonly errors?: FieldError[];
+  /** Response headers the problem needs (WWW-Authenticate, Retry-After). */
+  readonly headers?: Record<string, string>;
+
   constructor(
-    readonly status: number,
-    readonly code: string,
-    readonly title: string,
+    status: number,
+    code: string,
+    title: string,
     detail: string,
-    readonly errors?: FieldError[],
-    /** Response headers the problem needs (WWW-Authenticate, Retry-After). */
-    readonly headers?: Record<string, string>,
+    errors?: FieldError[],
+    headers?: Record<string, string>,
   ) {
     super(detail);
     this.name = new.target.name;
+    this.status = status;
+    this.code = code;
+    this.title = title;
+    this.errors = errors;
+    this.headers = headers;
   }
 }
 

@@ -5,7 +5,7 @@ import { Kafka, logLevel } from 'kafkajs';
  * consumer group, drops duplicates by event_id (the stream is at least once), and keeps the
  * completed payment volume per minute and currency.
  *
- *   KAFKA_BROKERS=127.0.0.1:9092 npx tsx examples/payment-volume-consumer.ts
+ *   KAFKA_BROKERS=127.0.0.1:9092 node examples/payment-volume-consumer.ts
  *
  * The seen-set lives in memory here; a real consumer keeps it (or the aggregates) in a store that
  * commits together with its offsets.

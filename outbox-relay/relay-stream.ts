@@ -63,7 +63,10 @@ export class RelayStream {
   private stopping = false;
   private settle: { resolve(): void; reject(err: Error): void } | undefined;
 
-  constructor(private readonly o: RelayStreamOptions) {
+  private readonly o: RelayStreamOptions;
+
+  constructor(o: RelayStreamOptions) {
+    this.o = o;
     this.service = new LogicalReplicationService(
       { connectionString: o.connectionString, application_name: 'outbox-relay' },
       { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: false } },

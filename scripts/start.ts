@@ -64,7 +64,7 @@ const roles: Role[] = [
 ];
 
 function launch(role: Role, env: NodeJS.ProcessEnv): void {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, role.entry)], {
+  const child = spawn(process.execPath, [path.join(root, role.entry)], {
     cwd: root,
     env,
     stdio: 'inherit',

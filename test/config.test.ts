@@ -25,7 +25,7 @@ describe('configuration', () => {
   });
 
   it('stops the api process at start with a message naming the variable', () => {
-    const result = spawnSync(process.execPath, ['--import', 'tsx', 'app/main.ts'], {
+    const result = spawnSync(process.execPath, ['app/main.ts'], {
       env: { ...process.env, PORT: '99999', DATABASE_URL: 'postgres://127.0.0.1:1/none' },
       encoding: 'utf8',
       timeout: 20_000,
@@ -122,7 +122,7 @@ describe('configuration', () => {
           'GATEWAY_SIM_CONTROL_TOKEN',
         ].map((n) => [n, '']),
       );
-      const result = spawnSync(process.execPath, ['--import', 'tsx', entry], {
+      const result = spawnSync(process.execPath, [entry], {
         env: { ...process.env, ...unset, NODE_ENV: 'production' },
         encoding: 'utf8',
         timeout: 20_000,

@@ -52,7 +52,7 @@ async function startSupervisor(db: TestDatabase) {
       (r) => r.pid,
     );
   const [api, sim, workerMetrics, relayMetrics] = await freePorts(4);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+  const child = spawn(process.execPath, ['scripts/start.ts'], {
     detached: true, // a process group of its own, whose leader is the supervisor
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {

@@ -29,17 +29,20 @@ export interface ReportedCharge {
 
 /** The gateway reported a charge that is not the payment's: never applied, never completed. */
 export class GatewayAnswerMismatch extends AppError {
-  constructor(
-    readonly provider: Provider,
-    readonly paymentId: string,
-    readonly differences: string[],
-  ) {
+  readonly provider: Provider;
+  readonly paymentId: string;
+  readonly differences: string[];
+
+  constructor(provider: Provider, paymentId: string, differences: string[]) {
     super(
       422,
       'GATEWAY_ANSWER_MISMATCH',
       'Gateway answer does not match the payment',
       `${provider}'s charge for payment ${paymentId} differs: ${differences.join('; ')}.`,
     );
+    this.provider = provider;
+    this.paymentId = paymentId;
+    this.differences = differences;
   }
 }
 

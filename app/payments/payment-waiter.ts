@@ -31,11 +31,15 @@ export class PaymentWaiter {
     backoff: new ExponentialBackoff({ initialDelay: 250, maxDelay: 10_000 }),
   });
 
-  constructor(
-    private readonly connectionString: string,
-    private readonly logger: Logger,
-    private readonly connectTimeoutMs = 5_000,
-  ) {}
+  private readonly connectionString: string;
+  private readonly logger: Logger;
+  private readonly connectTimeoutMs: number;
+
+  constructor(connectionString: string, logger: Logger, connectTimeoutMs = 5_000) {
+    this.connectionString = connectionString;
+    this.logger = logger;
+    this.connectTimeoutMs = connectTimeoutMs;
+  }
 
   /** Connects once; the first connection must succeed (the API does not start without it). */
   async start(): Promise<void> {

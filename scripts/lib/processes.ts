@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import type { ListenerName, ListenReport } from '../../app/process/lifecycle.ts';
 
-/** A role started as a real OS process (`node --import tsx <entry>`), as `npm start` runs it. */
+/** A role started as a real OS process (`node <entry>`, TypeScript run by Node's type stripping), as `npm start` runs it. */
 export interface RoleProcess {
   child: ChildProcess;
   pid: number;
@@ -40,7 +40,7 @@ export function roleEnv(env: Record<string, string>): Record<string, string> {
  * port here, which another process may take before the role binds it.
  */
 export function spawnRole(entry: string, env: Record<string, string>, nodeArgs: string[] = []): RoleProcess {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], {
+  const child = spawn(process.execPath, [...nodeArgs, entry], {
     env: roleEnv(env),
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });

@@ -65,17 +65,28 @@ export type GatewayCharge = z.infer<typeof chargeView>;
  */
 export class GatewayRequestError extends Error {
   override name = 'GatewayRequestError';
+  /** The request may have been processed by the gateway. */
+  readonly ambiguous: boolean;
+  /** Worth retrying (timeouts, 5xx, 429, connection trouble); a 4xx is not. */
+  readonly transient: boolean;
+  readonly status?: number;
+  readonly body?: unknown;
+  readonly detail?: string;
+
   constructor(
     message: string,
-    /** The request may have been processed by the gateway. */
-    readonly ambiguous: boolean,
-    /** Worth retrying (timeouts, 5xx, 429, connection trouble); a 4xx is not. */
-    readonly transient: boolean,
-    readonly status?: number,
-    readonly body?: unknown,
-    readonly detail?: string,
+    ambiguous: boolean,
+    transient: boolean,
+    status?: number,
+    body?: unknown,
+    detail?: string,
   ) {
     super(message);
+    this.ambiguous = ambiguous;
+    this.transient = transient;
+    this.status = status;
+    this.body = body;
+    this.detail = detail;
   }
 }
 
@@ -107,7 +118,10 @@ interface ProviderPolicies {
 export class GatewayClient {
   private readonly policies = new Map<Provider, ProviderPolicies>();
 
-  constructor(private readonly options: GatewayClientOptions) {
+  private readonly options: GatewayClientOptions;
+
+  constructor(options: GatewayClientOptions) {
+    this.options = options;
     for (const provider of ['alpha', 'beta'] as const)
       this.policies.set(provider, this.buildPolicies(provider));
   }
