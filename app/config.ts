@@ -13,6 +13,10 @@ const configSchema = z.object({
   PORT: port.default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // OpenTelemetry traces, off unless one is set: the OTLP/HTTP collector's base URL (…/v1/traces is
+  // appended; Jaeger: http://jaeger:4318), or the traces endpoint itself.
+  OTEL_EXPORTER_OTLP_ENDPOINT: url.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url.optional(),
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').default('dev-admin-token-change-me'),
   DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   // Every session a role opens: its longest statement (per role: the worker's audits and the

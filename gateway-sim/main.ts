@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { loadConfig } from '../app/config.ts';
 import { createLogger } from '../app/observability/logger.ts';
+import { startTracing, stopTracing, tracesEndpoint } from '../app/observability/tracing.ts';
 import { exitOnConfigError, onShutdown, reportListening } from '../app/process/lifecycle.ts';
 import { createGatewaySimulator } from './simulator.ts';
 
@@ -10,6 +11,7 @@ const config = exitOnConfigError(() =>
   loadConfig(process.env, ['GATEWAY_ALPHA_SECRET', 'GATEWAY_BETA_SECRET', 'GATEWAY_SIM_CONTROL_TOKEN']),
 );
 const logger = createLogger(config.LOG_LEVEL, { role: 'gateway-sim', host: hostname() });
+startTracing({ service: 'gateway-sim', endpoint: tracesEndpoint(config) });
 const simulator = createGatewaySimulator({
   secrets: { alpha: config.GATEWAY_ALPHA_SECRET, beta: config.GATEWAY_BETA_SECRET },
   logger,
@@ -29,4 +31,5 @@ onShutdown(logger, async () => {
   simulator.stop();
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
+  await stopTracing();
 });

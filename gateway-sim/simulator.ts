@@ -4,7 +4,15 @@ import { dirname } from 'node:path';
 import express, { type Express, type Request, type Response } from 'express';
 import { z } from 'zod';
 import { signPayload } from '../app/gateway/signature.ts';
+import { resumeRequestTrace, traceRequests } from '../app/http/trace-requests.ts';
 import type { Logger } from '../app/observability/logger.ts';
+import {
+  contextFrom,
+  currentTraceparent,
+  inSpan,
+  SpanKind,
+  traceHeaders,
+} from '../app/observability/tracing.ts';
 
 /**
  * A stand-in for an external payment gateway with two providers (alpha, beta), gateway contract
@@ -67,6 +75,8 @@ type ChargeStatus = 'pending' | 'succeeded' | 'failed' | 'canceled';
 
 interface Charge {
   id: string;
+  /** The span that created the charge: its webhook is traced as that span's child. */
+  traceparent?: string;
   status: ChargeStatus;
   /** Decided when the charge is created; applied (and announced) after webhook_delay_ms. */
   outcome: 'succeeded' | 'failed';
@@ -189,6 +199,7 @@ export function createGatewaySimulator(options: SimulatorOptions): { app: Expres
       created_at: new Date().toISOString(),
       settle_at: new Date(Date.now() + st.controls.webhook_delay_ms).toISOString(),
       idempotency_key: key,
+      traceparent: currentTraceparent(),
     };
     putCharge(st, charge);
     settleLater(st, charge);
@@ -240,20 +251,30 @@ export function createGatewaySimulator(options: SimulatorOptions): { app: Expres
       return;
     }
     const copies = Math.random() < st.controls.webhook_duplicate_rate ? 2 : 1;
-    for (let i = 0; i < copies; i++) void deliver(st, next.callback_url, event, 0);
+    for (let i = 0; i < copies; i++) void deliver(st, next, event, 0);
   }
 
-  async function deliver(st: ProviderState, url: string, event: object, attempt: number): Promise<void> {
+  async function deliver(st: ProviderState, charge: Charge, event: object, attempt: number): Promise<void> {
     if (stopped) return;
+    const url = charge.callback_url;
     const body = JSON.stringify(event);
     const secret = options.secrets[st.name] as string;
     try {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'gateway-signature': signPayload(secret, body) },
-        body,
-        signal: AbortSignal.timeout(5000),
-      });
+      const res = await inSpan(
+        'webhook POST',
+        { kind: SpanKind.CLIENT, parent: contextFrom(charge.traceparent), attributes: { attempt } },
+        () =>
+          fetch(url, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              'gateway-signature': signPayload(secret, body),
+              ...traceHeaders(),
+            },
+            body,
+            signal: AbortSignal.timeout(5000),
+          }),
+      );
       if (res.ok) {
         st.webhooksSent++;
         return;
@@ -265,7 +286,7 @@ export function createGatewaySimulator(options: SimulatorOptions): { app: Expres
         options.logger.warn({ err, url, attempt }, 'webhook delivery abandoned');
         return;
       }
-      later(250 * 2 ** attempt, () => void deliver(st, url, event, attempt + 1));
+      later(250 * 2 ** attempt, () => void deliver(st, charge, event, attempt + 1));
     }
   }
 
@@ -300,7 +321,7 @@ export function createGatewaySimulator(options: SimulatorOptions): { app: Expres
 
   const app = express();
   app.disable('x-powered-by');
-  app.use(express.json({ limit: '100kb' }));
+  app.use(traceRequests(), express.json({ limit: '100kb' }), resumeRequestTrace());
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', providers: [...providers.keys()] });

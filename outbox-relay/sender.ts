@@ -1,6 +1,7 @@
 import type { Publisher } from './kafka.ts';
 import { relayBatchesTotal, relayEventsTotal, relaySendBytes } from './metrics.ts';
 import type { OutboxRow } from './outbox-rows.ts';
+import { startPublishSpans } from './publish-spans.ts';
 import type { SetAside } from './quarantine.ts';
 
 export interface SendBounds {
@@ -28,9 +29,12 @@ export function createSender(publisher: Publisher, setAside: SetAside, bounds: S
    * Resolves with how many rows went to Kafka.
    */
   async function deliver(rows: OutboxRow[]): Promise<number> {
+    const spans = startPublishSpans(rows);
     try {
-      await publisher.send(rows.map((r) => r.message));
+      await publisher.send(spans.messages);
+      spans.end();
     } catch (err) {
+      spans.end(err);
       const refusal = tooLargeRefusal(err);
       if (!refusal) throw err;
       if (rows.length === 1) {

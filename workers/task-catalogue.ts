@@ -2,6 +2,7 @@ import type { Task, TaskList } from 'graphile-worker';
 import client from 'prom-client';
 import type { z } from 'zod';
 import { registry } from '../app/observability/metrics.ts';
+import { contextFrom, inSpan, SpanKind } from '../app/observability/tracing.ts';
 
 /** How long a job waited between becoming runnable (run_at) and starting: queue pickup latency. */
 export const jobPickupLatency = new client.Histogram({
@@ -31,7 +32,17 @@ export function defineTask<S extends z.ZodType>(
       // A payload that cannot parse will never parse: fail loudly; it ends in the dead letters.
       throw new Error(`invalid payload for ${helpers.job.task_identifier}: ${parsed.error.message}`);
     }
-    await run(parsed.data, helpers);
+    // A job enqueued by a traced step carries its traceparent: the task runs in a child span.
+    const traceparent = (raw as { traceparent?: unknown } | null)?.traceparent;
+    await inSpan(
+      helpers.job.task_identifier,
+      {
+        kind: SpanKind.CONSUMER,
+        parent: contextFrom(traceparent),
+        attributes: { 'job.id': String(helpers.job.id), 'job.attempt': helpers.job.attempts },
+      },
+      () => run(parsed.data, helpers),
+    );
   };
 }
 

@@ -14,6 +14,7 @@ import { healthRouter } from './health.ts';
 import { openApiDocument } from './openapi.ts';
 import { problemHandler } from './problem.ts';
 import { requestIdFrom, traceIdFrom } from './request-context.ts';
+import { resumeRequestTrace, spanTraceId, traceRequests } from './trace-requests.ts';
 import { findUnfitJson } from './validation.ts';
 
 /** What callers reach with an API key (docs/security.md); the rest is public, signed or admin. */
@@ -30,7 +31,7 @@ export function createApp(deps: ApiDeps): Express {
   app.set('trust proxy', false);
   app.set('query parser', 'simple'); // no nested objects from ?a[b]=c
 
-  app.use(requestContext());
+  app.use(traceRequests(), requestContext());
   app.use(
     pinoHttp({
       logger: deps.logger,
@@ -67,7 +68,7 @@ export function createApp(deps: ApiDeps): Express {
       },
     }),
   );
-  app.use(refuseUnfitJson());
+  app.use(refuseUnfitJson(), resumeRequestTrace());
 
   app.get('/metrics', async (_req, res) => {
     res.type(registry.contentType).send(await registry.metrics());
@@ -92,7 +93,8 @@ export function createApp(deps: ApiDeps): Express {
 
 function requestContext(): RequestHandler {
   return (req, res, next) => {
-    req.traceId = traceIdFrom(req);
+    // The span's trace when tracing is on (the caller's, or a new one), else the caller's or a new id.
+    req.traceId = spanTraceId(req) ?? traceIdFrom(req);
     res.setHeader('X-Trace-Id', req.traceId);
     next();
   };

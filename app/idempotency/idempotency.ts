@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Db, Trx } from '../db/database.ts';
+import { tagTransactionWithTrace } from '../db/trace-transaction.ts';
 import { IdempotencyInProgress, IdempotencyKeyReused } from '../errors.ts';
 import { idempotentReplaysTotal } from '../observability/metrics.ts';
 
@@ -59,6 +60,7 @@ export async function runIdempotent(
 ): Promise<IdempotentResponse> {
   const token = randomUUID();
   return db.transaction().execute(async (trx) => {
+    await tagTransactionWithTrace(trx);
     const claimed = await sql<{ claim_token: string }>`
       insert into idempotency_keys (owner_id, scope, key, request_hash, status, claim_token, locked_until, expires_at)
       values (${claim.owner}, ${claim.scope}, ${claim.key}, ${claim.hash}, 'IN_PROGRESS', ${token},

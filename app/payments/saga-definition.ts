@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Config } from '../config.ts';
 import type { SagaStep } from '../db/types.ts';
 import type { NextJob } from '../events/record-event.ts';
+import { currentTraceparent } from '../observability/tracing.ts';
 
 export const paymentPayload = z.object({ paymentId: z.uuid() }).loose();
 export const refundPayload = z.object({ paymentId: z.uuid(), refundId: z.uuid() }).loose();
@@ -116,7 +117,7 @@ export function stepJob(
 ): NextJob {
   return {
     task: PAYMENT_SAGA[step].task,
-    payload: { paymentId },
+    payload: { paymentId, ...traceparentField() },
     jobKey: stepJobKey(step, paymentId),
     maxAttempts: opts.jobMaxAttempts,
     delaySeconds,
@@ -143,5 +144,17 @@ function sideJob(
   delaySeconds?: number,
 ): NextJob {
   const { task } = PAYMENT_SIDE_TASKS[name];
-  return { task, payload, jobKey: `${task}:${by}`, maxAttempts: opts.jobMaxAttempts, delaySeconds };
+  return {
+    task,
+    payload: { ...payload, ...traceparentField() },
+    jobKey: `${task}:${by}`,
+    maxAttempts: opts.jobMaxAttempts,
+    delaySeconds,
+  };
+}
+
+/** The job's part of the trace: its task's span is a child of the span that enqueued it. */
+function traceparentField(): { traceparent?: string } {
+  const traceparent = currentTraceparent();
+  return traceparent ? { traceparent } : {};
 }

@@ -1,8 +1,10 @@
 import client from 'prom-client';
 import type { Db, Trx } from '../db/database.ts';
+import { tagTransactionWithTrace } from '../db/trace-transaction.ts';
 import type { FailureReason, Provider, SagaStep } from '../db/types.ts';
 import type { JobRemoval, NextJob } from '../events/record-event.ts';
 import { registry } from '../observability/metrics.ts';
+import { inSpan } from '../observability/tracing.ts';
 import { moveWalletMoney } from '../wallets/wallet.money.ts';
 import {
   type ChargeAttempt,
@@ -42,12 +44,16 @@ export async function runPaymentStep<R extends { payment: PaymentRow }>(
   step: (trx: Trx, payment: PaymentRow) => Promise<R | undefined>,
 ): Promise<R | undefined> {
   const started = performance.now();
-  const ran = await db.transaction().execute(async (trx) => {
-    const payment = await lockPaymentById(trx, paymentId);
-    if (!payment || (expected !== 'any' && !expected.includes(payment.saga_step))) return undefined;
-    const result = await step(trx, payment);
-    return result && { result, before: payment };
-  });
+  const ran = await inSpan('saga step', { attributes: { 'payment.id': paymentId } }, (span) =>
+    db.transaction().execute(async (trx) => {
+      await tagTransactionWithTrace(trx);
+      const payment = await lockPaymentById(trx, paymentId);
+      if (!payment || (expected !== 'any' && !expected.includes(payment.saga_step))) return undefined;
+      span.updateName(`saga step ${payment.saga_step}`);
+      const result = await step(trx, payment);
+      return result && { result, before: payment };
+    }),
+  );
   if (!ran) return undefined;
   sagaStepSeconds.observe({ step: ran.before.saga_step }, (performance.now() - started) / 1000);
   if (!isSettled(ran.before.status) && isSettled(ran.result.payment.status))

@@ -1,4 +1,5 @@
 import { type Request, type Response, Router } from 'express';
+import { tagTransactionWithTrace } from '../db/trace-transaction.ts';
 import { Forbidden, WalletNotFound } from '../errors.ts';
 import { callerClaim, callerOf } from '../http/callers.ts';
 import { decodeCursor, pageQuerySchema, toPage } from '../http/cursor.ts';
@@ -53,7 +54,13 @@ export function walletsRouter({ db, config }: AppDeps): Router {
     const key = idempotencyKeyOf(req, false);
     const result = key
       ? await runIdempotent(db, idempotency, callerClaim(req, 'POST /wallets', key), command)
-      : { ...(await db.transaction().execute(command)), replayed: false };
+      : {
+          ...(await db.transaction().execute(async (trx) => {
+            await tagTransactionWithTrace(trx);
+            return command(trx);
+          })),
+          replayed: false,
+        };
     send(res, result);
   });
 

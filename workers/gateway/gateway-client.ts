@@ -14,6 +14,7 @@ import {
 } from 'cockatiel';
 import { z } from 'zod';
 import type { Provider } from '../../app/db/types.ts';
+import { inSpan, SpanKind, traceHeaders } from '../../app/observability/tracing.ts';
 import {
   gatewayCircuitOpen,
   gatewayCircuitState,
@@ -282,15 +283,26 @@ export class GatewayClient {
     let res: Response;
     let text: string;
     try {
-      res = await fetch(url, {
-        method,
-        signal,
-        headers: {
-          ...(body ? { 'content-type': 'application/json' } : {}),
-          ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
+      // Ids stay out of the span's name: the path's first segment names the operation.
+      const operation = `${method} /${provider}/${path.split('/')[1] ?? ''}`;
+      res = await inSpan(
+        `gateway ${operation}`,
+        { kind: SpanKind.CLIENT, attributes: { 'http.request.method': method, 'url.full': url } },
+        async (span) => {
+          const answer = await fetch(url, {
+            method,
+            signal,
+            headers: {
+              ...(body ? { 'content-type': 'application/json' } : {}),
+              ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
+              ...traceHeaders(),
+            },
+            body: body ? JSON.stringify(body) : undefined,
+          });
+          span.setAttribute('http.response.status_code', answer.status);
+          return answer;
         },
-        body: body ? JSON.stringify(body) : undefined,
-      });
+      );
       text = await res.text();
     } catch (err) {
       const refused = connectionRefused(err);

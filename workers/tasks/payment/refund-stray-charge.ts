@@ -1,5 +1,6 @@
 import type { JobHelpers } from 'graphile-worker';
 import type { z } from 'zod';
+import { tagTransactionWithTrace } from '../../../app/db/trace-transaction.ts';
 import { enqueueJob } from '../../../app/events/record-event.ts';
 import { findAttempt } from '../../../app/payments/charge-attempts.ts';
 import { changePayment } from '../../../app/payments/payment.aggregate.ts';
@@ -54,6 +55,7 @@ export const refundStrayCharge =
     }
     const refundId = outcome.value.id;
     await deps.db.transaction().execute(async (trx) => {
+      await tagTransactionWithTrace(trx);
       const payment = await lockPaymentById(trx, paymentId);
       const marked = await trx
         .updateTable('charge_attempts')

@@ -1,6 +1,7 @@
 import type { JobHelpers } from 'graphile-worker';
 import { sql } from 'kysely';
 import type { z } from 'zod';
+import { tagTransactionWithTrace } from '../../../app/db/trace-transaction.ts';
 import { enqueueJob } from '../../../app/events/record-event.ts';
 import { keptCharge, listAttempts } from '../../../app/payments/charge-attempts.ts';
 import { refundsFailedTotal } from '../../../app/payments/payment.metrics.ts';
@@ -58,6 +59,7 @@ export const refundPayment =
       );
 
     const next = await deps.db.transaction().execute(async (trx) => {
+      await tagTransactionWithTrace(trx);
       const locked = await lockPaymentById(trx, paymentId);
       const current = await trx
         .selectFrom('refunds')
