@@ -13,5 +13,5 @@ COPY db ./db
 COPY scripts ./scripts
 COPY tsconfig.json ./
 USER node
-EXPOSE 8080 8090 9464
+EXPOSE 8080 8090 9464 9465
 CMD ["node", "--import", "tsx", "app/main.ts"]

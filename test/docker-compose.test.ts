@@ -72,6 +72,23 @@ describe('docker-compose.yml', () => {
     );
   });
 
+  it('checks the health of every long-running service; our image has no curl, so its roles use Node', () => {
+    const longRunning = Object.entries<Record<string, any>>(compose.services).filter(
+      ([, service]) => service.restart !== 'no',
+    );
+    expect(longRunning.length).toBeGreaterThanOrEqual(7);
+    for (const [name, service] of longRunning) {
+      expect(service.healthcheck?.test, `${name} healthcheck`).toBeInstanceOf(Array);
+      if (service.image === 'wallet-payments:local')
+        expect(service.healthcheck.test.slice(0, 3), name).toEqual(['CMD', 'node', '-e']);
+    }
+    const readyOn = (role: string, port: string) =>
+      expect(compose.services[role].healthcheck.test.at(-1)).toContain(`:${port}/health/ready`);
+    readyOn('api', compose.services.api.environment.PORT);
+    readyOn('worker', compose.services.worker.environment.WORKER_METRICS_PORT);
+    readyOn('relay', compose.services.relay.environment.RELAY_METRICS_PORT);
+  });
+
   it('publishes no Postgres port: only the roles reach it, on the compose network', () => {
     expect(compose.services.postgres.ports).toBeUndefined();
   });
