@@ -15,6 +15,8 @@ export async function acquireLeadership(options: {
   logger: Logger;
   onLost: (err: Error) => void;
   isStopping: () => boolean;
+  /** After each poll that did not win the lock: whether Postgres answered it (another relay leads). */
+  onStandby?: (answered: boolean) => void;
 }): Promise<{ release(): Promise<void> } | undefined> {
   let announced = false;
   while (!options.isStopping()) {
@@ -44,8 +46,10 @@ export async function acquireLeadership(options: {
       }
       if (!announced) options.logger.info('another relay is the leader; standing by');
       announced = true;
+      options.onStandby?.(true);
     } catch (err) {
       options.logger.warn({ err }, 'leader election failed; retrying');
+      options.onStandby?.(false);
     }
     await client.end().catch(() => {});
     await new Promise((resolve) => setTimeout(resolve, options.pollMs));

@@ -4,6 +4,7 @@ import { type Config, databaseUrl, kafkaBrokers } from '../app/config.ts';
 import { createRolePool } from '../app/db/database.ts';
 import type { Logger } from '../app/observability/logger.ts';
 import { startMetricsServer } from '../app/observability/metrics-server.ts';
+import { type Check, databaseCheck, readinessOf } from '../app/observability/readiness.ts';
 import { startHeartbeat } from '../app/process/heartbeat.ts';
 import { backfillIfNeeded } from './backfill.ts';
 import { createKafka, createPublisher, ensureTopics, type Publisher } from './kafka.ts';
@@ -25,9 +26,21 @@ export async function startRelay(config: Config, logger: Logger) {
   const database = createRolePool(config, 'relay', { max: 3, applicationName: 'outbox-relay-admin' });
   const instanceId = `relay:${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const heartbeat = startHeartbeat(database.pool, 'relay', config.RELAY_HEARTBEAT_SECONDS, logger);
-  const metricsServer = startMetricsServer(config.RELAY_METRICS_PORT, config.HOST, logger);
 
   let stopping = false;
+  /** Where this relay is, for /health/ready: a standby whose last poll Postgres answered, or a streaming leader, is ready. */
+  let role: Check = { status: 'fail', detail: 'starting' };
+  const ready = async () =>
+    stopping
+      ? readinessOf(true, {})
+      : readinessOf(false, {
+          role,
+          database: await databaseCheck(
+            () => database.pool.query('select 1'),
+            (err) => logger.warn({ err }, 'health: database check failed'),
+          ),
+        });
+  const metricsServer = startMetricsServer(config.RELAY_METRICS_PORT, config.HOST, logger, ready);
   let stream: RelayStream | undefined;
   let publisher: Publisher | undefined;
   let progress = { lsn: '0/0', lastCommitAt: null as Date | null, events: 0, dirty: false };
@@ -60,6 +73,11 @@ export async function startRelay(config: Config, logger: Logger) {
       pollMs: config.RELAY_STANDBY_POLL_MS,
       logger,
       isStopping: () => stopping,
+      onStandby: (answered) => {
+        role = answered
+          ? { status: 'pass', detail: 'standby: another relay holds the leader lock' }
+          : { status: 'fail', detail: 'standby: cannot ask Postgres for the leader lock' };
+      },
       onLost: (err) => {
         logger.fatal({ err }, 'lost the leader lock: exiting so that no two relays stream at once');
         process.exit(1);
@@ -70,6 +88,7 @@ export async function startRelay(config: Config, logger: Logger) {
     leadership = await lead();
     if (!leadership) return;
     relayLeader.set(1);
+    role = { status: 'fail', detail: 'leader: setting up the stream' };
     logger.info({ instanceId, slot: config.RELAY_SLOT_NAME }, 'relay is the leader');
     let backoffMs = 500;
     // A leader that cannot stream (a record the broker keeps refusing, a broker it cannot reach)
@@ -135,6 +154,7 @@ export async function startRelay(config: Config, logger: Logger) {
           },
         });
         logger.info('relay streaming');
+        role = { status: 'pass', detail: 'leader: streaming' };
         // A stream that runs a while without failing counts as recovered, even with nothing to send.
         const steady = setTimeout(() => {
           failingSince = undefined;
@@ -143,6 +163,7 @@ export async function startRelay(config: Config, logger: Logger) {
         await stream.run().finally(() => clearTimeout(steady));
       } catch (err) {
         if (stopping) break;
+        role = { status: 'fail', detail: 'leader: the stream stopped; restarting it' };
         failingSince ??= Date.now();
         if (Date.now() - failingSince > config.RELAY_STALLED_EXIT_SECONDS * 1000) {
           logger.fatal(

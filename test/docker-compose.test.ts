@@ -43,13 +43,34 @@ describe('docker-compose.yml', () => {
     expect(compose.services['gateway-sim'].command.at(-1)).toBe('gateway-sim/main.ts');
   });
 
-  it('has Prometheus scrape the api, the workers and the relay', () => {
+  it('has Prometheus scrape the api, the workers and the relay, and load the alert rules it is given', () => {
     const prometheus = parse(readFileSync('ops/prometheus.yml', 'utf8'));
     const job = (name: string) =>
       prometheus.scrape_configs.find((c: { job_name: string }) => c.job_name === name);
     expect(job('api').static_configs[0].targets).toEqual(['api:8080']);
     expect(job('worker').dns_sd_configs[0]).toMatchObject({ names: ['worker'], port: 9464 });
     expect(job('relay').dns_sd_configs[0]).toMatchObject({ names: ['relay'], port: 9465 });
+    // Rule files are relative to the configuration's directory, where compose mounts them too.
+    const mounts = compose.services.prometheus.volumes as string[];
+    for (const rules of prometheus.rule_files as string[]) {
+      expect(existsSync(path.join('ops', rules)), rules).toBe(true);
+      expect(mounts).toContain(`./ops/${path.dirname(rules)}:/etc/prometheus/${path.dirname(rules)}:ro`);
+    }
+  });
+
+  it('has Grafana provisioned with Prometheus and the dashboards', () => {
+    const grafana = compose.services.grafana;
+    expect(grafana.image).toMatch(/^grafana\/grafana:/);
+    expect(grafana.volumes).toEqual(
+      expect.arrayContaining([
+        './ops/grafana/provisioning:/etc/grafana/provisioning:ro',
+        './ops/grafana/dashboards:/etc/grafana/dashboards:ro',
+      ]),
+    );
+    const source = parse(readFileSync('ops/grafana/provisioning/datasources/prometheus.yml', 'utf8'));
+    expect(source.datasources[0]).toMatchObject({ uid: 'prometheus', url: 'http://prometheus:9090' });
+    const provider = parse(readFileSync('ops/grafana/provisioning/dashboards/wallet-payments.yml', 'utf8'));
+    expect(provider.providers[0].options.path).toBe('/etc/grafana/dashboards');
   });
 
   it('takes every secret from the environment, required, and publishes none', () => {
@@ -70,6 +91,26 @@ describe('docker-compose.yml', () => {
     expect(compose.services['gateway-sim'].environment.GATEWAY_SIM_CONTROL_TOKEN).toMatch(
       /^\$\{GATEWAY_SIM_CONTROL_TOKEN:\?/,
     );
+    expect(compose.services.grafana.environment.GF_SECURITY_ADMIN_PASSWORD).toMatch(
+      /^\$\{GRAFANA_ADMIN_PASSWORD:\?/,
+    );
+  });
+
+  it('checks the health of every long-running service; our image has no curl, so its roles use Node', () => {
+    const longRunning = Object.entries<Record<string, any>>(compose.services).filter(
+      ([, service]) => service.restart !== 'no',
+    );
+    expect(longRunning.length).toBeGreaterThanOrEqual(7);
+    for (const [name, service] of longRunning) {
+      expect(service.healthcheck?.test, `${name} healthcheck`).toBeInstanceOf(Array);
+      if (service.image === 'wallet-payments:local')
+        expect(service.healthcheck.test.slice(0, 3), name).toEqual(['CMD', 'node', '-e']);
+    }
+    const readyOn = (role: string, port: string) =>
+      expect(compose.services[role].healthcheck.test.at(-1)).toContain(`:${port}/health/ready`);
+    readyOn('api', compose.services.api.environment.PORT);
+    readyOn('worker', compose.services.worker.environment.WORKER_METRICS_PORT);
+    readyOn('relay', compose.services.relay.environment.RELAY_METRICS_PORT);
   });
 
   it('publishes no Postgres port: only the roles reach it, on the compose network', () => {
@@ -95,7 +136,7 @@ describe('docker-compose.yml', () => {
     });
     expect(result.status).not.toBe(0);
     expect(result.stderr).toMatch(
-      /ADMIN_TOKEN|GATEWAY_ALPHA_SECRET|GATEWAY_BETA_SECRET|POSTGRES_PASSWORD|PAYMENTS_DB_PASSWORD|GATEWAY_SIM_CONTROL_TOKEN/,
+      /ADMIN_TOKEN|GATEWAY_ALPHA_SECRET|GATEWAY_BETA_SECRET|POSTGRES_PASSWORD|PAYMENTS_DB_PASSWORD|GATEWAY_SIM_CONTROL_TOKEN|GRAFANA_ADMIN_PASSWORD/,
     );
   });
 });
@@ -108,6 +149,7 @@ const SECRETS = [
   'POSTGRES_PASSWORD',
   'PAYMENTS_DB_PASSWORD',
   'GATEWAY_SIM_CONTROL_TOKEN',
+  'GRAFANA_ADMIN_PASSWORD',
 ];
 
 /** A .env file next to docker-compose.yml (a developer's) must not feed these runs. */

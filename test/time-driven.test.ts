@@ -36,6 +36,8 @@ describe('the dead-worker sweep (worker__unlock_dead)', () => {
       database.db,
     );
     const id = rows[0]?.id as string;
+    // graphile-worker has no public way to lock a job as a given worker at a given time (only its
+    // runner locks, now, as itself): the private table is the one place to stage a dead worker's lock.
     await sql`update graphile_worker._private_jobs set locked_by = ${by}, locked_at = ${since}::timestamptz
                where id = ${id}::bigint`.execute(database.db);
     return id;

@@ -5,6 +5,7 @@ import type { Config } from '../app/config.ts';
 import { createRolePool } from '../app/db/database.ts';
 import type { Logger } from '../app/observability/logger.ts';
 import { startMetricsServer } from '../app/observability/metrics-server.ts';
+import { databaseCheck, readinessOf } from '../app/observability/readiness.ts';
 import { startHeartbeat } from '../app/process/heartbeat.ts';
 import { fraudRulesFrom, sagaOptionsFrom, type WorkerDeps } from './deps.ts';
 import { GatewayClient } from './gateway/gateway-client.ts';
@@ -119,7 +120,20 @@ export async function startWorkerRuntime(config: Config, logger: Logger) {
   }, config.WORKER_SWEEP_SECONDS * 1000);
   sweep.unref();
 
-  const metricsServer = startMetricsServer(config.WORKER_METRICS_PORT, config.HOST, logger);
+  // Ready: the runner takes jobs and the database answers, and no shutdown began.
+  const ready = async () =>
+    stopping
+      ? readinessOf(true, {})
+      : readinessOf(false, {
+          runner: runnerRunning
+            ? { status: 'pass', detail: 'running' }
+            : { status: 'fail', detail: 'the job runner stopped' },
+          database: await databaseCheck(
+            () => database.pool.query('select 1'),
+            (err) => logger.warn({ err }, 'health: database check failed'),
+          ),
+        });
+  const metricsServer = startMetricsServer(config.WORKER_METRICS_PORT, config.HOST, logger, ready);
   logger.info({ instanceId: heartbeat.instanceId }, 'worker running');
 
   return {

@@ -5,6 +5,8 @@ import { type FieldError, RouteNotFound, UnsupportedMediaType, ValidationFailed 
 import { webhooksRouter } from '../gateway/webhooks.routes.ts';
 import { useDatabaseForGauges } from '../observability/db-gauges.ts';
 import { httpRequestDuration, registry } from '../observability/metrics.ts';
+// Registers the job queue's gauges, read from the same database as the others.
+import '../observability/queue-gauges.ts';
 import { paymentsRouter } from '../payments/payments.routes.ts';
 import { walletsRouter } from '../wallets/wallets.routes.ts';
 import { adminRouter } from './admin.ts';

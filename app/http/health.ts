@@ -1,12 +1,7 @@
 import { type Request, Router } from 'express';
 import { sql } from 'kysely';
+import { type Check, databaseCheck as checkDatabase, readinessOf } from '../observability/readiness.ts';
 import type { AppDeps } from './deps.ts';
-
-type CheckStatus = 'pass' | 'fail';
-interface Check {
-  status: CheckStatus;
-  detail: string;
-}
 
 /**
  * healthy: every check passes. degraded: the database answers but a worker or the relay has not
@@ -16,16 +11,12 @@ interface Check {
 export function healthRouter({ db, config, logger, lifecycle }: AppDeps): Router {
   const router = Router();
 
-  /** The raw error names hosts, databases and roles: it goes to the log with the request id. */
-  async function databaseCheck(req: Request): Promise<Check> {
-    try {
-      await withTimeout(sql`select 1`.execute(db), 2000);
-      return { status: 'pass', detail: 'reachable' };
-    } catch (err) {
-      logger.warn({ err, requestId: req.id, traceId: req.traceId }, 'health: database check failed');
-      return { status: 'fail', detail: err instanceof HealthTimeout ? 'timed out' : 'unreachable' };
-    }
-  }
+  /** The raw error goes to the log with the request id. */
+  const databaseCheck = (req: Request): Promise<Check> =>
+    checkDatabase(
+      () => sql`select 1`.execute(db),
+      (err) => logger.warn({ err, requestId: req.id, traceId: req.traceId }, 'health: database check failed'),
+    );
 
   async function heartbeatCheck(role: 'worker' | 'relay'): Promise<Check> {
     const row = await db
@@ -101,23 +92,11 @@ export function healthRouter({ db, config, logger, lifecycle }: AppDeps): Router
 
   router.get('/health/ready', async (req, res) => {
     // A stopping process takes no new work: the load balancer must stop sending it requests.
-    if (lifecycle?.stopping) return void res.status(503).json({ status: 'stopping', checks: {} });
-    const database = await databaseCheck(req);
-    res
-      .status(database.status === 'pass' ? 200 : 503)
-      .json({ status: database.status === 'pass' ? 'ready' : 'not_ready', checks: { database } });
+    const readiness = lifecycle?.stopping
+      ? readinessOf(true, {})
+      : readinessOf(false, { database: await databaseCheck(req) });
+    res.status(readiness.status === 'ready' ? 200 : 503).json(readiness);
   });
 
   return router;
-}
-
-class HealthTimeout extends Error {}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new HealthTimeout(`timed out after ${ms} ms`)), ms).unref(),
-    ),
-  ]);
 }

@@ -15,6 +15,11 @@ export function useDatabaseForGauges(db: Db): void {
   gaugeDb = db;
 }
 
+/** The database the scrape-time gauges read (queue-gauges.ts reads it too); none before the API starts. */
+export function gaugeDatabase(): Db | undefined {
+  return gaugeDb;
+}
+
 /** A gauge that is one count from the database, read at scrape time (no value if it cannot be read). */
 function countGauge(name: string, help: string, query: () => ReturnType<typeof sql<{ n: number }>>) {
   new client.Gauge({

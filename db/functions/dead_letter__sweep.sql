@@ -7,16 +7,19 @@
 -- Usage from psql: SELECT dead_letter__sweep();
 CREATE OR REPLACE FUNCTION dead_letter__sweep() RETURNS bigint
 LANGUAGE sql AS $$
-  WITH moved AS (
-    SELECT * FROM graphile_worker.complete_jobs(array(
-      SELECT id FROM graphile_worker.jobs WHERE attempts >= max_attempts AND locked_at IS NULL))
+  -- The task's name from graphile-worker's public view; the payload (which the view leaves out)
+  -- from the rows complete_jobs returns.
+  WITH spent AS (
+    SELECT id, task_identifier FROM graphile_worker.jobs WHERE attempts >= max_attempts AND locked_at IS NULL
+  ), moved AS (
+    SELECT * FROM graphile_worker.complete_jobs(array(SELECT id FROM spent))
   ), inserted AS (
     INSERT INTO dead_letter_jobs (job_id, task, payload, attempts, last_error, payment_id, first_failed_at)
-    SELECT m.id, t.identifier, m.payload::jsonb, m.attempts, coalesce(m.last_error, 'unknown'),
+    SELECT m.id, s.task_identifier, m.payload::jsonb, m.attempts, coalesce(m.last_error, 'unknown'),
            CASE WHEN m.payload::jsonb ->> 'paymentId' ~ '^[0-9a-f-]{36}$' THEN (m.payload::jsonb ->> 'paymentId')::uuid END,
            m.created_at
-      FROM moved m JOIN graphile_worker._private_tasks t ON t.id = m.task_id
-     WHERE t.identifier NOT LIKE 'maintenance\_\_%'
+      FROM moved m JOIN spent s ON s.id = m.id
+     WHERE s.task_identifier NOT LIKE 'maintenance\_\_%'
     ON CONFLICT (job_id) DO NOTHING
     RETURNING 1
   )
