@@ -143,9 +143,11 @@ describe('startSystem cleans up after a step that fails', () => {
     const database = await createTestDatabase();
     databaseName = new URL(database.url).pathname.slice(1);
     const before = new Set(liveChildren().keys());
-    // Note every child spawned while the start runs, to check each of them afterwards.
+    // Note every child spawned while the start runs, to check each of them afterwards. A process
+    // being spawned or exiting shows an empty command line: keep the one it had while it ran.
     const watch = setInterval(() => {
-      for (const [pid, command] of liveChildren()) if (!before.has(pid)) spawned.set(pid, command);
+      for (const [pid, command] of liveChildren())
+        if (!before.has(pid) && (command || !spawned.get(pid))) spawned.set(pid, command);
     }, 20);
     try {
       const attempt = startSystem(
