@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './helpers/app.ts';
 import { request } from './helpers/http.ts';
@@ -108,6 +109,11 @@ describe('operations endpoints', () => {
     const page = await fetch(`${app.baseUrl}/docs/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('swagger-ui');
+  });
+
+  it('serves exactly docs/openapi.json (run `npm run openapi` after changing a route or schema)', async () => {
+    const served = await request(app.baseUrl, 'GET', '/openapi.json');
+    expect(served.body).toEqual(JSON.parse(readFileSync('docs/openapi.json', 'utf8')));
   });
 
   it('guards /admin with the bearer token', async () => {
