@@ -1,6 +1,8 @@
 import { type Request, Router } from 'express';
 import { sql } from 'kysely';
 import type { AppDeps } from './deps.ts';
+import { openApiRegistry } from './openapi.ts';
+import { z } from './zod.ts';
 
 type CheckStatus = 'pass' | 'fail';
 interface Check {
@@ -121,3 +123,52 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
     ),
   ]);
 }
+
+const checkSchema = z.object({ status: z.enum(['pass', 'fail']), detail: z.string() });
+const healthSchema = z.object({
+  status: z.enum(['healthy', 'degraded', 'unhealthy']),
+  checks: z.object({ database: checkSchema, worker: checkSchema, relay: checkSchema, audit: checkSchema }),
+});
+const readinessSchema = z.object({
+  status: z.enum(['ready', 'not_ready', 'stopping']),
+  // Empty while stopping: a stopping process is not ready whatever the database says.
+  checks: z.object({ database: checkSchema.optional() }),
+});
+const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
+
+openApiRegistry.registerPath({
+  method: 'get',
+  path: '/health',
+  tags: ['operations'],
+  summary: 'Health: the database, worker and relay heartbeats, the latest audit',
+  security: [],
+  responses: {
+    200: {
+      description: 'healthy, or degraded (a check failed but the database answers)',
+      content: json(healthSchema),
+    },
+    503: { description: 'unhealthy: the database does not answer', content: json(healthSchema) },
+  },
+});
+openApiRegistry.registerPath({
+  method: 'get',
+  path: '/health/live',
+  tags: ['operations'],
+  summary: 'Liveness: the process answers',
+  security: [],
+  responses: { 200: { description: 'alive', content: json(z.object({ status: z.literal('alive') })) } },
+});
+openApiRegistry.registerPath({
+  method: 'get',
+  path: '/health/ready',
+  tags: ['operations'],
+  summary: 'Readiness: the process takes requests (the database answers, it is not stopping)',
+  security: [],
+  responses: {
+    200: { description: 'ready', content: json(readinessSchema) },
+    503: {
+      description: 'not_ready (no database) or stopping (shutting down)',
+      content: json(readinessSchema),
+    },
+  },
+});
