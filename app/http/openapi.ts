@@ -26,9 +26,13 @@ export const idempotencyKeyHeaders = z.object({
   }),
 });
 
+/**
+ * The problem answers of an operation: `statuses`, and the 500 and 503 that any operation may give
+ * (a bug; the database unreachable or busy).
+ */
 export function problemResponses(...statuses: number[]) {
   const descriptions: Record<number, string> = {
-    400: 'Malformed JSON, or the Idempotency-Key is missing',
+    400: 'Malformed JSON, a path that is not valid percent-encoding, or the Idempotency-Key is missing',
     401: 'Missing, unknown or revoked credentials (UNAUTHENTICATED, with WWW-Authenticate)',
     403: 'FORBIDDEN, or INSUFFICIENT_SCOPE: a read key on a write',
     404: 'Not found (also for a malformed id)',
@@ -37,10 +41,11 @@ export function problemResponses(...statuses: number[]) {
     415: 'Body sent without Content-Type: application/json',
     422: 'Validation failed, or the Idempotency-Key was used with another request',
     429: "RATE_LIMITED: over the key's rate limit (Retry-After, RateLimit-* headers)",
-    503: 'Unavailable',
+    500: 'INTERNAL_ERROR: a bug, logged with the trace id; the body says nothing more',
+    503: 'SERVICE_UNAVAILABLE: the database is unreachable, busy or a transaction conflicted; retry',
   };
   return Object.fromEntries(
-    statuses.map((s) => [
+    [...new Set([...statuses, 500, 503])].map((s) => [
       s,
       {
         description: descriptions[s] ?? 'Error',
