@@ -13,6 +13,17 @@ const configSchema = z.object({
   PORT: port.default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Where docs/errors.md is published: a problem's `type` is this and `#<code in lower case>`, the
+  // anchor of its entry. The default is the file's path in the repository, a relative reference
+  // (RFC 9457 allows it); a deployment that publishes its docs sets their absolute URL.
+  PROBLEM_TYPE_BASE_URL: z
+    .string()
+    .min(1)
+    .refine(
+      (v) => !v.includes('#') && URL.canParse(v, 'http://base.invalid/'),
+      'must be a URI without a fragment',
+    )
+    .default('docs/errors.md'),
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').default('dev-admin-token-change-me'),
   DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   // Every session a role opens: its longest statement (per role: the worker's audits and the

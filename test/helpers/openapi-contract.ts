@@ -7,7 +7,8 @@ import ajvFormats from 'ajv-formats';
  * keeps equal to what the API serves): the operation (method and path template) must document the
  * status; the answer's media type must be one documented for it (problem+json for errors), its body
  * must match that media type's schema, and a response documented without content must have none. A
- * request that no operation documents (an unknown route, another method) must get a 4xx problem.
+ * request that no operation documents (an unknown route, another method) must get a 4xx problem. A
+ * problem's type must point at the entry of its code in docs/errors.md.
  * helpers/http.ts runs it on every answer of a test API.
  */
 export interface Answer {
@@ -144,9 +145,16 @@ function checkBody(
         ),
       );
   }
-  // RFC 9457: the problem's status is the response's.
-  if (mediaType === PROBLEM && (answer.body as { status?: unknown } | null)?.status !== answer.status)
-    problems.push(`the problem's status is not the response's ${answer.status}`);
+  if (mediaType === PROBLEM) {
+    const problem = answer.body as { status?: unknown; code?: unknown; type?: unknown } | null;
+    // RFC 9457: the problem's status is the response's.
+    if (problem?.status !== answer.status)
+      problems.push(`the problem's status is not the response's ${answer.status}`);
+    if (typeof problem?.code === 'string' && !String(problem.type).endsWith(`#${problem.code.toLowerCase()}`))
+      problems.push(
+        `the problem's type is not the URI of its entry in docs/errors.md (#${problem.code.toLowerCase()})`,
+      );
+  }
   return problems;
 }
 

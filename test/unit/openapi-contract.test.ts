@@ -68,7 +68,7 @@ describe('the OpenAPI contract checker', () => {
     );
   });
 
-  it('refuses an error that is not problem+json, and a problem whose status is not the response status', () => {
+  it('refuses an error that is not problem+json, and a problem whose status or type is not its own', () => {
     const notFound = problem(404, 'WALLET_NOT_FOUND');
     expect(contractViolations(answer({ status: 404, body: notFound })).join()).toMatch(
       /content-type application\/json is not one of application\/problem\+json/,
@@ -78,6 +78,10 @@ describe('the OpenAPI contract checker', () => {
         answer({ status: 404, contentType: 'application/problem+json', body: { ...notFound, status: 400 } }),
       ),
     ).toEqual(["the problem's status is not the response's 404"]);
+    const elsewhere = { ...notFound, type: 'https://wallet-payments.dev/problems/wallet-not-found' };
+    expect(
+      contractViolations(answer({ status: 404, contentType: 'application/problem+json', body: elsewhere })),
+    ).toEqual(["the problem's type is not the URI of its entry in docs/errors.md (#wallet_not_found)"]);
   });
 
   it('refuses a body where the response is documented without one', () => {
