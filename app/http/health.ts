@@ -1,8 +1,8 @@
 import { type Request, Router } from 'express';
 import { sql } from 'kysely';
 import type { AppDeps } from './deps.ts';
-import { openApiRegistry } from './openapi.ts';
-import { z } from './zod.ts';
+import { openApiRegistry, problemResponses } from './openapi.ts';
+import { problemSchema, z } from './zod.ts';
 
 type CheckStatus = 'pass' | 'fail';
 interface Check {
@@ -135,6 +135,11 @@ const readinessSchema = z.object({
   checks: z.object({ database: checkSchema.optional() }),
 });
 const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
+// A 503 is the check's own JSON, or a problem when the database went away after the check passed.
+const jsonOrProblem = (schema: z.ZodType) => ({
+  ...json(schema),
+  'application/problem+json': { schema: problemSchema },
+});
 
 openApiRegistry.registerPath({
   method: 'get',
@@ -143,11 +148,12 @@ openApiRegistry.registerPath({
   summary: 'Health: the database, worker and relay heartbeats, the latest audit',
   security: [],
   responses: {
+    ...problemResponses(),
     200: {
       description: 'healthy, or degraded (a check failed but the database answers)',
       content: json(healthSchema),
     },
-    503: { description: 'unhealthy: the database does not answer', content: json(healthSchema) },
+    503: { description: 'unhealthy: the database does not answer', content: jsonOrProblem(healthSchema) },
   },
 });
 openApiRegistry.registerPath({
@@ -156,7 +162,10 @@ openApiRegistry.registerPath({
   tags: ['operations'],
   summary: 'Liveness: the process answers',
   security: [],
-  responses: { 200: { description: 'alive', content: json(z.object({ status: z.literal('alive') })) } },
+  responses: {
+    ...problemResponses(),
+    200: { description: 'alive', content: json(z.object({ status: z.literal('alive') })) },
+  },
 });
 openApiRegistry.registerPath({
   method: 'get',
@@ -165,10 +174,11 @@ openApiRegistry.registerPath({
   summary: 'Readiness: the process takes requests (the database answers, it is not stopping)',
   security: [],
   responses: {
+    ...problemResponses(),
     200: { description: 'ready', content: json(readinessSchema) },
     503: {
       description: 'not_ready (no database) or stopping (shutting down)',
-      content: json(readinessSchema),
+      content: jsonOrProblem(readinessSchema),
     },
   },
 });
