@@ -92,8 +92,9 @@ const mediaTypeOf = (contentType: string | null) => contentType?.split(';')[0]?.
 
 /** What in `answer` disagrees with docs/openapi.json; empty when it conforms. */
 export function contractViolations(answer: Answer): string[] {
-  // As fetch sends it: dot segments resolved; express matches with or without a trailing slash.
-  const pathname = new URL(answer.path, 'http://api').pathname.replace(/(.)\/$/, '$1');
+  // As fetch sends base URL + path: dot segments resolved; express matches with or without a
+  // trailing slash.
+  const pathname = new URL(`http://api${answer.path}`).pathname.replace(/(.)\/$/, '$1');
   if (OUTSIDE_THE_CONTRACT.some((p) => p.test(pathname))) return [];
   const mediaType = mediaTypeOf(answer.contentType);
   const template = templateOf(pathname);
