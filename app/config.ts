@@ -17,6 +17,17 @@ const configSchema = z.object({
   // appended; Jaeger: http://jaeger:4318), or the traces endpoint itself.
   OTEL_EXPORTER_OTLP_ENDPOINT: url.optional(),
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url.optional(),
+  // Where docs/errors.md is published: a problem's `type` is this and `#<code in lower case>`, the
+  // anchor of its entry. The default is the file's path in the repository, a relative reference
+  // (RFC 9457 allows it); a deployment that publishes its docs sets their absolute URL.
+  PROBLEM_TYPE_BASE_URL: z
+    .string()
+    .min(1)
+    .refine(
+      (v) => !v.includes('#') && URL.canParse(v, 'http://base.invalid/'),
+      'must be a URI without a fragment',
+    )
+    .default('docs/errors.md'),
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').default('dev-admin-token-change-me'),
   DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   // Every session a role opens: its longest statement (per role: the worker's audits and the

@@ -2,6 +2,48 @@
  * Typed domain errors. Each carries a stable UPPER_SNAKE `code` (the contract's) and the HTTP
  * status it maps to; app/http/problem.ts turns any of them into application/problem+json.
  */
+
+/**
+ * Every problem code the API can answer with. Each is a problem type with its own entry (a heading)
+ * in docs/errors.md, which its `type` URI points at; a test keeps the two lists equal, so a new
+ * code does not compile until it is listed here and is not merged until it is documented.
+ */
+export const PROBLEM_CODES = [
+  'MALFORMED_JSON',
+  'MALFORMED_URL',
+  'IDEMPOTENCY_KEY_REQUIRED',
+  'REQUEST_ABORTED',
+  'UNAUTHORIZED',
+  'UNAUTHENTICATED',
+  'INVALID_SIGNATURE',
+  'INSUFFICIENT_SCOPE',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'WALLET_NOT_FOUND',
+  'PAYMENT_NOT_FOUND',
+  'API_KEY_NOT_FOUND',
+  'DEAD_LETTER_NOT_FOUND',
+  'CHARGE_NOT_FOUND',
+  'PROVIDER_NOT_FOUND',
+  'IDEMPOTENCY_IN_PROGRESS',
+  'CONCURRENT_MODIFICATION',
+  'DEPOSIT_ALREADY_APPLIED',
+  'PAYMENT_NOT_REFUNDABLE',
+  'DEAD_LETTER_ALREADY_REPLAYED',
+  'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'VALIDATION_FAILED',
+  'IDEMPOTENCY_KEY_REUSED',
+  'CURRENCY_MISMATCH',
+  'REFUND_EXCEEDS_REMAINING',
+  'GATEWAY_ANSWER_MISMATCH',
+  'BALANCE_LIMIT_EXCEEDED',
+  'RATE_LIMITED',
+  'INTERNAL_ERROR',
+  'SERVICE_UNAVAILABLE',
+] as const;
+export type ProblemCode = (typeof PROBLEM_CODES)[number];
+
 export interface FieldError {
   path: string;
   message: string;
@@ -9,7 +51,7 @@ export interface FieldError {
 
 export class AppError extends Error {
   readonly status: number;
-  readonly code: string;
+  readonly code: ProblemCode;
   readonly title: string;
   readonly errors?: FieldError[];
   /** Response headers the problem needs (WWW-Authenticate, Retry-After). */
@@ -17,7 +59,7 @@ export class AppError extends Error {
 
   constructor(
     status: number,
-    code: string,
+    code: ProblemCode,
     title: string,
     detail: string,
     errors?: FieldError[],
@@ -64,7 +106,7 @@ export class PayloadTooLarge extends AppError {
 }
 
 export class NotFound extends AppError {
-  constructor(code: string, detail: string) {
+  constructor(code: ProblemCode, detail: string) {
     super(404, code, 'Not found', detail);
   }
 }

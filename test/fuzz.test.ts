@@ -4,13 +4,15 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN } from './helpers/app.ts';
 import { type FuzzContext, type FuzzRequest, fuzzRequest } from './helpers/fuzz.ts';
+import { contractViolations } from './helpers/openapi-contract.ts';
 import { waitFor } from './helpers/processes.ts';
 import { CLEAN_AUDIT_DETAILS, startSystem, type TestSystem } from './helpers/system.ts';
 
 /**
  * Fuzzing the running API (real HTTP, real Postgres, a worker and the gateway simulator): requests
  * generated from the route schemas and mutated (test/helpers/fuzz.ts). The property: no answer is
- * a 5xx, and every 4xx is application/problem+json with type, title and status. Afterwards, once
+ * a 5xx, every answer is one docs/openapi.json allows (test/helpers/openapi-contract.ts), and every
+ * 4xx is application/problem+json with type, title and status. Afterwards, once
  * every payment and refund it started has settled, every audit is clean.
  * Short profile in `npm test` (FUZZ_RUNS, default 300); `npm run fuzz` runs 10,000. FUZZ_SEED
  * replays a run (fast-check prints the seed and the shrunk request of a failure).
@@ -41,6 +43,14 @@ afterAll(async () => {
   await system?.close();
 });
 
+const parsed = (text: string): unknown => {
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return text;
+  }
+};
+
 interface Answer {
   status: number;
   contentType: string;
@@ -62,8 +72,17 @@ async function send(req: FuzzRequest): Promise<Answer> {
 }
 
 /** Why an answer breaks the contract, or undefined. */
-function breach(answer: Answer): string | undefined {
+function breach(req: FuzzRequest, answer: Answer): string | undefined {
   if (answer.status >= 500) return `answered ${answer.status}: ${answer.text.slice(0, 300)}`;
+  const undocumented = contractViolations({
+    method: req.method,
+    path: req.path,
+    status: answer.status,
+    contentType: answer.contentType || null,
+    body: parsed(answer.text),
+  });
+  if (undocumented.length > 0)
+    return `answered ${answer.status}, which docs/openapi.json does not allow: ${undocumented.join('; ')}: ${answer.text.slice(0, 300)}`;
   if (answer.status < 400) return undefined;
   if (!answer.contentType.startsWith('application/problem+json'))
     return `a ${answer.status} as ${answer.contentType}: ${answer.text.slice(0, 300)}`;
@@ -100,7 +119,7 @@ describe('fuzzing the API', () => {
           const route = byRoute.get(req.route) ?? {};
           route[answer.status] = (route[answer.status] ?? 0) + 1;
           byRoute.set(req.route, route);
-          const wrong = breach(answer);
+          const wrong = breach(req, answer);
           if (wrong) throw new Error(`${req.method} ${req.path.slice(0, 300)} (${req.route}) ${wrong}`);
         }),
         { numRuns: RUNS, seed: SEED, endOnFailure: true },

@@ -1,5 +1,8 @@
+import { readFileSync } from 'node:fs';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from './helpers/app.ts';
+import { makePayment, makeWallet } from './helpers/factories.ts';
 import { request } from './helpers/http.ts';
 
 let app: TestApp;
@@ -110,11 +113,49 @@ describe('operations endpoints', () => {
     expect(await page.text()).toContain('swagger-ui');
   });
 
+  it('serves exactly docs/openapi.json (run `npm run openapi` after changing a route or schema)', async () => {
+    const served = await request(app.baseUrl, 'GET', '/openapi.json');
+    expect(served.body).toEqual(JSON.parse(readFileSync('docs/openapi.json', 'utf8')));
+  });
+
   it('guards /admin with the bearer token', async () => {
     expect((await request(app.baseUrl, 'GET', '/admin/audit')).status).toBe(401);
     const ok = await request(app.baseUrl, 'GET', '/admin/audit', {
       headers: { authorization: `Bearer ${app.config.ADMIN_TOKEN}` },
     });
     expect(ok.status).toBe(200);
+  });
+});
+
+describe('GET /admin/audit on damaged data', () => {
+  it("lists each audit's rows as docs/openapi.json documents them", async () => {
+    // A database of its own: the damage would fail the health checks of the other tests.
+    const damaged = await startTestApp({ AUDIT_STUCK_AFTER_SECONDS: '1' });
+    try {
+      const tamper = (statement: string) =>
+        damaged.database.db.transaction().execute(async (trx) => {
+          await sql`set local session_replication_role = replica`.execute(trx); // skips the guards
+          await sql.raw(statement).execute(trx);
+        });
+      const wallet = await makeWallet(damaged.database, { balance: 1000 });
+      const payment = await makePayment(damaged.database, wallet.id);
+      const other = await makeWallet(damaged.database);
+      await tamper(`update wallets set balance = 1234 where id = '${wallet.id}'`);
+      await tamper(`update payments set status = 'PROCESSING', updated_at = now() - interval '1 hour 2 seconds'
+                    where id = '${payment.id}'`);
+      await tamper(`delete from outbox where key = '${other.id}'`);
+
+      // helpers/http.ts checks the body against the documented schema.
+      const audit = await request(damaged.baseUrl, 'GET', '/admin/audit', {
+        headers: { authorization: `Bearer ${damaged.config.ADMIN_TOKEN}` },
+      });
+      expect(audit.status).toBe(200);
+      expect(audit.body.discrepancies).toBeGreaterThan(0);
+      for (const check of ['wallet_balances', 'stuck_payments', 'payment_status', 'outbox'])
+        expect(audit.body.checks[check], check).not.toEqual([]);
+      expect(audit.body.checks.money_conservation.some((c: { ok: boolean }) => !c.ok)).toBe(true);
+    } finally {
+      await damaged.close();
+    }
   });
 });

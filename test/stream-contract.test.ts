@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { DiagnosticSeverity, Parser } from '@asyncapi/parser';
 import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +14,15 @@ import { startSystem, type TestSystem } from './helpers/system.ts';
 describe('docs/asyncapi.yaml', () => {
   it('is exactly what the event catalogue generates (run `npm run asyncapi` after changing events)', () => {
     expect(readFileSync('docs/asyncapi.yaml', 'utf8')).toBe(renderAsyncApiYaml());
+  });
+
+  it('is a valid AsyncAPI document: the AsyncAPI parser finds no error in it', {
+    timeout: 60_000,
+  }, async () => {
+    const diagnostics = await new Parser().validate(readFileSync('docs/asyncapi.yaml', 'utf8'));
+    // Warnings and hints (a newer AsyncAPI version exists, say) are advice, not faults.
+    const errors = diagnostics.filter((d) => d.severity === DiagnosticSeverity.Error);
+    expect(errors.map((d) => `${d.path.join('.')}: ${d.message}`)).toEqual([]);
   });
 
   it('describes every event type the code can emit, on its topic', () => {

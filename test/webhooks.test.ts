@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signPayload } from '../app/gateway/signature.ts';
 import { startTestApp, type TestApp } from './helpers/app.ts';
+import { request } from './helpers/http.ts';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -16,10 +17,10 @@ const body = JSON.stringify({
   charge: { id: 'ch_unknown', reference: 'x', amount: 100, currency: 'USD', status: 'succeeded' },
 });
 const post = (signature: string | undefined, raw = body, provider = 'alpha') =>
-  fetch(`${app.baseUrl}/webhooks/gateway/${provider}`, {
-    method: 'POST',
+  request(app.baseUrl, 'POST', `/webhooks/gateway/${provider}`, {
+    key: null,
     headers: { 'content-type': 'application/json', ...(signature ? { 'gateway-signature': signature } : {}) },
-    body: raw,
+    rawBody: raw,
   });
 const recorded = async () =>
   (await app.database.db.selectFrom('gateway_webhook_events').select('event_id').execute()).length;
@@ -44,7 +45,7 @@ describe('gateway webhooks', () => {
   ])('refuses %s with 401 INVALID_SIGNATURE and records nothing', async (_name, signature) => {
     const res = await post(signature);
     expect(res.status).toBe(401);
-    expect((await res.json()).code).toBe('INVALID_SIGNATURE');
+    expect(res.body.code).toBe('INVALID_SIGNATURE');
     expect(await recorded()).toBe(0);
   });
 
@@ -57,7 +58,7 @@ describe('gateway webhooks', () => {
   it('answers 404 for an unknown charge and records nothing, so the gateway retries', async () => {
     const res = await post(signPayload('alpha-dev-webhook-secret', body));
     expect(res.status).toBe(404);
-    expect((await res.json()).code).toBe('CHARGE_NOT_FOUND');
+    expect(res.body.code).toBe('CHARGE_NOT_FOUND');
     expect(await recorded()).toBe(0);
   });
 
@@ -66,7 +67,7 @@ describe('gateway webhooks', () => {
     async (provider) => {
       const res = await post(signPayload('alpha-dev-webhook-secret', body), body, provider);
       expect(res.status).toBe(404);
-      expect((await res.json()).code).toBe('PROVIDER_NOT_FOUND');
+      expect(res.body.code).toBe('PROVIDER_NOT_FOUND');
       expect(await recorded()).toBe(0);
     },
   );

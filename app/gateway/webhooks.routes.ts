@@ -176,6 +176,6 @@ openApiRegistry.registerPath({
         'application/json': { schema: z.object({ status: z.enum(['applied', 'duplicate']) }) },
       },
     },
-    ...problemResponses(401, 404, 422),
+    ...problemResponses(400, 401, 404, 413, 415, 422),
   },
 });

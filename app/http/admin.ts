@@ -6,7 +6,7 @@ import { apiKeysRouter } from './api-keys.routes.ts';
 import { deadLettersRouter } from './dead-letters.routes.ts';
 import type { AppDeps } from './deps.ts';
 import { openApiRegistry, problemResponses } from './openapi.ts';
-import { z } from './zod.ts';
+import { timestampSchema, z } from './zod.ts';
 
 /** Operators' endpoints, behind `Authorization: Bearer <ADMIN_TOKEN>`. */
 export function adminRouter(deps: AppDeps): Router {
@@ -56,6 +56,67 @@ export function requireBearer(token: string): RequestHandler {
   };
 }
 
+// What the audit functions return (db/functions/audit__*.sql), as node-postgres serialises it:
+// numeric sums as decimal strings, an interval as its parts.
+const numeric = z.string().openapi({ description: 'numeric, as a decimal string', example: '2500' });
+const auditSchema = z
+  .object({
+    run_id: z.number().int().openapi({ description: 'The stored run (audit_runs.id)' }),
+    discrepancies: z.number().int().openapi({ description: "The run's total: 0 when every check is clean" }),
+    checks: z.object({
+      wallet_balances: z.array(
+        z.object({
+          wallet_id: z.uuid(),
+          balance: z.number().int(),
+          ledger_sum: numeric,
+          event_balance: z.number().int(),
+          version: z.number().int(),
+          event_version: z.number().int().nullable(),
+        }),
+      ),
+      money_conservation: z.array(
+        z.object({ check_name: z.string(), expected: numeric, actual: numeric, ok: z.boolean() }),
+      ),
+      stuck_payments: z.array(
+        z.object({
+          payment_id: z.uuid(),
+          status: z.string(),
+          saga_step: z.string(),
+          updated_at: timestampSchema,
+          stuck_for: z
+            .object({
+              years: z.number(),
+              months: z.number(),
+              days: z.number(),
+              hours: z.number(),
+              minutes: z.number(),
+              seconds: z.number(),
+              milliseconds: z.number(),
+            })
+            .partial()
+            .openapi({ description: 'An interval: only its non-zero parts' }),
+        }),
+      ),
+      payment_status: z.array(
+        z.object({
+          payment_id: z.uuid(),
+          live_status: z.string(),
+          event_status: z.string().nullable(),
+          live_refunded: z.number().int(),
+          event_refunded: z.number().int().nullable(),
+        }),
+      ),
+      outbox: z.array(
+        z.object({
+          problem: z.enum(['outbox row without event', 'event without outbox row']),
+          event_id: z.uuid(),
+          outbox_id: z.number().int().nullable(),
+        }),
+      ),
+    }),
+  })
+  .openapi('AuditRun');
+
 openApiRegistry.registerPath({
   method: 'get',
   path: '/admin/audit',
@@ -65,17 +126,8 @@ openApiRegistry.registerPath({
   responses: {
     200: {
       description:
-        "Each audit's rows (money_conservation lists every check with ok); discrepancies = their total",
-      content: {
-        'application/json': {
-          schema: z.object({
-            wallet_balances: z.object({
-              ok: z.boolean(),
-              discrepancies: z.array(z.record(z.string(), z.unknown())),
-            }),
-          }),
-        },
-      },
+        "Each audit's rows (money_conservation lists every check with ok); discrepancies = the run's total",
+      content: { 'application/json': { schema: auditSchema } },
     },
     ...problemResponses(401),
   },

@@ -81,7 +81,7 @@ openApiRegistry.registerPath({
   request: { body: { content: { 'application/json': { schema: createKeyBody } } } },
   responses: {
     201: { description: 'Created', content: { 'application/json': { schema: createdKeySchema } } },
-    ...problemResponses(401, 415, 422),
+    ...problemResponses(401, 400, 413, 415, 422),
   },
 });
 openApiRegistry.registerPath({
@@ -106,5 +106,5 @@ openApiRegistry.registerPath({
   summary: 'Revoke an API key: its next request is refused (401) on every API process',
   security: [{ adminToken: [] }],
   request: { params: keyIdParam },
-  responses: { 204: { description: 'Revoked' }, ...problemResponses(401, 404) },
+  responses: { 204: { description: 'Revoked' }, ...problemResponses(401, 400, 404) },
 });

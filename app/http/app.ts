@@ -89,7 +89,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use((req) => {
     throw new RouteNotFound(req.method, req.path);
   });
-  app.use(problemHandler(deps.logger));
+  app.use(problemHandler(deps.logger, deps.config.PROBLEM_TYPE_BASE_URL));
   return app;
 }
 

@@ -4,7 +4,7 @@ import { AppError, NotFound } from '../errors.ts';
 import type { AppDeps } from './deps.ts';
 import { openApiRegistry, problemResponses } from './openapi.ts';
 import { parseQuery } from './validation.ts';
-import { z } from './zod.ts';
+import { timestampSchema, z } from './zod.ts';
 
 class DeadLetterNotFound extends NotFound {
   constructor(id: string) {
@@ -53,6 +53,26 @@ export function deadLettersRouter({ db, config }: AppDeps): Router {
   return router;
 }
 
+// A dead_letter_jobs row as it is stored (db/migrations; docs/runbooks/dead-letters.md).
+const deadLetterSchema = z
+  .object({
+    id: z.number().int(),
+    job_id: z.number().int(),
+    task: z.string(),
+    payload: z.unknown(),
+    attempts: z.number().int(),
+    last_error: z.string().openapi({ description: "The job's last raw error: for operators only" }),
+    payment_id: z.uuid().nullable(),
+    first_failed_at: timestampSchema,
+    last_failed_at: timestampSchema,
+    replayed_at: timestampSchema.nullable(),
+    replay_job_id: z.number().int().nullable(),
+    resolved_at: timestampSchema.nullable(),
+    resolution: z.string().nullable(),
+    replayed_by: z.enum(['operator', 'product']).nullable(),
+  })
+  .openapi('DeadLetter');
+
 openApiRegistry.registerPath({
   method: 'get',
   path: '/admin/dead-letters',
@@ -60,7 +80,13 @@ openApiRegistry.registerPath({
   summary: 'Jobs that spent their attempts (open ones by default)',
   security: [{ adminToken: [] }],
   request: { query: listQuery },
-  responses: { 200: { description: 'Dead letters, newest first' }, ...problemResponses(401, 422) },
+  responses: {
+    200: {
+      description: 'Dead letters, newest first',
+      content: { 'application/json': { schema: z.object({ items: z.array(deadLetterSchema) }) } },
+    },
+    ...problemResponses(401, 422),
+  },
 });
 openApiRegistry.registerPath({
   method: 'post',
@@ -69,5 +95,15 @@ openApiRegistry.registerPath({
   summary: 'Re-enqueue a dead-lettered job with fresh attempts',
   security: [{ adminToken: [] }],
   request: { params: z.object({ id: z.string().regex(/^\d+$/) }) },
-  responses: { 202: { description: 'Re-enqueued' }, ...problemResponses(401, 404, 409) },
+  responses: {
+    202: {
+      description: 'Re-enqueued',
+      content: {
+        'application/json': {
+          schema: z.object({ dead_letter_id: z.number().int(), job_id: z.number().int() }),
+        },
+      },
+    },
+    ...problemResponses(401, 400, 404, 409),
+  },
 });

@@ -2,6 +2,8 @@ import { type Request, Router } from 'express';
 import { sql } from 'kysely';
 import { type Check, databaseCheck as checkDatabase, readinessOf } from '../observability/readiness.ts';
 import type { AppDeps } from './deps.ts';
+import { openApiRegistry, problemResponses } from './openapi.ts';
+import { problemSchema, z } from './zod.ts';
 
 /**
  * healthy: every check passes. degraded: the database answers but a worker or the relay has not
@@ -100,3 +102,62 @@ export function healthRouter({ db, config, logger, lifecycle }: AppDeps): Router
 
   return router;
 }
+
+const checkSchema = z.object({ status: z.enum(['pass', 'fail']), detail: z.string() });
+const healthSchema = z.object({
+  status: z.enum(['healthy', 'degraded', 'unhealthy']),
+  checks: z.object({ database: checkSchema, worker: checkSchema, relay: checkSchema, audit: checkSchema }),
+});
+const readinessSchema = z.object({
+  status: z.enum(['ready', 'not_ready', 'stopping']),
+  // Empty while stopping: a stopping process is not ready whatever the database says.
+  checks: z.object({ database: checkSchema.optional() }),
+});
+const json = (schema: z.ZodType) => ({ 'application/json': { schema } });
+// A 503 is the check's own JSON, or a problem when the database went away after the check passed.
+const jsonOrProblem = (schema: z.ZodType) => ({
+  ...json(schema),
+  'application/problem+json': { schema: problemSchema },
+});
+
+openApiRegistry.registerPath({
+  method: 'get',
+  path: '/health',
+  tags: ['operations'],
+  summary: 'Health: the database, worker and relay heartbeats, the latest audit',
+  security: [],
+  responses: {
+    ...problemResponses(),
+    200: {
+      description: 'healthy, or degraded (a check failed but the database answers)',
+      content: json(healthSchema),
+    },
+    503: { description: 'unhealthy: the database does not answer', content: jsonOrProblem(healthSchema) },
+  },
+});
+openApiRegistry.registerPath({
+  method: 'get',
+  path: '/health/live',
+  tags: ['operations'],
+  summary: 'Liveness: the process answers',
+  security: [],
+  responses: {
+    ...problemResponses(),
+    200: { description: 'alive', content: json(z.object({ status: z.literal('alive') })) },
+  },
+});
+openApiRegistry.registerPath({
+  method: 'get',
+  path: '/health/ready',
+  tags: ['operations'],
+  summary: 'Readiness: the process takes requests (the database answers, it is not stopping)',
+  security: [],
+  responses: {
+    ...problemResponses(),
+    200: { description: 'ready', content: json(readinessSchema) },
+    503: {
+      description: 'not_ready (no database) or stopping (shutting down)',
+      content: jsonOrProblem(readinessSchema),
+    },
+  },
+});

@@ -26,21 +26,30 @@ export const idempotencyKeyHeaders = z.object({
   }),
 });
 
+/**
+ * What any request may be answered, whatever its operation: a body or query refused before any
+ * route runs (app/http/app.ts: malformed JSON or percent-encoding, over 100 kB, not JSON, NUL
+ * characters or nesting too deep; a GET with a body included), a bug, the database unreachable.
+ */
+export const ANY_OPERATION_PROBLEMS = [400, 413, 415, 422, 500, 503];
+
+/** The problem answers of an operation: `statuses` and ANY_OPERATION_PROBLEMS. */
 export function problemResponses(...statuses: number[]) {
   const descriptions: Record<number, string> = {
-    400: 'Malformed JSON, or the Idempotency-Key is missing',
-    401: 'Missing, unknown or revoked credentials (UNAUTHENTICATED, with WWW-Authenticate)',
+    400: 'MALFORMED_JSON, MALFORMED_URL (a path that is not valid percent-encoding), or IDEMPOTENCY_KEY_REQUIRED',
+    401: 'Missing or wrong credentials: UNAUTHENTICATED (API key; WWW-Authenticate), UNAUTHORIZED (admin token), INVALID_SIGNATURE (webhook)',
     403: 'FORBIDDEN, or INSUFFICIENT_SCOPE: a read key on a write',
     404: 'Not found (also for a malformed id)',
     409: 'Conflict (e.g. IDEMPOTENCY_IN_PROGRESS)',
     413: 'Body over 100 kB',
     415: 'Body sent without Content-Type: application/json',
-    422: 'Validation failed, or the Idempotency-Key was used with another request',
+    422: 'VALIDATION_FAILED (also NUL characters or nesting deeper than 32 levels in any body or query), or the Idempotency-Key was used with another request',
     429: "RATE_LIMITED: over the key's rate limit (Retry-After, RateLimit-* headers)",
-    503: 'Unavailable',
+    500: 'INTERNAL_ERROR: a bug, logged with the trace id; the body says nothing more',
+    503: 'SERVICE_UNAVAILABLE: the database is unreachable, busy or a transaction conflicted; retry',
   };
   return Object.fromEntries(
-    statuses.map((s) => [
+    [...new Set([...statuses, ...ANY_OPERATION_PROBLEMS])].map((s) => [
       s,
       {
         description: descriptions[s] ?? 'Error',

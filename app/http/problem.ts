@@ -5,23 +5,35 @@ import {
   MalformedJson,
   MalformedUrl,
   PayloadTooLarge,
+  type ProblemCode,
   ServiceUnavailable,
   StaleAggregateVersion,
   UnsupportedMediaType,
 } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 
+/** The anchor of a problem type's entry in docs/errors.md: GitHub's for the heading `### CODE`. */
+export const problemAnchor = (code: ProblemCode): string => code.toLowerCase();
+
+/**
+ * A problem's `type` (RFC 9457): the URI of its entry in docs/errors.md, under `docsUrl`
+ * (PROBLEM_TYPE_BASE_URL). Clients tell problems apart by `code`, which stays the same wherever
+ * the documentation is published.
+ */
+export const problemTypeUri = (code: ProblemCode, docsUrl: string): string =>
+  `${docsUrl}#${problemAnchor(code)}`;
+
 /**
  * The one place errors become responses: RFC 9457 problem+json with the contract's `code`.
  * Unknown errors are logged and answered 500 without internals.
  */
-export function sendProblem(res: Response, error: AppError): void {
+export function sendProblem(res: Response, error: AppError, docsUrl: string): void {
   if (error.headers) res.set(error.headers);
   res
     .status(error.status)
     .type('application/problem+json')
     .json({
-      type: `https://wallet-payments.dev/problems/${error.code.toLowerCase().replaceAll('_', '-')}`,
+      type: problemTypeUri(error.code, docsUrl),
       title: error.title,
       status: error.status,
       code: error.code,
@@ -30,16 +42,21 @@ export function sendProblem(res: Response, error: AppError): void {
     });
 }
 
-export function problemHandler(logger: Logger): ErrorRequestHandler {
+/** `docsUrl`: where docs/errors.md is published (PROBLEM_TYPE_BASE_URL); see problemTypeUri. */
+export function problemHandler(logger: Logger, docsUrl: string): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const known = toAppError(err);
     if (known) {
       if (known.status >= 500)
         logger.warn({ err, requestId: req.id, traceId: req.traceId }, 'request failed: %s', known.code);
-      return sendProblem(res, known);
+      return sendProblem(res, known, docsUrl);
     }
     logger.error({ err: ensureError(err), requestId: req.id, traceId: req.traceId }, 'unhandled error');
-    sendProblem(res, new AppError(500, 'INTERNAL_ERROR', 'Internal error', 'An unexpected error occurred.'));
+    sendProblem(
+      res,
+      new AppError(500, 'INTERNAL_ERROR', 'Internal error', 'An unexpected error occurred.'),
+      docsUrl,
+    );
   };
 }
 

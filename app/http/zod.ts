@@ -1,5 +1,6 @@
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { PROBLEM_CODES } from '../errors.ts';
 
 // Schemas that feed /openapi.json import `z` from here, so `.openapi()` is available on them.
 extendZodWithOpenApi(z);
@@ -27,10 +28,14 @@ export const timestampSchema = z
 
 export const problemSchema = z
   .object({
-    type: z.string(),
+    type: z.string().openapi({
+      description:
+        'The problem type: a URI of its entry in docs/errors.md (PROBLEM_TYPE_BASE_URL#<code in lower case>). Tell problems apart by `code`, which does not depend on where the docs are published.',
+      example: 'docs/errors.md#wallet_not_found',
+    }),
     title: z.string(),
     status: z.number().int(),
-    code: z.string(),
+    code: z.enum(PROBLEM_CODES),
     detail: z.string(),
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   })

@@ -217,7 +217,7 @@ openApiRegistry.registerPath({
   request: { params: paymentIdParam },
   responses: {
     200: { description: 'The payment', content: { 'application/json': { schema: paymentSchema } } },
-    ...problemResponses(401, 429, 404),
+    ...problemResponses(401, 429, 400, 404),
   },
 });
 openApiRegistry.registerPath({
@@ -251,7 +251,7 @@ openApiRegistry.registerPath({
         'application/json': { schema: z.object({ items: z.array(z.record(z.string(), z.unknown())) }) },
       },
     },
-    ...problemResponses(401, 429, 404),
+    ...problemResponses(401, 429, 400, 404),
   },
 });
 openApiRegistry.registerPath({
@@ -269,6 +269,6 @@ openApiRegistry.registerPath({
       description: 'Refund accepted (PENDING)',
       content: { 'application/json': { schema: refundSchema } },
     },
-    ...problemResponses(401, 403, 429, 400, 404, 409, 422),
+    ...problemResponses(401, 403, 429, 400, 404, 409, 413, 415, 422),
   },
 });

@@ -131,7 +131,7 @@ openApiRegistry.registerPath({
   request: { body: { content: { 'application/json': { schema: createWalletBody } } } },
   responses: {
     201: { description: 'Created', content: { 'application/json': { schema: walletSchema } } },
-    ...problemResponses(401, 403, 429, 400, 415, 422),
+    ...problemResponses(401, 403, 429, 400, 409, 413, 415, 422),
   },
 });
 openApiRegistry.registerPath({
@@ -142,7 +142,7 @@ openApiRegistry.registerPath({
   request: { params: walletIdParam },
   responses: {
     200: { description: 'The wallet', content: { 'application/json': { schema: walletSchema } } },
-    ...problemResponses(401, 429, 404),
+    ...problemResponses(401, 429, 400, 404),
   },
 });
 openApiRegistry.registerPath({
@@ -180,6 +180,6 @@ openApiRegistry.registerPath({
         },
       },
     },
-    ...problemResponses(401, 429, 404, 422),
+    ...problemResponses(401, 429, 400, 404, 422),
   },
 });

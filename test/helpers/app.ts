@@ -5,7 +5,7 @@ import type { Database } from '../../app/db/database.ts';
 import type { ApiKeyScope } from '../../app/db/types.ts';
 import { createLogger } from '../../app/observability/logger.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
-import { useApiKey } from './http.ts';
+import { checkAgainstContract, useApiKey } from './http.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
@@ -13,6 +13,7 @@ export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const TEST_OWNER = 'owner-1';
 
 export interface TestApp {
+  /** helpers/http.ts checks every answer from here against docs/openapi.json. */
   baseUrl: string;
   /** A read-write key of TEST_OWNER, registered for baseUrl (helpers/http.ts sends it). */
   apiKey: string;
@@ -27,6 +28,7 @@ export async function startTestApp(env: Record<string, string> = {}, given?: Tes
   const config = testConfig(database.url, { PORT: '0', ...env });
   const api = await startApi(config, createLogger(config.LOG_LEVEL));
   const apiKey = await createTestApiKey(database, api.url);
+  checkAgainstContract(api.url);
   return {
     baseUrl: api.url,
     apiKey,

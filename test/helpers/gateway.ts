@@ -1,4 +1,5 @@
 import { signPayload } from '../../app/gateway/signature.ts';
+import { request } from './http.ts';
 
 /** The gateway simulator's own records, for tests that check money at the gateway. */
 export interface SimCharge {
@@ -58,13 +59,12 @@ export async function keptAtGateway(gatewayUrl: string, paymentId: string) {
   };
 }
 
-/** Posts a webhook signed with the provider's secret, as the gateway would. */
+/** Posts a webhook signed with the provider's secret, as the gateway would (no API key: it is signed). */
 export async function sendWebhook(apiUrl: string, provider: string, secret: string, event: unknown) {
   const body = JSON.stringify(event);
-  const res = await fetch(`${apiUrl}/webhooks/gateway/${provider}`, {
-    method: 'POST',
+  return request(apiUrl, 'POST', `/webhooks/gateway/${provider}`, {
+    rawBody: body,
+    key: null,
     headers: { 'content-type': 'application/json', 'gateway-signature': signPayload(secret, body) },
-    body,
   });
-  return { status: res.status, body: (await res.json().catch(() => null)) as any };
 }

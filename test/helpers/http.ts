@@ -1,9 +1,18 @@
+import { expectConformsToContract } from './openapi-contract.ts';
+
 /**
  * A small JSON client over fetch, for black-box tests against the contract. A test client is
  * signed in: requests to an API carry the key registered for its base URL (useApiKey, done by
- * startTestApp), unless the request names another (`key`) or none (`key: null`).
+ * startTestApp), unless the request names another (`key`) or none (`key: null`). Every answer of
+ * an API registered with checkAgainstContract (startTestApp does) is checked against
+ * docs/openapi.json: an answer the contract does not allow fails the request.
  */
 const keysByBaseUrl = new Map<string, string>();
+const contractCheckedBaseUrls = new Set<string>();
+
+export function checkAgainstContract(baseUrl: string): void {
+  contractCheckedBaseUrls.add(baseUrl);
+}
 
 export function useApiKey(baseUrl: string, key: string): void {
   keysByBaseUrl.set(baseUrl, key);
@@ -46,6 +55,14 @@ export async function request<T = any>(
   try {
     parsed = text ? JSON.parse(text) : null;
   } catch {}
+  if (contractCheckedBaseUrls.has(baseUrl))
+    expectConformsToContract({
+      method,
+      path,
+      status: res.status,
+      contentType: res.headers.get('content-type'),
+      body: parsed,
+    });
   return { status: res.status, headers: res.headers, body: parsed as T };
 }
 
