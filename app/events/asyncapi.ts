@@ -62,7 +62,9 @@ function envelopeSchemaFor(type: EventType) {
 }
 
 const HEADERS_NOTE =
-  'Kafka headers (strings): event_id, event_type, trace_id, as in the payload. The key is the aggregate id.';
+  'Kafka headers (strings): event_id, event_type, trace_id, as in the payload; with tracing on, also the W3C ' +
+  'traceparent of the relay span that published the message (a consumer continues the trace from it). ' +
+  'The key is the aggregate id.';
 
 /**
  * One message per topic whose payload is any of that topic's event envelopes (mokapi validates a
