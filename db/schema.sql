@@ -641,7 +641,11 @@ CREATE FUNCTION public.outbox__write(p_event public.events) RETURNS void
     p_event.aggregate_type || 's.events',
     p_event.aggregate_id::text,
     p_event.event_type,
-    jsonb_build_object('event_id', p_event.event_id, 'event_type', p_event.event_type, 'trace_id', p_event.trace_id),
+    jsonb_strip_nulls(jsonb_build_object(
+      'event_id', p_event.event_id,
+      'event_type', p_event.event_type,
+      'trace_id', p_event.trace_id,
+      'traceparent', nullif(current_setting('app.traceparent', true), ''))),
     event__envelope(p_event));
 $$;
 
