@@ -108,7 +108,7 @@ const STATE_NAMES = {
   half_open: CircuitState.HalfOpen,
 } as const;
 
-const isTransient = (err: Error) =>
+const isTransient = (err: unknown) =>
   err instanceof TaskCancelledError || (err instanceof GatewayRequestError && err.transient);
 
 interface ProviderPolicies {
