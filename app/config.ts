@@ -34,7 +34,7 @@ const configSchema = z.object({
     .regex(/^\d+(MB|GB|TB)$/, 'a size such as 512MB or 2GB')
     .default('2GB'),
   // Per API key, shared by every API process (Postgres): a steady rate, and on top of it this many
-  // requests a minute for bursts (API contract, "Callers").
+  // requests a minute for bursts (docs/security.md, "Rate limits").
   RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(50),
   RATE_LIMIT_BURST: z.coerce.number().int().min(0).max(1_000_000).default(200),
   // Where `npm start` keeps its development key (owner "dev") to print it at every start.

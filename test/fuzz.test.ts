@@ -61,7 +61,7 @@ async function send(req: FuzzRequest): Promise<Answer> {
   };
 }
 
-/** Why an answer breaks the contract, or undefined. */
+/** Why an answer breaks what the API promises (docs/errors.md), or undefined. */
 function breach(answer: Answer): string | undefined {
   if (answer.status >= 500) return `answered ${answer.status}: ${answer.text.slice(0, 300)}`;
   if (answer.status < 400) return undefined;

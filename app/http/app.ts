@@ -110,7 +110,7 @@ function measureDuration(): RequestHandler {
   };
 }
 
-/** A request that carries a body must say it is JSON (contract: else 415). */
+/** A request that carries a body must say it is JSON (else 415 UNSUPPORTED_MEDIA_TYPE). */
 function requireJsonBodies(): RequestHandler {
   return (req, _res, next) => {
     const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;

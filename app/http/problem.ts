@@ -12,7 +12,8 @@ import {
 import type { Logger } from '../observability/logger.ts';
 
 /**
- * The one place errors become responses: RFC 9457 problem+json with the contract's `code`.
+ * The one place errors become responses: RFC 9457 problem+json with a stable `code`
+ * (docs/errors.md).
  * Unknown errors are logged and answered 500 without internals.
  */
 export function sendProblem(res: Response, error: AppError): void {
