@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Config, loadConfig } from '../app/config.ts';
 import { migrate } from '../app/db/migrate.ts';
+import { loadEnvFile } from '../app/process/env-file.ts';
 import { exitOnConfigError } from '../app/process/lifecycle.ts';
 import { ensureDevApiKey } from './lib/dev-api-key.ts';
 import { type RunningPostgres, startEmbeddedPostgres } from './lib/embedded-postgres.ts';
@@ -14,8 +15,10 @@ import { LOCAL_BROKER_RELAY_ENV, type LocalBroker, startLocalBroker } from './li
  * dies. Ctrl-C stops the roles first, then Postgres.
  */
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const config = exitOnConfigError(loadConfig);
 const say = (line: string) => process.stdout.write(`[start] ${line}\n`);
+const envFile = exitOnConfigError(() => loadEnvFile());
+if (envFile) say(`environment from ${envFile.file}: ${envFile.applied} variables (those already set kept)`);
+const config = exitOnConfigError(loadConfig);
 let stopping = false;
 
 let postgres: RunningPostgres | undefined;
