@@ -8,6 +8,7 @@ import { exitOnConfigError } from '../app/process/lifecycle.ts';
 import { ensureDevApiKey } from './lib/dev-api-key.ts';
 import { type RunningPostgres, startEmbeddedPostgres } from './lib/embedded-postgres.ts';
 import { LOCAL_BROKER_RELAY_ENV, type LocalBroker, startLocalBroker } from './lib/local-broker.ts';
+import { mokapiBinary } from './lib/mokapi-binary.ts';
 
 /**
  * `npm start`: the whole system on one machine for a newcomer. Starts embedded Postgres (unless
@@ -19,6 +20,8 @@ const say = (line: string) => process.stdout.write(`[start] ${line}\n`);
 const envFile = exitOnConfigError(() => loadEnvFile());
 if (envFile) say(`environment from ${envFile.file}: ${envFile.applied} variables (those already set kept)`);
 const config = exitOnConfigError(loadConfig);
+// Before anything starts: without a broker binary for this platform there is nothing to start.
+if (!config.KAFKA_BROKERS) exitOnConfigError(() => mokapiBinary());
 let stopping = false;
 
 let postgres: RunningPostgres | undefined;
