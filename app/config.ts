@@ -98,6 +98,9 @@ const configSchema = z.object({
     .optional(),
   // The local broker's dashboard and API port (mokapi), when `npm start` runs it.
   LOCAL_KAFKA_DASHBOARD_PORT: port.default(18080),
+  // mokapi keeps every message in memory and cannot be told to forget them: past this much memory
+  // `npm start` restarts it, empty (0: never). scripts/lib/local-broker-supervisor.ts.
+  LOCAL_KAFKA_MAX_MEMORY_MB: z.coerce.number().int().min(0).max(1_000_000).default(512),
   KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(3),
   // Idempotent producer: on for Apache Kafka. `npm start` and the tests turn it off for mokapi,
   // which rejects the second multi-record batch of an idempotent producer (out of order sequence).

@@ -7,13 +7,15 @@ import { loadEnvFile } from '../app/process/env-file.ts';
 import { exitOnConfigError } from '../app/process/lifecycle.ts';
 import { ensureDevApiKey } from './lib/dev-api-key.ts';
 import { type RunningPostgres, startEmbeddedPostgres } from './lib/embedded-postgres.ts';
-import { LOCAL_BROKER_RELAY_ENV, type LocalBroker, startLocalBroker } from './lib/local-broker.ts';
+import { LOCAL_BROKER_RELAY_ENV } from './lib/local-broker.ts';
+import { type SupervisedBroker, superviseLocalBroker } from './lib/local-broker-supervisor.ts';
 import { mokapiBinary } from './lib/mokapi-binary.ts';
 
 /**
  * `npm start`: the whole system on one machine for a newcomer. Starts embedded Postgres (unless
  * DATABASE_URL is set), migrates, then runs each role as its own process and restarts a role that
- * dies. Ctrl-C stops the roles first, then Postgres.
+ * dies; the local broker likewise (unless KAFKA_BROKERS is set), kept within a memory bound.
+ * Ctrl-C stops the roles first, then the broker and Postgres.
  */
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const say = (line: string) => process.stdout.write(`[start] ${line}\n`);
@@ -45,15 +47,17 @@ await migrate(databaseUrl);
 const devKeyFile = path.resolve(root, config.DEV_API_KEY_FILE);
 const devKey = config.NODE_ENV === 'production' ? undefined : await ensureDevApiKey(databaseUrl, devKeyFile);
 
-let broker: LocalBroker | undefined;
+let broker: SupervisedBroker | undefined;
 let kafkaBrokers = config.KAFKA_BROKERS;
 if (!kafkaBrokers) {
   say('starting the local Kafka-protocol broker (mokapi, validating docs/asyncapi.yaml)');
-  broker = await startLocalBroker({ port: 9092, apiPort: config.LOCAL_KAFKA_DASHBOARD_PORT });
-  kafkaBrokers = broker.brokers;
-  broker.process.on('exit', (code, signal) => {
-    if (!stopping) say(`the local broker exited (${signal ?? code}); the relay will retry until it is back`);
+  broker = await superviseLocalBroker({
+    port: 9092,
+    apiPort: config.LOCAL_KAFKA_DASHBOARD_PORT,
+    maxRssMb: config.LOCAL_KAFKA_MAX_MEMORY_MB,
+    say,
   });
+  kafkaBrokers = broker.brokers;
 }
 
 interface Role {
@@ -122,6 +126,7 @@ function stopRole(role: Role): Promise<void> {
 async function shutdown(signal: NodeJS.Signals) {
   if (stopping) return;
   stopping = true;
+  broker?.stopRestarting();
   say(`${signal}: stopping roles`);
   // The gateway's stand-in last: the outside world stays up while the worker finishes its calls.
   await Promise.all(roles.filter((r) => r.name !== 'gateway-sim').map(stopRole));
@@ -160,5 +165,9 @@ function printUrls(c: Config, dbUrl: string, kafka: string, local: boolean) {
     `kafka          ${kafka}  topics payments.events, wallets.events${local ? ` (dashboard http://127.0.0.1:${c.LOCAL_KAFKA_DASHBOARD_PORT})` : ''}`,
   );
   say(`relay metrics  http://${c.HOST}:${c.RELAY_METRICS_PORT}/metrics`);
+  if (local && c.LOCAL_KAFKA_MAX_MEMORY_MB)
+    say(
+      `               the local broker keeps messages in memory; past ${c.LOCAL_KAFKA_MAX_MEMORY_MB} MB it starts again, empty`,
+    );
   say('Ctrl-C stops everything');
 }
