@@ -13,6 +13,10 @@ const configSchema = z.object({
   PORT: port.default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // What `npm start` prints of the roles' logs: one readable line per record (pretty), or the JSON
+  // records as they are (json). Unset: json with NODE_ENV=production, else pretty. The roles
+  // themselves always log JSON.
+  LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').default('dev-admin-token-change-me'),
   DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   // Every session a role opens: its longest statement (per role: the worker's audits and the
@@ -288,6 +292,11 @@ export function embeddedDatabaseUrl(config: Config): string {
 /** The Kafka bootstrap servers: KAFKA_BROKERS, or the local broker `npm start` runs. */
 export function kafkaBrokers(config: Config): string[] {
   return (config.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+}
+
+/** How `npm start` prints the roles' logs (LOG_FORMAT; JSON in production unless told otherwise). */
+export function logFormat(config: Config): 'pretty' | 'json' {
+  return config.LOG_FORMAT ?? (config.NODE_ENV === 'production' ? 'json' : 'pretty');
 }
 
 export function databaseUrl(config: Config): string {

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Config, loadConfig } from '../app/config.ts';
+import { type Config, loadConfig, logFormat } from '../app/config.ts';
 import { migrate } from '../app/db/migrate.ts';
 import { loadEnvFile } from '../app/process/env-file.ts';
 import { exitOnConfigError } from '../app/process/lifecycle.ts';
@@ -10,11 +10,13 @@ import { type RunningPostgres, startEmbeddedPostgres } from './lib/embedded-post
 import { LOCAL_BROKER_RELAY_ENV } from './lib/local-broker.ts';
 import { type SupervisedBroker, superviseLocalBroker } from './lib/local-broker-supervisor.ts';
 import { mokapiBinary } from './lib/mokapi-binary.ts';
+import { pipeRoleOutput, roleLinePrinter } from './lib/role-output.ts';
 
 /**
  * `npm start`: the whole system on one machine for a newcomer. Starts embedded Postgres (unless
  * DATABASE_URL is set), migrates, then runs each role as its own process and restarts a role that
- * dies; the local broker likewise (unless KAFKA_BROKERS is set), kept within a memory bound.
+ * dies; the local broker likewise (unless KAFKA_BROKERS is set), kept within a memory bound. Each
+ * role's JSON log records are printed as readable lines behind its name (LOG_FORMAT).
  * Ctrl-C stops the roles first, then the broker and Postgres.
  */
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -62,23 +64,29 @@ if (!kafkaBrokers) {
 
 interface Role {
   name: string;
+  /** The prefix of its lines. */
+  label: string;
   entry: string;
   child?: ChildProcess;
   restarts: number;
 }
 const roles: Role[] = [
-  { name: 'gateway-sim', entry: 'gateway-sim/main.ts', restarts: 0 },
-  { name: 'api', entry: 'app/main.ts', restarts: 0 },
-  { name: 'worker', entry: 'workers/main.ts', restarts: 0 },
-  { name: 'relay', entry: 'outbox-relay/main.ts', restarts: 0 },
+  { name: 'gateway-sim', label: 'gateway', entry: 'gateway-sim/main.ts', restarts: 0 },
+  { name: 'api', label: 'api', entry: 'app/main.ts', restarts: 0 },
+  { name: 'worker', label: 'worker', entry: 'workers/main.ts', restarts: 0 },
+  { name: 'relay', label: 'relay', entry: 'outbox-relay/main.ts', restarts: 0 },
 ];
+// JSON untouched (production, LOG_FORMAT=json): what a log collector reads, line for line.
+const pretty = logFormat(config) === 'pretty';
+const colorize = Boolean(process.stdout.isTTY) && process.env.NO_COLOR === undefined;
 
 function launch(role: Role, env: NodeJS.ProcessEnv): void {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, role.entry)], {
     cwd: root,
     env,
-    stdio: 'inherit',
+    stdio: pretty ? ['ignore', 'pipe', 'pipe'] : 'inherit',
   });
+  if (pretty) pipeRoleOutput(child, roleLinePrinter(role.label, 'pretty', colorize), process.stdout);
   role.child = child;
   const startedAt = Date.now();
   child.on('exit', (code, signal) => {

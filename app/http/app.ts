@@ -47,6 +47,10 @@ export function createApp(deps: ApiDeps): Express {
           : { traceId };
       },
       autoLogging: { ignore: (req) => req.url === '/metrics' || (req.url ?? '').startsWith('/health') },
+      // One line per request is routine (debug; http_request_duration_seconds counts them); a
+      // refused request (4xx) is worth a line at info, a failed one (5xx) at error.
+      customLogLevel: (_req, res, err) =>
+        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug',
       serializers: { req: (req) => ({ id: req.id, method: req.method, url: req.url }) },
     }),
   );
