@@ -150,11 +150,12 @@ const configSchema = z.object({
     .max(24 * 365)
     .default(168),
   // Consistency: the stuck-saga sweeper re-drives payments unchanged for STUCK_PAYMENT_SECONDS;
-  // the scheduled audit (every AUDIT_INTERVAL_MINUTES) counts payments stuck for AUDIT_STUCK_AFTER_SECONDS.
+  // the scheduled audits (incremental every minute, full hourly: workers/tasks/index.ts) count
+  // payments stuck for AUDIT_STUCK_AFTER_SECONDS.
   STUCK_PAYMENT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(120),
   AUDIT_STUCK_AFTER_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
-  // The audit runs every minute; /health fails its audit check when the latest run is older than
-  // this (a clean result from before an outage says nothing about now).
+  // An audit runs every minute (the incremental one); /health fails its audit check when the latest
+  // run is older than this (a clean result from before an outage says nothing about now).
   AUDIT_OVERDUE_SECONDS: z.coerce.number().int().min(60).max(86_400).default(180),
   // The gateway simulator process (gateway-sim/main.ts).
   GATEWAY_SIM_PORT: port.default(8090),
