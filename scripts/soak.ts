@@ -260,7 +260,13 @@ try {
   say(`${rate} payments/s for ${minutes} min; a row every ${sampleSeconds} s (memory in MB)`);
   say(line(header));
   print(await sample());
-  sampler = setInterval(() => void sample().then(print), sampleSeconds * 1000);
+  sampler = setInterval(
+    () =>
+      void sample()
+        .then(print)
+        .catch((err) => say(`sample failed: ${(err as Error).message}`)),
+    sampleSeconds * 1000,
+  );
   let next = 0;
   loadDone = pacedLoad({
     origin: api,
