@@ -28,6 +28,10 @@ const configSchema = z.object({
       'must be a URI without a fragment',
     )
     .default('docs/errors.md'),
+  // What `npm start` prints of the roles' logs: one readable line per record (pretty), or the JSON
+  // records as they are (json). Unset: json with NODE_ENV=production, else pretty. The roles
+  // themselves always log JSON.
+  LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
   ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').default('dev-admin-token-change-me'),
   DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   // Every session a role opens: its longest statement (per role: the worker's audits and the
@@ -49,7 +53,7 @@ const configSchema = z.object({
     .regex(/^\d+(MB|GB|TB)$/, 'a size such as 512MB or 2GB')
     .default('2GB'),
   // Per API key, shared by every API process (Postgres): a steady rate, and on top of it this many
-  // requests a minute for bursts (API contract, "Callers").
+  // requests a minute for bursts (docs/security.md, "Rate limits").
   RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(50),
   RATE_LIMIT_BURST: z.coerce.number().int().min(0).max(1_000_000).default(200),
   // Where `npm start` keeps its development key (owner "dev") to print it at every start.
@@ -113,6 +117,9 @@ const configSchema = z.object({
     .optional(),
   // The local broker's dashboard and API port (mokapi), when `npm start` runs it.
   LOCAL_KAFKA_DASHBOARD_PORT: port.default(18080),
+  // mokapi keeps every message in memory and cannot be told to forget them: past this much memory
+  // `npm start` restarts it, empty (0: never). scripts/lib/local-broker-supervisor.ts.
+  LOCAL_KAFKA_MAX_MEMORY_MB: z.coerce.number().int().min(0).max(1_000_000).default(512),
   KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(3),
   // Idempotent producer: on for Apache Kafka. `npm start` and the tests turn it off for mokapi,
   // which rejects the second multi-record batch of an idempotent producer (out of order sequence).
@@ -158,11 +165,12 @@ const configSchema = z.object({
     .max(24 * 365)
     .default(168),
   // Consistency: the stuck-saga sweeper re-drives payments unchanged for STUCK_PAYMENT_SECONDS;
-  // the scheduled audit (every AUDIT_INTERVAL_MINUTES) counts payments stuck for AUDIT_STUCK_AFTER_SECONDS.
+  // the scheduled audits (incremental every minute, full hourly: workers/tasks/index.ts) count
+  // payments stuck for AUDIT_STUCK_AFTER_SECONDS.
   STUCK_PAYMENT_SECONDS: z.coerce.number().int().min(1).max(86_400).default(120),
   AUDIT_STUCK_AFTER_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
-  // The audit runs every minute; /health fails its audit check when the latest run is older than
-  // this (a clean result from before an outage says nothing about now).
+  // An audit runs every minute (the incremental one); /health fails its audit check when the latest
+  // run is older than this (a clean result from before an outage says nothing about now).
   AUDIT_OVERDUE_SECONDS: z.coerce.number().int().min(60).max(86_400).default(180),
   // The gateway simulator process (gateway-sim/main.ts).
   GATEWAY_SIM_PORT: port.default(8090),
@@ -300,6 +308,11 @@ export function embeddedDatabaseUrl(config: Config): string {
 /** The Kafka bootstrap servers: KAFKA_BROKERS, or the local broker `npm start` runs. */
 export function kafkaBrokers(config: Config): string[] {
   return (config.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+}
+
+/** How `npm start` prints the roles' logs (LOG_FORMAT; JSON in production unless told otherwise). */
+export function logFormat(config: Config): 'pretty' | 'json' {
+  return config.LOG_FORMAT ?? (config.NODE_ENV === 'production' ? 'json' : 'pretty');
 }
 
 export function databaseUrl(config: Config): string {

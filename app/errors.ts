@@ -1,5 +1,5 @@
 /**
- * Typed domain errors. Each carries a stable UPPER_SNAKE `code` (the contract's) and the HTTP
+ * Typed domain errors. Each carries a stable UPPER_SNAKE `code` (docs/errors.md) and the HTTP
  * status it maps to; app/http/problem.ts turns any of them into application/problem+json.
  */
 
@@ -162,7 +162,7 @@ export class Unauthorized extends AppError {
   }
 }
 
-/** No key, or one that is unknown, malformed or revoked (API contract, "Callers"). */
+/** No key, or one that is unknown, malformed or revoked (docs/security.md). */
 export class Unauthenticated extends AppError {
   constructor() {
     super(

@@ -4,9 +4,11 @@ import { loadConfig } from './config.ts';
 import { createLogger } from './observability/logger.ts';
 import { collectDefaultMetrics } from './observability/metrics.ts';
 import { startTracing, stopTracing, tracesEndpoint } from './observability/tracing.ts';
+import { loadEnvFile } from './process/env-file.ts';
 import { exitOnConfigError, onShutdown, reportListening } from './process/lifecycle.ts';
 
 /** The `api` role: serves HTTP until SIGINT/SIGTERM, then drains connections and exits. */
+exitOnConfigError(() => loadEnvFile());
 const config = exitOnConfigError(loadConfig);
 const logger = createLogger(config.LOG_LEVEL, { role: 'api', host: hostname() });
 collectDefaultMetrics('api');

@@ -3,10 +3,12 @@ import { hostname } from 'node:os';
 import { loadConfig } from '../app/config.ts';
 import { createLogger } from '../app/observability/logger.ts';
 import { startTracing, stopTracing, tracesEndpoint } from '../app/observability/tracing.ts';
+import { loadEnvFile } from '../app/process/env-file.ts';
 import { exitOnConfigError, onShutdown, reportListening } from '../app/process/lifecycle.ts';
 import { createGatewaySimulator } from './simulator.ts';
 
 /** The `gateway-sim` role: the external gateway stand-in, on GATEWAY_SIM_PORT. */
+exitOnConfigError(() => loadEnvFile());
 const config = exitOnConfigError(() =>
   loadConfig(process.env, ['GATEWAY_ALPHA_SECRET', 'GATEWAY_BETA_SECRET', 'GATEWAY_SIM_CONTROL_TOKEN']),
 );

@@ -15,8 +15,8 @@ import {
 } from '../app/observability/tracing.ts';
 
 /**
- * A stand-in for an external payment gateway with two providers (alpha, beta), gateway contract
- * v2: idempotent charges settled asynchronously and announced by signed webhooks, status queries
+ * A stand-in for an external payment gateway with two providers (alpha, beta), described in
+ * docs/gateway-simulator.md: idempotent charges settled asynchronously and announced by signed webhooks, status queries
  * (by id and by reference), cancellation of pending charges, refunds, and fault injection through
  * /<provider>/_control. This is the outside world, not part of our system.
  *

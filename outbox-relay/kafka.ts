@@ -3,8 +3,8 @@ import type { Logger } from '../app/observability/logger.ts';
 
 /**
  * The Kafka side of the relay, behind a small interface (so another client can replace kafkajs
- * for a real broker later). kafkajs: the one client that works fully against mokapi here and on
- * Node 20 (STACK-NOTES §5); idempotent producer, acks from all in-sync replicas, one request in
+ * for a real broker later). kafkajs: the one client found to work fully against mokapi (produce,
+ * consumer groups, createTopics; docs/decisions.md); idempotent producer, acks from all in-sync replicas, one request in
  * flight so a retried batch cannot overtake the next one (per-partition order holds).
  */
 export interface OutboxMessage {

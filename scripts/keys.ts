@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { apiKeyView, createApiKey, listApiKeys, revokeApiKey } from '../app/auth/api-keys.ts';
 import { databaseUrl, loadConfig } from '../app/config.ts';
 import { createDatabase } from '../app/db/database.ts';
+import { loadEnvFile } from '../app/process/env-file.ts';
 import { exitOnConfigError } from '../app/process/lifecycle.ts';
 
 /**
@@ -21,6 +22,7 @@ const { values, positionals } = parseArgs({
     description: { type: 'string' },
   },
 });
+exitOnConfigError(() => loadEnvFile());
 const config = exitOnConfigError(() => loadConfig(process.env, ['DATABASE_URL']));
 const database = createDatabase(databaseUrl(config), { max: 1, applicationName: 'npm run keys' });
 const [command, id] = positionals;

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { databaseUrl, loadConfig } from '../app/config.ts';
 import { createDatabase } from '../app/db/database.ts';
+import { loadEnvFile } from '../app/process/env-file.ts';
 import { exitOnConfigError } from '../app/process/lifecycle.ts';
 
 /**
@@ -8,6 +9,7 @@ import { exitOnConfigError } from '../app/process/lifecycle.ts';
  * schema `replay` and compares them with the live tables (db/functions/replay__verify.sql), then
  * runs the other audits. Prints what disagrees; exits 1 if anything does.
  */
+exitOnConfigError(() => loadEnvFile());
 const config = exitOnConfigError(() => loadConfig(process.env, ['DATABASE_URL']));
 const { db, close } = createDatabase(databaseUrl(config), { max: 2, applicationName: 'replay-verify' });
 try {

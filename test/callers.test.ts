@@ -13,7 +13,7 @@ import { idem, type JsonResponse, request } from './helpers/http.ts';
 import { spawnRole } from './helpers/processes.ts';
 
 /**
- * Callers (API contract, "Callers"): a key acts for its owner, sees and moves only that owner's
+ * Callers (docs/security.md): a key acts for its owner, sees and moves only that owner's
  * money, may write only with the `write` scope, and is refused at once everywhere once revoked. Two
  * API processes over one database, as in production behind a load balancer: one in this process,
  * one a process of its own (nothing it knows can come from this one's memory).

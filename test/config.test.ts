@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../app/config.ts';
 
@@ -26,7 +29,7 @@ describe('configuration', () => {
 
   it('stops the api process at start with a message naming the variable', () => {
     const result = spawnSync(process.execPath, ['app/main.ts'], {
-      env: { ...process.env, PORT: '99999', DATABASE_URL: 'postgres://127.0.0.1:1/none' },
+      env: { ...process.env, ENV_FILE: 'none', PORT: '99999', DATABASE_URL: 'postgres://127.0.0.1:1/none' },
       encoding: 'utf8',
       timeout: 20_000,
     });
@@ -123,13 +126,34 @@ describe('configuration', () => {
         ].map((n) => [n, '']),
       );
       const result = spawnSync(process.execPath, [entry], {
-        env: { ...process.env, ...unset, NODE_ENV: 'production' },
+        // ENV_FILE=none: a developer's .env would fill the secrets this test leaves empty.
+        env: { ...process.env, ...unset, ENV_FILE: 'none', NODE_ENV: 'production' },
         encoding: 'utf8',
         timeout: 20_000,
       });
       expect(result.status, result.stderr).toBe(78);
       for (const name of names) expect(result.stderr).toMatch(new RegExp(`^  ${name}: `, 'm'));
     });
+  });
+
+  it('a .env file fills what the environment lacks, and a variable already set wins, in a role process', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-dotenv-'));
+    try {
+      writeFileSync(path.join(dir, '.env'), 'PORT=99999\nLOG_LEVEL=loud\n');
+      // Run from a directory of its own (where its .env is): the entry by absolute path.
+      const result = spawnSync(process.execPath, [path.resolve('app/main.ts')], {
+        cwd: dir,
+        env: { ...process.env, ENV_FILE: '', LOG_LEVEL: 'info', DATABASE_URL: 'postgres://127.0.0.1:1/none' },
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      // PORT came from the file (and is refused); LOG_LEVEL was set, so the file's bad value is not read.
+      expect(result.status, result.stderr).toBe(78);
+      expect(result.stderr).toMatch(/^ {2}PORT: /m);
+      expect(result.stderr).not.toMatch(/LOG_LEVEL/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('documents every variable in .env.example', async () => {

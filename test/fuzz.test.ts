@@ -71,7 +71,7 @@ async function send(req: FuzzRequest): Promise<Answer> {
   };
 }
 
-/** Why an answer breaks the contract, or undefined. */
+/** Why an answer breaks what the API promises (docs/openapi.json, docs/errors.md), or undefined. */
 function breach(req: FuzzRequest, answer: Answer): string | undefined {
   if (answer.status >= 500) return `answered ${answer.status}: ${answer.text.slice(0, 300)}`;
   const undocumented = contractViolations({

@@ -117,10 +117,17 @@ describe('spawnRole gives a role an explicit environment', () => {
     );
     expect(environ[leaked]).toBeUndefined();
     const inherited = INHERITED_ENV.filter((name) => process.env[name] !== undefined);
-    // Node adds the IPC channel's own two variables.
+    // Node adds the IPC channel's own two variables; ENV_FILE=none keeps a developer's .env out.
     expect(Object.keys(environ).sort()).toEqual(
-      [...Object.keys(passed), ...inherited, 'NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE'].sort(),
+      [
+        ...Object.keys(passed),
+        ...inherited,
+        'ENV_FILE',
+        'NODE_CHANNEL_FD',
+        'NODE_CHANNEL_SERIALIZATION_MODE',
+      ].sort(),
     );
+    expect(environ.ENV_FILE).toBe('none');
     expect(environ).toMatchObject({ ...passed, PATH: process.env.PATH });
   });
 });

@@ -58,6 +58,7 @@ async function startSupervisor(db: TestDatabase) {
     env: {
       ...process.env,
       ...LOCAL_BROKER_RELAY_ENV,
+      ENV_FILE: 'none', // a developer's .env must not reach the test's system
       LOG_LEVEL: 'warn',
       ADMIN_TOKEN,
       DATABASE_URL: db.url,

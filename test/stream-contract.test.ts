@@ -93,7 +93,7 @@ describe('the stream against a real broker', () => {
     }
   });
 
-  it('lets the broker reject a record that breaks the contract', async () => {
+  it('lets the broker reject a record that breaks docs/asyncapi.yaml', async () => {
     const kafka = new Kafka({
       clientId: 'bad',
       brokers: [system.brokers as string],

@@ -4,7 +4,7 @@ import type { Db } from '../db/database.ts';
 import type { ApiKeyScope, ApiKeyTable } from '../db/types.ts';
 
 /**
- * API keys (API contract, "Callers"). A key is `wpk_<prefix>_<secret>`: the prefix (8 hex
+ * API keys (docs/security.md). A key is `wpk_<prefix>_<secret>`: the prefix (8 hex
  * characters) is shown in lists and logs so that support can tell keys apart; the secret is 192
  * random bits. Only the SHA-256 of the whole key is stored, and a request's key is found by that
  * hash in SQL: no secret is ever compared in application code, and a database dump holds none.

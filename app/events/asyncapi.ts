@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { type AggregateType, type EventType, eventCatalogue, topicFor } from './catalogue.ts';
 
 /**
- * Builds the AsyncAPI 3 document of the relayed stream from the event catalogue, so the contract
- * cannot drift from what the code can emit: `npm run asyncapi` writes docs/asyncapi.yaml, and a
+ * Builds the AsyncAPI 3 document of the relayed stream from the event catalogue, so the published
+ * description cannot drift from what the code can emit: `npm run asyncapi` writes docs/asyncapi.yaml, and a
  * test fails when the file differs from this output. Each event type is one message whose payload
  * is the envelope with that type's `data` schema; mokapi validates produced records against it.
  */

@@ -172,7 +172,7 @@ export type AggregateType = 'wallet' | 'payment';
 export type EventType = keyof typeof eventCatalogue;
 export type EventData<T extends EventType> = z.input<(typeof eventCatalogue)[T]['data']>;
 
-/** The envelope as it is stored in the outbox and produced to Kafka (API contract). */
+/** The envelope as it is stored in the outbox and produced to Kafka (docs/asyncapi.yaml). */
 export interface EventEnvelope {
   event_id: string;
   event_type: EventType;

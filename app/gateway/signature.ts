@@ -2,8 +2,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /**
  * Webhook signatures: header `Gateway-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
- * "<t>.<raw body>">` with the provider's secret (API contract). Used by the simulator to sign and
- * by the API to verify.
+ * "<t>.<raw body>">` with the provider's secret, as docs/gateway-simulator.md describes the gateway. Used by the
+ * simulator to sign and by the API to verify.
  */
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
 

@@ -50,6 +50,10 @@ export function createApp(deps: ApiDeps): Express {
           : { traceId };
       },
       autoLogging: { ignore: (req) => req.url === '/metrics' || (req.url ?? '').startsWith('/health') },
+      // One line per request is routine (debug; http_request_duration_seconds counts them); a
+      // refused request (4xx) is worth a line at info, a failed one (5xx) at error.
+      customLogLevel: (_req, res, err) =>
+        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'info' : 'debug',
       serializers: { req: (req) => ({ id: req.id, method: req.method, url: req.url }) },
     }),
   );
@@ -114,7 +118,7 @@ function measureDuration(): RequestHandler {
   };
 }
 
-/** A request that carries a body must say it is JSON (contract: else 415). */
+/** A request that carries a body must say it is JSON (else 415 UNSUPPORTED_MEDIA_TYPE). */
 function requireJsonBodies(): RequestHandler {
   return (req, _res, next) => {
     const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;

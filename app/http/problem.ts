@@ -24,7 +24,8 @@ export const problemTypeUri = (code: ProblemCode, docsUrl: string): string =>
   `${docsUrl}#${problemAnchor(code)}`;
 
 /**
- * The one place errors become responses: RFC 9457 problem+json with the contract's `code`.
+ * The one place errors become responses: RFC 9457 problem+json with a stable `code`
+ * (docs/errors.md).
  * Unknown errors are logged and answered 500 without internals.
  */
 export function sendProblem(res: Response, error: AppError, docsUrl: string): void {

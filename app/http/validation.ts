@@ -27,7 +27,7 @@ export function parseQuery<S extends ZodType>(schema: S, req: Request): z.output
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** A malformed id in a path is a 404 of the resource, never a 422 or a 500 (contract). */
+/** A malformed id in a path is a 404 of the resource, never a 422 or a 500: a caller cannot tell a bad id from an unknown one. */
 export function parseId(value: string | string[] | undefined, notFound: (id: string) => AppError): string {
   const id = Array.isArray(value) ? value.join('/') : (value ?? '');
   if (!UUID.test(id)) throw notFound(id);

@@ -7,7 +7,7 @@ extendZodWithOpenApi(z);
 
 export { z };
 
-/** Money: a positive integer number of minor units, at most 10^12 (the contract's bound). */
+/** Money: a positive integer number of minor units, at most 10^12 (the API refuses more). */
 export const MAX_AMOUNT = 1_000_000_000_000;
 export const amountSchema = z
   .number({ error: 'must be an integer number of minor units' })

@@ -6,7 +6,7 @@ import { IdempotencyInProgress, IdempotencyKeyReused } from '../errors.ts';
 import { idempotentReplaysTotal } from '../observability/metrics.ts';
 
 /**
- * Exactly-once commands over HTTP (API contract, "Idempotency").
+ * Exactly-once commands over HTTP (docs/architecture.md, "Idempotent HTTP commands").
  *
  * A key belongs to its caller's owner and its endpoint (scope): two owners may use the same key.
  *

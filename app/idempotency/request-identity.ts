@@ -3,7 +3,7 @@ import type { Request } from 'express';
 import { IdempotencyKeyRequired, ValidationFailed } from '../errors.ts';
 
 /**
- * What identifies an idempotent request (API contract, "Idempotency"): the key the client sends,
+ * What identifies an idempotent request (docs/architecture.md, "Idempotent HTTP commands"): the key the client sends,
  * and the fingerprint of what it asked, so that a key reused for another request is refused.
  * Pure, apart from the request it reads, so it is mutation-tested without a database.
  */

@@ -3,7 +3,7 @@ import { registry } from '../observability/metrics.ts';
 import type { PaymentRow } from './payment.repository.ts';
 
 /**
- * Business metrics of the contract, incremented by the code that commits the transition they
+ * Business metrics (docs/saga.md, "Metrics"), incremented by the code that commits the transition they
  * count (after the commit, so a rolled-back transaction counts nothing).
  */
 export const paymentCreatedTotal = new client.Counter({

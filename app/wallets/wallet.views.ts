@@ -1,7 +1,7 @@
 import { timestampSchema, z } from '../http/zod.ts';
 import type { LedgerEntryRow, WalletRow } from './wallet.repository.ts';
 
-/** The wire shapes of the contract: snake_case, ISO timestamps, money as integer numbers. */
+/** The wire shapes of the API (published in its OpenAPI document): snake_case, ISO timestamps, money as integer numbers. */
 export const walletSchema = z
   .object({
     id: z.uuid(),

@@ -35,7 +35,7 @@ export function walletsRouter({ db, config }: AppDeps): Router {
   const router = Router();
   const idempotency = idempotencyOptionsFrom(config);
 
-  // The Idempotency-Key is optional here (the contract does not require it); when sent, it holds.
+  // The Idempotency-Key is optional here (creating a wallet moves no money); when sent, it holds.
   router.post('/wallets', async (req: Request, res: Response) => {
     const body = parseBody(createWalletBody, req);
     const ownerId = callerOf(req).ownerId;

@@ -1,5 +1,5 @@
 -- The envelope of an event, as produced to Kafka and served by GET /payments/:id/events
--- (API contract): { event_id, event_type, aggregate_type, aggregate_id, version, occurred_at,
+-- (docs/asyncapi.yaml): { event_id, event_type, aggregate_type, aggregate_id, version, occurred_at,
 -- trace_id, data }. One definition, used by event__append for the outbox and by the API.
 CREATE OR REPLACE FUNCTION event__envelope(p_event events) RETURNS jsonb
 LANGUAGE sql STABLE AS $$

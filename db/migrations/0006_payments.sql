@@ -1,5 +1,5 @@
 -- migrate:up
--- Payments run as sagas. `status` is the contract's coarse state; `saga_step` is the saga's own
+-- Payments run as sagas. `status` is the coarse state callers see; `saga_step` is the saga's own
 -- position, which every step checks before acting, so a step delivered twice acts once.
 CREATE TABLE payments (
   id               uuid PRIMARY KEY,

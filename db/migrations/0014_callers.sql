@@ -1,5 +1,5 @@
 -- migrate:up
--- Callers (API contract v2): API keys that act for an owner, payments that carry their wallet's
+-- Callers (docs/security.md): API keys that act for an owner, payments that carry their wallet's
 -- owner, idempotency keys scoped by owner, and the rate limiter's shared counters.
 
 -- A key is `wpk_<prefix>_<secret>`; only its SHA-256 is stored (the key has 192 random bits, so a

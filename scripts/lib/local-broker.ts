@@ -1,16 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { parse, stringify } from 'yaml';
+import { mokapiBinary } from './mokapi-binary.ts';
 
 /**
  * A local Kafka-protocol broker for `npm start` and the tests: mokapi (a Go binary shipped in the
- * npm package @go-mokapi/linux-x64), loading docs/asyncapi.yaml, so every produced record is
+ * npm package @go-mokapi/linux-x64; scripts/lib/mokapi-binary.ts), loading docs/asyncapi.yaml, so every produced record is
  * validated against the stream's contract (INVALID_RECORD otherwise). In memory only.
  * The spec is copied alone into a fresh directory (mokapi loads every file in the directory it
  * watches), with its server set to the chosen port.
@@ -41,7 +41,7 @@ export async function startLocalBroker(options: {
   apiPort: number;
   spec?: string;
 }): Promise<LocalBroker> {
-  const binary = createRequire(import.meta.url).resolve('@go-mokapi/linux-x64/bin/mokapi');
+  const binary = mokapiBinary();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wp-mokapi-'));
   chmodSync(dir, 0o755);
   const spec = parse(readFileSync(options.spec ?? path.join(root, 'docs/asyncapi.yaml'), 'utf8'));

@@ -26,6 +26,8 @@ export async function pacedLoad(options: {
   seconds: number;
   request: () => { headers: Record<string, string>; body: string };
   connections?: number;
+  /** Ends the load early: no request is sent after it fires (those in flight are awaited). */
+  signal?: AbortSignal;
 }): Promise<PacedLoadResult> {
   const pool = new Pool(options.origin, { connections: options.connections ?? 64, pipelining: 1 });
   const histogram = hdr.build({
@@ -39,10 +41,11 @@ export async function pacedLoad(options: {
   const inFlight = new Set<Promise<void>>();
   const start = performance.now();
 
-  for (let i = 0; i < total; i++) {
+  for (let i = 0; i < total && !options.signal?.aborted; i++) {
     const scheduled = start + i * intervalMs;
     const wait = scheduled - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    if (options.signal?.aborted) break;
     const { headers, body } = options.request();
     result.sent++;
     const call = pool

@@ -21,7 +21,8 @@ export interface RoleProcess {
 /**
  * What a role inherits from this process; everything else it gets is passed by the caller, so a
  * variable set here (a developer's DATABASE_URL, PGPASSWORD, a test's own settings) never reaches
- * a role unasked.
+ * a role unasked. For the same reason a role reads no `.env` file (ENV_FILE=none) unless the
+ * caller passes ENV_FILE.
  */
 export const INHERITED_ENV = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'LC_ALL', 'TZ'] as const;
 
@@ -31,7 +32,7 @@ export function roleEnv(env: Record<string, string>): Record<string, string> {
     const value = process.env[name];
     if (value !== undefined) inherited[name] = value;
   }
-  return { ...inherited, ...env };
+  return { ...inherited, ENV_FILE: 'none', ...env };
 }
 
 /**

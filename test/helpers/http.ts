@@ -1,7 +1,7 @@
 import { expectConformsToContract } from './openapi-contract.ts';
 
 /**
- * A small JSON client over fetch, for black-box tests against the contract. A test client is
+ * A small JSON client over fetch, for black-box tests against the published API. A test client is
  * signed in: requests to an API carry the key registered for its base URL (useApiKey, done by
  * startTestApp), unless the request names another (`key`) or none (`key: null`). Every answer of
  * an API registered with checkAgainstContract (startTestApp does) is checked against

@@ -10,7 +10,7 @@ const hmac = (t: number | string, raw: string, key = secret) =>
   createHmac('sha256', key).update(`${t}.${raw}`).digest('hex');
 
 describe('webhook signatures', () => {
-  it('signs as t=<seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>"> (the contract the gateway follows)', () => {
+  it('signs as t=<seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>"> (as the gateway signs, docs/gateway-simulator.md)', () => {
     expect(signPayload(secret, body, now)).toBe(`t=${now},v1=${hmac(now, body)}`);
   });
 

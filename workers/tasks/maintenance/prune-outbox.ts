@@ -11,5 +11,7 @@ export const pruneOutbox = (retentionHours: number) =>
       'select outbox__prune(make_interval(hours => $1)) as pruned',
       [retentionHours],
     );
-    helpers.logger.info(`pruned ${rows[0]?.pruned ?? 0} relayed outbox rows`);
+    const pruned = rows[0]?.pruned ?? 0;
+    // An hourly run that found nothing is routine; one that pruned says so.
+    helpers.logger[pruned > 0 ? 'info' : 'debug'](`pruned ${pruned} relayed outbox rows`);
   });
