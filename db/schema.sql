@@ -367,7 +367,7 @@ BEGIN
        AND d.last_error = 'unknown' AND d.task LIKE 'payment\_\_%'
        AND (SELECT count(*) FROM dead_letter_jobs p
              WHERE p.replayed_by = 'product' AND p.task = d.task
-               AND p.payload = d.payload) < p_max_auto
+               AND p.payload - 'traceparent' = d.payload - 'traceparent') < p_max_auto
      ORDER BY d.id
   LOOP
     PERFORM dead_letter__replay(v_letter.id, p_max_attempts);

@@ -444,10 +444,14 @@ describe('dead letters', () => {
     const paid = (await system.pay(walletId, 100, { wait: 15 })).body;
     expect(paid.status).toBe('COMPLETED');
     const db = system.database.pool;
+    // Each crashed job as tracing enqueues it: the same payment and task, a traceparent of its own.
     const letter = (jobId: number, lastError: string) =>
       db.query(
         `insert into dead_letter_jobs (job_id, task, payload, attempts, last_error, payment_id, first_failed_at)
-         values ($1, 'payment__poll_charge', jsonb_build_object('paymentId', $2::text), 5, $3, $2::uuid, now())`,
+         values ($1, 'payment__poll_charge',
+                 jsonb_build_object('paymentId', $2::text,
+                   'traceparent', '00-' || md5($1::bigint::text) || '-' || left(md5($1::bigint::text || 'span'), 16) || '-01'),
+                 5, $3, $2::uuid, now())`,
         [jobId, paid.id, lastError],
       );
     const replay = async () =>

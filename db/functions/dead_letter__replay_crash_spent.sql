@@ -3,7 +3,9 @@
 -- (`last_error` 'unknown', as dead_letter__sweep writes it). Such a job says nothing about its
 -- work; running it again is what an operator would do. At most p_max_auto product replays per
 -- payment and task: a job that kills its worker every time (a poison job) stays dead-lettered for
--- an operator. Steps are idempotent and a charge asks again under its attempt's key.
+-- an operator. Steps are idempotent and a charge asks again under its attempt's key. The same job
+-- is the same task and payload without its `traceparent` (a traced step's jobs each carry the span
+-- that enqueued them; with it, every recurrence would count from zero).
 -- Called by the dead-letter sweep cron; returns how many it replayed.
 -- Usage from psql: SELECT dead_letter__replay_crash_spent(5, 3);
 CREATE OR REPLACE FUNCTION dead_letter__replay_crash_spent(p_max_attempts integer DEFAULT 5, p_max_auto integer DEFAULT 3)
@@ -19,7 +21,7 @@ BEGIN
        AND d.last_error = 'unknown' AND d.task LIKE 'payment\_\_%'
        AND (SELECT count(*) FROM dead_letter_jobs p
              WHERE p.replayed_by = 'product' AND p.task = d.task
-               AND p.payload = d.payload) < p_max_auto
+               AND p.payload - 'traceparent' = d.payload - 'traceparent') < p_max_auto
      ORDER BY d.id
   LOOP
     PERFORM dead_letter__replay(v_letter.id, p_max_attempts);
