@@ -26,7 +26,9 @@ COPY scripts/migrate.ts scripts/keys.ts scripts/replay-verify.ts ./scripts/
 USER node
 # api 8080, gateway simulator 8090, worker metrics and health 9464, relay metrics and health 9465.
 EXPOSE 8080 8090 9464 9465
-# The API's readiness by default; compose gives each role its own check (its port, its path).
+# The API's readiness by default. Another role run from this image sets HEALTHCHECK_URL to its own
+# (worker http://127.0.0.1:9464/health/ready, relay :9465/health/ready, simulator :8090/health);
+# compose gives each role its own check.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch(process.env.HEALTHCHECK_URL||'http://127.0.0.1:'+(process.env.PORT||8080)+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 CMD ["node", "app/main.ts"]

@@ -119,7 +119,14 @@ const configSchema = z.object({
   LOCAL_KAFKA_DASHBOARD_PORT: port.default(18080),
   // mokapi keeps every message in memory and cannot be told to forget them: past this much memory
   // `npm start` restarts it, empty (0: never). scripts/lib/local-broker-supervisor.ts.
-  LOCAL_KAFKA_MAX_MEMORY_MB: z.coerce.number().int().min(0).max(1_000_000).default(512),
+  // At least 128: an idle broker holds about 45 MB, and a bound below what it needs would restart
+  // it, empty, every few seconds.
+  LOCAL_KAFKA_MAX_MEMORY_MB: z.coerce
+    .number()
+    .int()
+    .max(1_000_000)
+    .refine((mb) => mb === 0 || mb >= 128, 'must be 0 (no bound) or at least 128')
+    .default(512),
   KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(3),
   // Idempotent producer: on for Apache Kafka. `npm start` and the tests turn it off for mokapi,
   // which rejects the second multi-record batch of an idempotent producer (out of order sequence).

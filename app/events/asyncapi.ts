@@ -62,8 +62,9 @@ function envelopeSchemaFor(type: EventType) {
 }
 
 const HEADERS_NOTE =
-  'Kafka headers (strings): event_id, event_type, trace_id, as in the payload; with tracing on, also the W3C ' +
-  'traceparent of the relay span that published the message (a consumer continues the trace from it). ' +
+  'Kafka headers (strings): event_id, event_type, trace_id, as in the payload; when the writing transaction was ' +
+  'traced, also the W3C traceparent: the relay span that published the message (or, with the relay not ' +
+  'tracing, the writing span); a consumer continues the trace from it. ' +
   'The key is the aggregate id.';
 
 /**

@@ -16,7 +16,9 @@ import {
  */
 export function traceRequests(): RequestHandler {
   return (req, res, next) => {
-    if (!tracingEnabled()) return next();
+    // Scrapes and probes (every few seconds, from Prometheus and the orchestrator) are not traced:
+    // they would bury the payments' traces in the collector.
+    if (!tracingEnabled() || req.path === '/metrics' || req.path.startsWith('/health')) return next();
     const parent = contextFrom(req.get('traceparent'), traceContext.active());
     const span = tracer.startSpan(
       req.method,

@@ -26,9 +26,20 @@ interface QueueRow {
   oldest: number | null;
 }
 
+/**
+ * The read may take at most this long: a queue swollen by an incident (millions of jobs after an
+ * outage) must not cost the database a long scan every scrape, on every API replica, just when it
+ * is busiest. Past it the gauges report no value (the oldest job's age: NaN), never a stale one.
+ */
+const QUEUE_READ_TIMEOUT_MS = 2_000;
+
 let reading: Promise<QueueRow[]> | undefined;
 function readQueue(db: Db): Promise<QueueRow[]> {
-  reading ??= sql<QueueRow>`
+  reading ??= db
+    .transaction()
+    .execute(async (trx) => {
+      await sql`select set_config('statement_timeout', ${String(QUEUE_READ_TIMEOUT_MS)}, true)`.execute(trx);
+      return sql<QueueRow>`
     select task_identifier as task,
            count(*) filter (where locked_at is null and attempts < max_attempts and run_at <= now())::int as waiting,
            count(*) filter (where locked_at is null and attempts < max_attempts and run_at > now())::int as scheduled,
@@ -37,8 +48,8 @@ function readQueue(db: Db): Promise<QueueRow[]> {
            extract(epoch from now() - min(run_at) filter (
              where locked_at is null and attempts < max_attempts and run_at <= now()))::float8 as oldest
       from graphile_worker.jobs
-     group by task_identifier`
-    .execute(db)
+     group by task_identifier`.execute(trx);
+    })
     .then((r) => r.rows)
     .finally(() => {
       reading = undefined;
@@ -101,7 +112,8 @@ new client.Gauge({
     const db = gaugeDatabase();
     if (!db) return;
     const rows = await readQueue(db).catch(() => undefined);
-    if (!rows) return;
-    this.set(Math.max(0, ...rows.map((row) => row.oldest ?? 0)));
+    // Unknown, not the last value read: an alert on it must neither hold nor fire on old news.
+    if (!rows) this.set(Number.NaN);
+    else this.set(Math.max(0, ...rows.map((row) => row.oldest ?? 0)));
   },
 });

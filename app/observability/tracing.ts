@@ -12,7 +12,13 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, type SpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
+import {
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  type SpanExporter,
+  TracerProvider,
+} from '@opentelemetry/sdk-trace';
 
 /**
  * OpenTelemetry traces across the saga. Off unless an OTLP endpoint is configured: then the API is
@@ -51,6 +57,12 @@ export function startTracing(options: TracingOptions): boolean {
   if (!exporter || provider) return provider !== undefined;
   provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': options.service }),
+    // Every payment is recorded, whatever a caller's traceparent says about sampling: a caller
+    // sending flags 00 would otherwise switch tracing off for the whole saga it starts.
+    sampler: new ParentBasedSampler({
+      root: new AlwaysOnSampler(),
+      remoteParentNotSampled: new AlwaysOnSampler(),
+    }),
     spanProcessors: [new BatchSpanProcessor({ exporter, scheduledDelayMillis: 500 })],
   });
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());

@@ -74,7 +74,10 @@ export async function startLocalBroker(options: {
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
+      // A broker that hangs on SIGTERM must not hang its supervisor's restart or Ctrl-C.
+      const hung = setTimeout(() => child.kill('SIGKILL'), 5_000);
       await exited;
+      clearTimeout(hung);
     }
     rmSync(dir, { recursive: true, force: true });
   };
