@@ -37,19 +37,24 @@ export async function superviseLocalBroker(options: {
 }): Promise<SupervisedBroker> {
   const start = () => startLocalBroker({ port: options.port, apiPort: options.apiPort });
   let current: LocalBroker | undefined = await start();
+  let startedAt = Date.now();
+  /** Exits in a row, each within a minute of its start: a broker that keeps dying is not hammered. */
+  let quickExits = 0;
   let stopping = false;
   let restarting: Promise<void> | undefined;
 
-  const restart = (why: string) => {
+  const restart = (why: string, backoffMs = 0) => {
     if (restarting || stopping) return;
-    options.say(why);
+    options.say(backoffMs ? `${why} in ${backoffMs} ms` : why);
     restarting = (async () => {
       const old = current;
       current = undefined;
       await old?.stop();
+      if (backoffMs) await new Promise((resolve) => setTimeout(resolve, backoffMs));
       for (let failures = 0; !stopping; failures += 1) {
         try {
           current = await start();
+          startedAt = Date.now();
           watch(current);
           options.say(`the local broker is back (pid ${current.process.pid}); its topics start empty`);
           return;
@@ -69,7 +74,9 @@ export async function superviseLocalBroker(options: {
   const watch = (broker: LocalBroker) => {
     broker.process.once('exit', (code, signal) => {
       if (stopping || current !== broker) return;
-      restart(`the local broker exited (${signal ?? code}); starting it again`);
+      quickExits = Date.now() - startedAt < 60_000 ? quickExits + 1 : 0;
+      const backoffMs = quickExits > 1 ? Math.min(60_000, 1000 * 2 ** (quickExits - 2)) : 0;
+      restart(`the local broker exited (${signal ?? code}); starting it again`, backoffMs);
     });
   };
   watch(current);
