@@ -69,6 +69,9 @@ describe('a worker', () => {
     const port = await worker.listening('metrics');
 
     expect(await health(port, '/health/live')).toEqual({ status: 200, body: { status: 'alive' } });
+    // Read-only: another method is refused, with what is allowed.
+    const posted = await fetch(`http://127.0.0.1:${port}/health/ready`, { method: 'POST', body: 'x' });
+    expect([posted.status, posted.headers.get('allow')]).toEqual([405, 'GET, HEAD']);
     expect(await health(port, '/health/ready')).toEqual({
       status: 200,
       body: {

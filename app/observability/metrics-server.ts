@@ -26,6 +26,11 @@ export function startMetricsServer(
   const server = http.createServer(async (req, res) => {
     const json = (status: number, body: unknown) =>
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    // Read-only endpoints: another method changes nothing and is told so.
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
     switch (req.url) {
       case '/metrics':
         res.writeHead(200, { 'content-type': registry.contentType }).end(await registry.metrics());
