@@ -11,7 +11,7 @@ import {
   currentTraceparent,
   inSpan,
   SpanKind,
-  traceHeaders,
+  traceCarrier,
 } from '../app/observability/tracing.ts';
 
 /**
@@ -269,7 +269,7 @@ export function createGatewaySimulator(options: SimulatorOptions): { app: Expres
             headers: {
               'content-type': 'application/json',
               'gateway-signature': signPayload(secret, body),
-              ...traceHeaders(),
+              ...traceCarrier(),
             },
             body,
             signal: AbortSignal.timeout(5000),

@@ -3,6 +3,7 @@ import type { Request, RequestHandler } from 'express';
 import {
   contextFrom,
   SpanKind,
+  SpanStatusCode,
   trace,
   traceContext,
   tracer,
@@ -34,7 +35,7 @@ export function traceRequests(): RequestHandler {
         span.setAttribute('http.route', route);
       }
       span.setAttribute('http.response.status_code', res.statusCode);
-      if (res.statusCode >= 500) span.setStatus({ code: 2 });
+      if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
       span.end();
     });
     traceContext.with(ctx, next);

@@ -80,6 +80,9 @@ export async function stopTracing(): Promise<void> {
 
 export const tracingEnabled = () => provider !== undefined;
 
+/** What `inSpan` hands its function while tracing is off: a span that records nothing. */
+const NO_SPAN = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
 /** The W3C `traceparent` of the active span (of `ctx`), when tracing is on and a span is active. */
 export function currentTraceparent(ctx: Context = context.active()): string | undefined {
   if (!provider) return undefined;
@@ -94,8 +97,11 @@ export function contextFrom(traceparent: unknown, base: Context = context.active
   return propagation.extract(base, { traceparent });
 }
 
-/** Headers that carry the active span to the next process (empty when tracing is off). */
-export function traceHeaders(): Record<string, string> {
+/**
+ * The active span as a W3C carrier, `{ traceparent }`, for what goes to the next process: request
+ * headers, a job's payload (empty when tracing is off or no span is active).
+ */
+export function traceCarrier(): { traceparent?: string } {
   const traceparent = currentTraceparent();
   return traceparent ? { traceparent } : {};
 }
@@ -109,7 +115,7 @@ export async function inSpan<T>(
   options: { kind?: SpanKind; parent?: Context; attributes?: Record<string, string | number | boolean> },
   fn: (span: Span) => Promise<T>,
 ): Promise<T> {
-  if (!provider) return fn(trace.wrapSpanContext(INVALID_SPAN_CONTEXT));
+  if (!provider) return fn(NO_SPAN);
   const span = tracer.startSpan(name, { kind: options.kind, attributes: options.attributes }, options.parent);
   try {
     return await context.with(trace.setSpan(options.parent ?? context.active(), span), () => fn(span));

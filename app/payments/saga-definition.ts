@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Config } from '../config.ts';
 import type { SagaStep } from '../db/types.ts';
 import type { NextJob } from '../events/record-event.ts';
-import { currentTraceparent } from '../observability/tracing.ts';
+import { traceCarrier } from '../observability/tracing.ts';
 
 export const paymentPayload = z.object({ paymentId: z.uuid() }).loose();
 export const refundPayload = z.object({ paymentId: z.uuid(), refundId: z.uuid() }).loose();
@@ -117,7 +117,7 @@ export function stepJob(
 ): NextJob {
   return {
     task: PAYMENT_SAGA[step].task,
-    payload: { paymentId, ...traceparentField() },
+    payload: { paymentId, ...traceCarrier() },
     jobKey: stepJobKey(step, paymentId),
     maxAttempts: opts.jobMaxAttempts,
     delaySeconds,
@@ -146,15 +146,9 @@ function sideJob(
   const { task } = PAYMENT_SIDE_TASKS[name];
   return {
     task,
-    payload: { ...payload, ...traceparentField() },
+    payload: { ...payload, ...traceCarrier() },
     jobKey: `${task}:${by}`,
     maxAttempts: opts.jobMaxAttempts,
     delaySeconds,
   };
-}
-
-/** The job's part of the trace: its task's span is a child of the span that enqueued it. */
-function traceparentField(): { traceparent?: string } {
-  const traceparent = currentTraceparent();
-  return traceparent ? { traceparent } : {};
 }

@@ -14,7 +14,7 @@ import {
 } from 'cockatiel';
 import { z } from 'zod';
 import type { Provider } from '../../app/db/types.ts';
-import { inSpan, SpanKind, traceHeaders } from '../../app/observability/tracing.ts';
+import { inSpan, SpanKind, traceCarrier } from '../../app/observability/tracing.ts';
 import {
   gatewayCircuitOpen,
   gatewayCircuitState,
@@ -295,7 +295,7 @@ export class GatewayClient {
             headers: {
               ...(body ? { 'content-type': 'application/json' } : {}),
               ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
-              ...traceHeaders(),
+              ...traceCarrier(),
             },
             body: body ? JSON.stringify(body) : undefined,
           });
