@@ -1,13 +1,13 @@
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { migrate } from '../app/db/migrate.ts';
+import type { ListenerName } from '../app/process/lifecycle.ts';
 import { startEmbeddedPostgres } from './lib/embedded-postgres.ts';
 import { startLocalBroker } from './lib/local-broker.ts';
 import { rssBytes } from './lib/proc-memory.ts';
-import { freePort } from './lib/processes.ts';
+import { freePort, spawnRole } from './lib/processes.ts';
 
 /**
  * `npm run startup-cost -- --runs 5`: how long each role takes from spawn to its first listening
@@ -40,9 +40,8 @@ const postgres = await startEmbeddedPostgres({
 const broker = await startLocalBroker({ port: await freePort(), apiPort: await freePort() });
 try {
   await migrate(postgres.url);
+  // spawnRole adds PATH, HOME and the other inherited variables.
   const env = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? os.homedir(),
     ENV_FILE: 'none',
     LOG_LEVEL: 'warn',
     DATABASE_URL: postgres.url,
@@ -50,7 +49,7 @@ try {
     GATEWAY_BASE_URL: 'http://127.0.0.1:9',
     GATEWAY_CALLBACK_BASE_URL: 'http://127.0.0.1:9',
   };
-  const roles = [
+  const roles: { name: string; entry: string; listener: ListenerName; port: Record<string, string> }[] = [
     { name: 'gateway-sim', entry: 'gateway-sim/main.ts', listener: 'http', port: { GATEWAY_SIM_PORT: '0' } },
     { name: 'api', entry: 'app/main.ts', listener: 'http', port: { PORT: '0' } },
     { name: 'worker', entry: 'workers/main.ts', listener: 'metrics', port: { WORKER_METRICS_PORT: '0' } },
@@ -64,25 +63,12 @@ try {
     const memory: number[] = [];
     for (let i = 0; i < runs; i++) {
       const began = performance.now();
-      const child = spawn(args.node as string, [...nodeArgs, path.join(root, role.entry)], {
-        cwd: root,
-        env: { ...env, ...role.port },
-        stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-      });
-      await new Promise<void>((resolve, reject) => {
-        child.on('message', (m: { type?: string; name?: string }) => {
-          if (m?.type === 'listening' && m.name === role.listener) resolve();
-        });
-        child.once('exit', (code) => reject(new Error(`${role.name} exited (${code}) before listening`)));
-      });
+      const proc = spawnRole(path.join(root, role.entry), { ...env, ...role.port }, nodeArgs, args.node);
+      await proc.listening(role.listener);
       starts.push(performance.now() - began);
       await new Promise((r) => setTimeout(r, settleMs));
-      memory.push((rssBytes(child.pid as number) ?? Number.NaN) / 2 ** 20);
-      child.removeAllListeners('exit');
-      await new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      });
+      memory.push((rssBytes(proc.pid) ?? Number.NaN) / 2 ** 20);
+      await proc.kill('SIGTERM');
     }
     console.log(
       `${role.name.padEnd(12)}  ${median(starts).toFixed(0).padStart(8)}   ${median(memory).toFixed(0).padStart(6)}`,

@@ -40,8 +40,14 @@ export function roleEnv(env: Record<string, string>): Record<string, string> {
  * reports the ports it bound: tell it port 0 and ask `listening()`, rather than choosing a free
  * port here, which another process may take before the role binds it.
  */
-export function spawnRole(entry: string, env: Record<string, string>, nodeArgs: string[] = []): RoleProcess {
-  const child = spawn(process.execPath, [...nodeArgs, entry], {
+export function spawnRole(
+  entry: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+  /** Another Node (the startup measurement compares runtimes). */
+  node = process.execPath,
+): RoleProcess {
+  const child = spawn(node, [...nodeArgs, entry], {
     env: roleEnv(env),
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
